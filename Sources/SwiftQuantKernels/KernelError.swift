@@ -1,0 +1,20 @@
+/// Errors from the quantization kernels.
+public enum KernelError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Storage and shape disagree.
+    case shapeMismatch(expected: [Int], elements: Int)
+    /// A weight is NaN or infinite; `index` is the first bad flat index.
+    case nonFiniteValue(index: Int, value: Float)
+    /// A group size that is zero or negative.
+    case invalidGroupSize(Int)
+
+    public var description: String {
+        switch self {
+        case .shapeMismatch(let shape, let elements):
+            "shape \(shape) does not match \(elements) stored elements"
+        case .nonFiniteValue(let index, let value):
+            "weight at flat index \(index) is \(value); quantization needs finite weights (fix or skip this tensor)"
+        case .invalidGroupSize(let size):
+            "group size \(size) is invalid; use a positive size such as 128"
+        }
+    }
+}

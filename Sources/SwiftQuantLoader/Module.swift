@@ -1,0 +1,1 @@
+// QuantizedLinear and the int8 inference kernels live here.

@@ -1,0 +1,1 @@
+// Layer-selection rules and the quantization plan live here.

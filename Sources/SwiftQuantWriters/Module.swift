@@ -1,0 +1,1 @@
+// The streaming converter and the checkpoint, GGUF and safetensors writers live here.

@@ -1,0 +1,1 @@
+print("minilm-embed is not built yet")

@@ -1,0 +1,63 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `swiftquant` command line.
+///
+/// Every failure, whether a bad argument, a bad file or a bad config, ends as exactly one
+/// line on stderr and exit status 1; help and version go to stdout with status 0.
+@main
+struct SwiftQuantCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swiftquant",
+        abstract: "Convert model checkpoints to compact INT8 checkpoints, and inspect, verify and export them.",
+        version: "0.1.0",
+        subcommands: [Inspect.self, Plan.self, Convert.self, Verify.self, Export.self, Bench.self]
+    )
+
+    static func main() async {
+        do {
+            var command = try Root.parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(reporting: error)
+        }
+    }
+
+    /// Prints `error` as one line and exits; help, version and clean exits pass through.
+    static func exit(reporting error: Error) -> Never {
+        let code = Root.exitCode(for: error)
+        if code == .success || error is CleanExit {
+            Root.exit(withError: error)
+        }
+        if let exitCode = error as? ExitCode {
+            Glibc.exit(exitCode.rawValue)
+        }
+        let message: String
+        if error is CustomStringConvertible, !(error is ValidationError) {
+            message = "\(error)"
+        } else {
+            message = Root.message(for: error)
+        }
+        let firstLine = message.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? "failed"
+        printToStandardError("swiftquant: error: \(firstLine)")
+        Glibc.exit(1)
+    }
+}
+
+/// The parsable root; `SwiftQuantCommand.main` drives it so errors stay one line.
+struct Root: ParsableCommand {
+    static let configuration = SwiftQuantCommand.configuration
+}
+
+/// Writes one line to stderr.
+func printToStandardError(_ line: String) {
+    var text = line
+    if !text.hasSuffix("\n") { text += "\n" }
+    _ = text.withCString { write(2, $0, strlen($0)) }
+}
