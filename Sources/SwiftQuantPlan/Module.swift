@@ -1,1 +1,0 @@
-// Layer-selection rules and the quantization plan live here.
