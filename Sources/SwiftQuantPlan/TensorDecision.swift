@@ -30,15 +30,29 @@ public struct TensorDecision: Sendable, Hashable {
     public var minimumSNRDecibels: Float?
     /// The group size tried when a `min_snr_db` fallback goes per group.
     public var fallbackGroupSize: Int
+    /// How the tensor is stored when a `min_snr_db` fallback keeps it.
+    public var fallbackKeepDType: KeepDType
+    /// Adjustments the report should show, such as per group falling back to per channel
+    /// because the row length is not a multiple of the group size.
+    public var notes: [String]
 
     public init(
         tensor: TensorInfo, action: TensorAction, reason: String,
-        minimumSNRDecibels: Float? = nil, fallbackGroupSize: Int = 128
+        minimumSNRDecibels: Float? = nil, fallbackGroupSize: Int = 128,
+        fallbackKeepDType: KeepDType = .source, notes: [String] = []
     ) {
         self.tensor = tensor
         self.action = action
         self.reason = reason
         self.minimumSNRDecibels = minimumSNRDecibels
         self.fallbackGroupSize = fallbackGroupSize
+        self.fallbackKeepDType = fallbackKeepDType
+        self.notes = notes
+    }
+
+    /// Whether the decision is to quantize.
+    public var quantizes: Bool {
+        if case .quantize = action { return true }
+        return false
     }
 }
