@@ -18,8 +18,16 @@ extension RulesConfig {
             throw .cannotRead(path: path, reason: "no such file")
         }
         guard !isDirectory.boolValue else { throw .cannotRead(path: path, reason: "it is a directory") }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .cannotRead(path: path, reason: "permission denied or I/O error")
+        // A FileHandle also reads pipes, so `--config <(generate-rules)` works.
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw .cannotRead(path: path, reason: "permission denied")
+        }
+        defer { try? handle.close() }
+        let data: Data
+        do {
+            data = try handle.readToEnd() ?? Data()
+        } catch {
+            throw .cannotRead(path: path, reason: "\(error.localizedDescription)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw .cannotRead(path: path, reason: "not UTF-8 text")

@@ -1,7 +1,241 @@
 import ArgumentParser
+import Foundation
+import SwiftQuantKernels
+import SwiftQuantPlan
+import SwiftQuantReaders
 
-// Placeholder until its issue lands: the subcommand exists so that the CLI structure is fixed.
+/// `swiftquant plan`: what `convert` would do with each tensor, and which rule decided it.
 struct Plan: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "plan", abstract: "Not built yet.")
-    func run() throws { throw ValidationError("'plan' is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what convert would do with each tensor, and which rule decided it.",
+        discussion: """
+            Rules come from --config and the shortcuts below; convert uses the same engine, so the \
+            plan is what convert does. Rules that decide no tensor are warned about on stderr. \
+            --measure quantizes each tensor in memory (nothing is written) to report its SNR and \
+            max abs error, and applies min_snr_db fallbacks as convert would.
+            """)
+
+    @Argument(help: "A safetensors file, a sharded safetensors folder, a GGUF file or a SwiftQuant checkpoint.")
+    var input: String
+
+    @OptionGroup var rules: RuleOptions
+
+    @Flag(help: "Print JSON: {\"tensors\": [...], \"unused_rules\": [...]}.")
+    var json = false
+
+    @Flag(help: "Quantize each tensor in memory and report its SNR and max abs error.")
+    var measure = false
+
+    func run() throws {
+        let config = try rules.makeConfig()
+        let source = try openTensorSource(at: input)
+        let plan = QuantizationPlan(tensors: source.tensors, config: config)
+        var rows = plan.decisions.map { PlanRow(decision: $0) }
+        var failures: [String] = []
+        if measure {
+            let progress = ProgressLine(total: rows.count { $0.decision.quantizes })
+            for index in rows.indices where rows[index].decision.quantizes {
+                let name = rows[index].decision.tensor.name
+                progress.advance(name)
+                do {
+                    rows[index].resolved = try measureTensor(rows[index].decision, in: source)
+                } catch {
+                    rows[index].failure = "\(error)"
+                    failures.append("\(name): \(error)")
+                }
+                source.releasePages(for: name)
+            }
+            progress.finish()
+        }
+        let report = json ? jsonReport(rows, plan: plan) : textReport(rows, plan: plan)
+        FileHandle.standardOutput.write(Data(report.utf8))
+        rules.warnAboutUnusedRules(in: plan)
+        if let first = failures.first {
+            throw PlanCommandError.cannotQuantize(count: failures.count, first: first)
+        }
+    }
+
+    private func measureTensor(_ decision: TensorDecision, in source: any TensorSource) throws -> ResolvedDecision {
+        let floats = try source.floats(for: decision.tensor.name)
+        let weights = try FloatTensor(shape: decision.tensor.shape, storage: floats)
+        return try resolve(decision, weights: weights)
+    }
+
+    // MARK: Output
+
+    private func textReport(_ rows: [PlanRow], plan: QuantizationPlan) -> String {
+        let storedWidth = max(9, rows.map(\.stored.count).max() ?? 0)
+        let nameWidth = max(6, rows.map(\.decision.tensor.name.count).max() ?? 0)
+        func pad(_ text: String, _ width: Int) -> String {
+            text + String(repeating: " ", count: max(0, width - text.count))
+        }
+        func padLeft(_ text: String, _ width: Int) -> String {
+            String(repeating: " ", count: max(0, width - text.count)) + text
+        }
+        var lines: [String] = []
+        var header = pad("ACTION", 9) + pad("STORED AS", storedWidth + 2)
+        if measure { header += padLeft("SNR dB", 8) + padLeft("MAX ABS ERR", 13) + "  " }
+        lines.append(header + pad("TENSOR", nameWidth + 2) + "DECIDED BY")
+        for row in rows {
+            var line = pad(row.action, 9) + pad(row.stored, storedWidth + 2)
+            if measure {
+                let snr = row.resolved?.metrics.map { String(format: "%.1f", Double($0.snrDecibels)) } ?? "-"
+                let maxError = row.resolved?.metrics.map { String(format: "%.3g", Double($0.maxAbsError)) } ?? "-"
+                line += padLeft(snr, 8) + padLeft(maxError, 13) + "  "
+            }
+            let explanation = ([row.decision.reason] + row.notes(measured: measure)).joined(separator: "; ")
+            lines.append(line + pad(row.decision.tensor.name, nameWidth + 2) + explanation)
+        }
+        lines.append(summary(rows))
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func summary(_ rows: [PlanRow]) -> String {
+        let quantized = rows.count { $0.finalAction.isQuantize }
+        let sourceBytes = rows.reduce(0) { $0 + $1.decision.tensor.byteCount }
+        let plannedBytes = rows.reduce(0) { $0 + $1.plannedByteCount }
+        var text = "\(rows.count) tensors: \(quantized) quantized, \(rows.count - quantized) kept; "
+            + "\(megabytes(sourceBytes)) → about \(megabytes(plannedBytes)) before compression"
+        if measure, let worst = rows.filter({ $0.resolved?.metrics != nil })
+            .min(by: { $0.resolved!.metrics!.snrDecibels < $1.resolved!.metrics!.snrDecibels })
+        {
+            text += String(format: "; lowest SNR %.1f dB (", Double(worst.resolved!.metrics!.snrDecibels))
+                + worst.decision.tensor.name + ")"
+        }
+        return text
+    }
+
+    private func jsonReport(_ rows: [PlanRow], plan: QuantizationPlan) -> String {
+        var entries: [String] = []
+        for row in rows {
+            let tensor = row.decision.tensor
+            var fields: [(String, String)] = [
+                ("name", jsonQuoted(tensor.name)),
+                ("dtype", jsonQuoted(tensor.dtype.rawValue)),
+                ("shape", "[" + tensor.shape.map(String.init).joined(separator: ",") + "]"),
+                ("action", jsonQuoted(row.finalAction.isQuantize ? "quantize" : "keep")),
+            ]
+            switch row.finalAction {
+            case .quantize(let granularity):
+                fields.append(("granularity", jsonQuoted(granularity.name)))
+                fields.append(("group_size", granularity.groupSize.map(String.init) ?? "null"))
+                fields.append(("keep_dtype", "null"))
+            case .keep(let dtype):
+                fields += [("granularity", "null"), ("group_size", "null"), ("keep_dtype", jsonQuoted(dtype.rawValue))]
+            }
+            fields.append(("rule", jsonQuoted(row.decision.reason)))
+            if let minimum = row.decision.minimumSNRDecibels { fields.append(("min_snr_db", jsonNumber(minimum))) }
+            fields.append(("notes", "[" + row.notes(measured: measure).map(jsonQuoted).joined(separator: ",") + "]"))
+            if measure {
+                fields.append(("snr_db", row.resolved?.metrics.map { jsonNumber($0.snrDecibels) } ?? "null"))
+                fields.append(("max_abs_error", row.resolved?.metrics.map { jsonNumber($0.maxAbsError) } ?? "null"))
+            }
+            entries.append("    {" + fields.map { "\(jsonQuoted($0.0)): \($0.1)" }.joined(separator: ", ") + "}")
+        }
+        let unused = plan.unusedRules.map { jsonQuoted($0.rule.label) }
+        return "{\n  \"tensors\": [\n" + entries.joined(separator: ",\n") + "\n  ],\n"
+            + "  \"unused_rules\": [" + unused.joined(separator: ", ") + "]\n}\n"
+    }
+}
+
+/// One tensor's line: the plan's decision and, with `--measure`, what quantizing it gave.
+private struct PlanRow {
+    var decision: TensorDecision
+    var resolved: ResolvedDecision?
+    var failure: String?
+
+    var finalAction: TensorAction { resolved?.action ?? decision.action }
+
+    var action: String {
+        if failure != nil { return "error" }
+        return finalAction.isQuantize ? "quantize" : "keep"
+    }
+
+    /// `per-channel`, `per-group(64)` or, for a kept tensor, the dtype it is stored as.
+    var stored: String {
+        switch finalAction {
+        case .quantize(let granularity): granularity.description
+        case .keep(.source): decision.tensor.dtype.rawValue
+        case .keep(let dtype): dtype.rawValue.uppercased()
+        }
+    }
+
+    func notes(measured: Bool) -> [String] {
+        var notes = decision.notes
+        if let failure { notes.append("cannot quantize: \(failure)") }
+        if let note = resolved?.note {
+            notes.append(note)
+        } else if !measured, let minimum = decision.minimumSNRDecibels {
+            notes.append("min_snr_db \(jsonNumber(minimum)) is checked by convert and plan --measure")
+        }
+        return notes
+    }
+
+    /// Bytes the tensor takes in the checkpoint before compression: INT8 values plus Float32
+    /// scales, or the kept dtype.
+    var plannedByteCount: Int {
+        let tensor = decision.tensor
+        switch finalAction {
+        case .quantize(let granularity):
+            return tensor.elementCount + 4 * scaleCount(shape: tensor.shape, granularity: granularity)
+        case .keep(.source): return tensor.byteCount
+        case .keep(.f32): return tensor.elementCount * 4
+        case .keep(.f16), .keep(.bf16): return tensor.elementCount * 2
+        }
+    }
+}
+
+extension TensorAction {
+    fileprivate var isQuantize: Bool {
+        if case .quantize = self { return true }
+        return false
+    }
+}
+
+/// Errors `plan --measure` reports after printing the whole plan.
+enum PlanCommandError: Error, CustomStringConvertible {
+    case cannotQuantize(count: Int, first: String)
+
+    var description: String {
+        switch self {
+        case .cannotQuantize(let count, let first):
+            "\(count) tensor(s) cannot be quantized, so convert would fail; first: \(first) (keep them with --skip or a rule)"
+        }
+    }
+}
+
+/// A number as JSON: shortest round-trip form, `null` when not finite.
+private func jsonNumber(_ value: Float) -> String {
+    guard value.isFinite else { return "null" }
+    if value == value.rounded(), abs(value) < 1e9 { return String(Int(value)) }
+    return "\(value)"
+}
+
+private func megabytes(_ bytes: Int) -> String {
+    String(format: "%.1f MB", Double(bytes) / 1_000_000)
+}
+
+/// A one-line progress counter on stderr, shown only when stderr is a terminal.
+private final class ProgressLine {
+    private let total: Int
+    private var done = 0
+    private let enabled: Bool
+
+    init(total: Int) {
+        self.total = total
+        enabled = isatty(2) != 0 && total > 0
+    }
+
+    func advance(_ name: String) {
+        done += 1
+        guard enabled else { return }
+        let text = "\r\u{1B}[Kmeasuring \(done)/\(total) \(name)"
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
 }
