@@ -1,1 +1,0 @@
-// QuantizedLinear and the int8 inference kernels live here.
