@@ -83,15 +83,15 @@ public struct QuantizationPlan: Sendable {
         func keep(_ reason: String) -> TensorDecision {
             TensorDecision(tensor: tensor, action: .keep(keepDType), reason: reason)
         }
-        if let rule, rule.action == .keep { return keep(rule.label) }
+        if let rule, rule.action == .keep { return keep(rule.label(matching: tensor.name)) }
 
         if let protection = protection(for: tensor) {
-            return keep(rule.map { "\(protection) (overrides \($0.label))" } ?? protection)
+            return keep(rule.map { "\(protection) (overrides \($0.label(matching: tensor.name)))" } ?? protection)
         }
         if config.useDefaults, let skip = defaultSkip(for: tensor) {
             guard let rule else { return keep(skip) }
             if !rule.namesExactly(tensor.name) {
-                return keep("\(skip) (overrides \(rule.label); name the tensor exactly or set defaults: false to quantize it)")
+                return keep("\(skip) (overrides \(rule.label(matching: tensor.name)); name the tensor exactly or set defaults: false to quantize it)")
             }
         }
 
@@ -105,7 +105,7 @@ public struct QuantizationPlan: Sendable {
         }
         return TensorDecision(
             tensor: tensor, action: .quantize(granularity),
-            reason: rule?.label ?? "default: \(tensor.shape.count)-D float",
+            reason: rule?.label(matching: tensor.name) ?? "default: \(tensor.shape.count)-D float",
             minimumSNRDecibels: rule?.minimumSNRDecibels, fallbackGroupSize: groupSize,
             fallbackKeepDType: rule?.keepDType ?? config.keepDType, notes: notes)
     }

@@ -52,16 +52,20 @@ extension RulesConfig {
 
 /// Turns Yams' multi-line errors into one line with the line number.
 private func malformed(_ error: YamlError, path: String, text: String) -> RulesConfigError {
-    func describe(_ context: YamlError.Context?, _ problem: String) -> String {
-        guard let context else { return problem }
-        return "\(problem) (\(context.text) at line \(context.mark.line))"
+    func located(_ problem: String, _ mark: Mark, _ context: YamlError.Context?) -> RulesConfigError {
+        var message = "\(problem) at column \(mark.column)"
+        if let context { message += " (\(context.text) from line \(context.mark.line))" }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if mark.line - 1 < lines.count, lines[mark.line - 1].contains("\t") {
+            message += "; YAML indents with spaces, not tabs"
+        }
+        return .malformedDocument(path: path, line: mark.line, problem: message)
     }
     switch error {
     case .scanner(let context, let problem, let mark, _),
          .parser(let context, let problem, let mark, _),
          .composer(let context, let problem, let mark, _):
-        return .malformedDocument(
-            path: path, line: mark.line, problem: describe(context, problem) + " at column \(mark.column)")
+        return located(problem, mark, context)
     case .reader(let problem, let offset, _, _):
         let line = offset.map { text.prefix($0).filter(\.isNewline).count + 1 } ?? 1
         return .malformedDocument(path: path, line: line, problem: problem)

@@ -109,14 +109,26 @@ public struct QuantizationRule: Sendable, Hashable {
         self.origin = origin
     }
 
-    /// How decisions and warnings name the rule: `rules.yaml:7 "*.o_proj.weight"`,
+    /// How warnings name the rule: `rules.yaml:7 "*.o_proj.weight"`,
     /// `rules.yaml:9 ["*.q_proj.weight", "*.k_proj.weight"]` or `--skip "lm_head"`.
     public var label: String {
-        let quoted = patterns.map { jsonQuoted($0.text) }
-        let shown = quoted.count == 1 ? quoted[0] : "[" + quoted.joined(separator: ", ") + "]"
+        label(showing: patterns.count == 1 ? quoted(patterns[0]) : "[" + patterns.map(quoted).joined(separator: ", ") + "]")
+    }
+
+    /// How a decision names the rule: its place and the pattern that matched `name`
+    /// (for a list, only that one): `rules.yaml:9 "*.k_proj.weight"`.
+    public func label(matching name: String) -> String {
+        guard patterns.count > 1, let pattern = patterns.first(where: { $0.matches(name) }) else { return label }
+        return label(showing: quoted(pattern))
+    }
+
+    private func label(showing patterns: String) -> String {
         switch origin {
-        case .file(let path, let line): return "\(path):\(line) \(shown)"
-        case .skipOption: return "--skip \(shown)"
+        case .file(let path, let line): "\(path):\(line) \(patterns)"
+        case .skipOption: "--skip \(patterns)"
         }
     }
+
+    /// Patterns are shown as written, between double quotes, so a regex reads as in the file.
+    private func quoted(_ pattern: NamePattern) -> String { "\"\(pattern.text)\"" }
 }
