@@ -1,0 +1,123 @@
+import Foundation
+
+/// Runs the package's executables (`swiftquant`, `minilm-embed`) as a user would, for
+/// end-to-end tests: a real subprocess, real exit status, stdout and stderr captured apart.
+///
+/// ```swift
+/// let result = try CLIRunner.run(["inspect", path, "--json"])
+/// #expect(result.status == 0)
+/// #expect(result.stderrLines.isEmpty)
+/// ```
+///
+/// The executable is looked up beside the running test bundle first (so tests always run
+/// the binary from the same build), then in the repository's `.build/debug` and
+/// `.build/release`, then at `$SWIFTQUANT` for `swiftquant`.
+enum CLIRunner {
+    /// What a run produced.
+    struct Result: Sendable, CustomStringConvertible {
+        /// The exit status (or the terminating signal's number when `signalled`).
+        var status: Int32
+        /// Whether the process died of a signal (a trap or crash) instead of exiting.
+        var signalled: Bool
+        var stdout: String
+        var stderr: String
+
+        /// Non-empty stderr lines.
+        var stderrLines: [String] {
+            stderr.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        }
+
+        var description: String {
+            "status \(status)\(signalled ? " (signal)" : ""), stdout: \(stdout.prefix(2000)), stderr: \(stderr.prefix(2000))"
+        }
+    }
+
+    enum Failure: Error, CustomStringConvertible {
+        case executableNotFound(name: String, searched: [String])
+
+        var description: String {
+            switch self {
+            case .executableNotFound(let name, let searched):
+                "\(name) not found (looked in \(searched.joined(separator: ", "))); run `swift build` first"
+            }
+        }
+    }
+
+    /// Runs `executable` with `arguments` and waits for it to finish.
+    ///
+    /// - Parameters:
+    ///   - environment: variables added to (or replacing) the test process's environment.
+    ///   - currentDirectory: the working directory; the test process's when `nil`.
+    static func run(
+        _ arguments: [String], executable: String = "swiftquant",
+        environment: [String: String] = [:], currentDirectory: String? = nil
+    ) throws -> Result {
+        let process = Process()
+        process.executableURL = try executableURL(named: executable)
+        process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
+        if let currentDirectory {
+            process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory)
+        }
+        // Files, not pipes: a pipe that fills up while we wait for exit would deadlock.
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let stdoutURL = URL(fileURLWithPath: folder + "/stdout")
+        let stderrURL = URL(fileURLWithPath: folder + "/stderr")
+        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        let stdoutHandle = try FileHandle(forWritingTo: stdoutURL)
+        let stderrHandle = try FileHandle(forWritingTo: stderrURL)
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = stdoutHandle
+        process.standardError = stderrHandle
+        try process.run()
+        process.waitUntilExit()
+        try stdoutHandle.close()
+        try stderrHandle.close()
+        return Result(
+            status: process.terminationStatus,
+            signalled: process.terminationReason == .uncaughtSignal,
+            stdout: String(decoding: try Data(contentsOf: stdoutURL), as: UTF8.self),
+            stderr: String(decoding: try Data(contentsOf: stderrURL), as: UTF8.self))
+    }
+
+    /// The built executable `name`.
+    static func executableURL(named name: String) throws -> URL {
+        var candidates: [URL] = []
+        if let testBinary = CommandLine.arguments.first {
+            candidates.append(URL(fileURLWithPath: testBinary).deletingLastPathComponent().appendingPathComponent(name))
+        }
+        // On macOS the test bundle's executable lives inside Foo.xctest/Contents/MacOS.
+        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent(name))
+        for configuration in ["debug", "release"] {
+            candidates.append(repositoryRoot.appendingPathComponent(".build/\(configuration)/\(name)"))
+        }
+        if name == "swiftquant", let override = ProcessInfo.processInfo.environment["SWIFTQUANT"], !override.isEmpty {
+            candidates.append(URL(fileURLWithPath: override))
+        }
+        if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) {
+            return found
+        }
+        throw Failure.executableNotFound(name: name, searched: candidates.map(\.path))
+    }
+
+    /// The repository root, found from this source file.
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// `../shared/models` beside the repository (all-MiniLM-L6-v2 lives there).
+    static var sharedModels: URL {
+        repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/models")
+    }
+
+    /// A new empty folder under the system temporary directory.
+    static func makeTemporaryFolder() throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("swiftquant-cli-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url.path
+    }
+}
