@@ -39,10 +39,12 @@ struct Plan: ParsableCommand {
                 let name = rows[index].decision.tensor.name
                 progress.advance(name)
                 do {
-                    rows[index].resolved = try measureTensor(rows[index].decision, in: source)
-                } catch {
-                    rows[index].failure = "\(error)"
-                    failures.append("\(name): \(error)")
+                    rows[index].resolved = try source.resolve(rows[index].decision)
+                } catch let error as TensorResolutionError {
+                    // Carry on, so the plan shows every tensor convert would stop at.
+                    guard case .cannotQuantize(_, _, let problem) = error else { throw error }
+                    rows[index].failure = "\(problem)"
+                    failures.append("\(error)")
                 }
                 source.releasePages(for: name)
             }
@@ -54,12 +56,6 @@ struct Plan: ParsableCommand {
         if let first = failures.first {
             throw PlanCommandError.cannotQuantize(count: failures.count, first: first)
         }
-    }
-
-    private func measureTensor(_ decision: TensorDecision, in source: any TensorSource) throws -> ResolvedDecision {
-        let floats = try source.floats(for: decision.tensor.name)
-        let weights = try FloatTensor(shape: decision.tensor.shape, storage: floats)
-        return try resolve(decision, weights: weights)
     }
 
     // MARK: Output
@@ -92,11 +88,13 @@ struct Plan: ParsableCommand {
     }
 
     private func summary(_ rows: [PlanRow]) -> String {
-        let quantized = rows.count { $0.finalAction.isQuantize }
+        let failed = rows.count { $0.failure != nil }
+        let quantized = rows.count { $0.failure == nil && $0.finalAction.isQuantize }
         let sourceBytes = rows.reduce(0) { $0 + $1.decision.tensor.byteCount }
         let plannedBytes = rows.reduce(0) { $0 + $1.plannedByteCount }
-        var text = "\(rows.count) tensors: \(quantized) quantized, \(rows.count - quantized) kept; "
-            + "\(megabytes(sourceBytes)) → about \(megabytes(plannedBytes)) before compression"
+        var text = "\(rows.count) tensors: \(quantized) quantized, \(rows.count - quantized - failed) kept"
+        if failed > 0 { text += ", \(failed) cannot be quantized" }
+        text += "; \(megabytes(sourceBytes)) → about \(megabytes(plannedBytes)) before compression"
         if measure, let worst = rows.filter({ $0.resolved?.metrics != nil })
             .min(by: { $0.resolved!.metrics!.snrDecibels < $1.resolved!.metrics!.snrDecibels })
         {
@@ -200,7 +198,7 @@ enum PlanCommandError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .cannotQuantize(let count, let first):
-            "\(count) tensor(s) cannot be quantized, so convert would fail; first: \(first) (keep them with --skip or a rule)"
+            "\(count) tensor(s) cannot be quantized, so convert would stop; the first: \(first); keep them with --skip or a rule"
         }
     }
 }
