@@ -6,6 +6,8 @@ public enum KernelError: Error, Equatable, Sendable, CustomStringConvertible {
     case nonFiniteValue(index: Int, value: Float)
     /// A group size that is zero or negative.
     case invalidGroupSize(Int)
+    /// A reduction dimension outside the tensor's dimensions.
+    case invalidDimension(Int, rank: Int)
 
     public var description: String {
         switch self {
@@ -15,6 +17,8 @@ public enum KernelError: Error, Equatable, Sendable, CustomStringConvertible {
             "weight at flat index \(index) is \(value); quantization needs finite weights (fix or skip this tensor)"
         case .invalidGroupSize(let size):
             "group size \(size) is invalid; use a positive size such as 128"
+        case .invalidDimension(let dimension, let rank):
+            "dimension \(dimension) is out of range for a tensor of rank \(rank); use 0..<\(max(rank, 1)) or a negative index from the end"
         }
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 /// An INT8 tensor with its Float32 scales, as `quantizeSymmetric` produces it.
 ///
 /// Scales: 1 per tensor; `rows` per channel; `rows × (columns / size)` per group, row-major.
@@ -16,11 +15,11 @@ public struct QuantizedTensor: Sendable, Equatable {
     }
 }
 
-/// The number of scales a tensor of `shape` gets at `granularity`.
-/// Per group needs the row length to be a multiple of the group size (see ``effectiveGranularity(for:requested:)``).
+/// The number of scales ``quantizeSymmetric(_:granularity:)`` produces for `shape` at
+/// `granularity`, after the per-group fallback of ``effectiveGranularity(for:requested:)``.
 public func scaleCount(shape: [Int], granularity: Granularity) -> Int {
     let (rows, columns) = matrixView(of: shape)
-    switch granularity {
+    switch effectiveGranularity(for: shape, requested: granularity) {
     case .perTensor: return 1
     case .perChannel: return rows
     case .perGroup(let size): return rows * (columns / size)
@@ -43,11 +42,13 @@ public func effectiveGranularity(for shape: [Int], requested: Granularity) -> Gr
 /// All arithmetic is Float32, and `w / scale` divides (never multiplies by a reciprocal), so
 /// the result equals the reference bit for bit. Throws on the first NaN or infinite weight.
 /// Per group falls back to per channel when the row length is not a multiple of the size.
+/// Runs SIMD on ``KernelThreads/count`` threads; the result never depends on the count.
 public func quantizeSymmetric(_ tensor: FloatTensor, granularity: Granularity) throws(KernelError) -> QuantizedTensor {
     let granularity = effectiveGranularity(for: tensor.shape, requested: granularity)
+    let count = tensor.elementCount
     let scaleTotal = scaleCount(shape: tensor.shape, granularity: granularity)
-    var values = [Int8](repeating: 0, count: tensor.elementCount)
-    var scales = [Float](repeating: 0, count: scaleTotal)
+    var values = [Int8](repeating: 0, count: count)
+    var scales = [Float](repeating: 1, count: scaleTotal)
     try tensor.storage.withUnsafeBufferPointer { (input) throws(KernelError) in
         try values.withUnsafeMutableBufferPointer { (output) throws(KernelError) in
             try scales.withUnsafeMutableBufferPointer { (scaleOutput) throws(KernelError) in
@@ -63,100 +64,152 @@ public func quantizeSymmetric(_ tensor: FloatTensor, granularity: Granularity) t
 ///
 /// `granularity` must already be effective (see ``effectiveGranularity(for:requested:)``);
 /// `values.count == input.count` and `scales.count == scaleCount(shape:granularity:)`.
+/// When this throws, the contents of `values` and `scales` are unspecified.
 public func quantizeSymmetric(
     _ input: UnsafeBufferPointer<Float>, shape: [Int], granularity: Granularity,
     values: UnsafeMutableBufferPointer<Int8>, scales: UnsafeMutableBufferPointer<Float>
 ) throws(KernelError) {
-    precondition(values.count == input.count)
-    precondition(scales.count == scaleCount(shape: shape, granularity: granularity))
-    if let bad = firstNonFinite(input) {
-        throw .nonFiniteValue(index: bad, value: input[bad])
-    }
-    let (rows, columns) = matrixView(of: shape)
-    let blockLength: Int
-    switch granularity {
-    case .perTensor: blockLength = input.count
-    case .perChannel: blockLength = columns
-    case .perGroup(let size): blockLength = size
-    }
-    guard blockLength > 0, input.count > 0 else {
-        for i in 0..<scales.count { scales[i] = 1 }
-        return
-    }
-    _ = rows
-    for block in 0..<scales.count {
-        let range = block * blockLength..<(block + 1) * blockLength
-        var amax: Float = 0
-        for i in range { amax = max(amax, abs(input[i])) }
-        var scale = amax / 127
-        if scale == 0 { scale = 1 }
-        scales[block] = scale
-        for i in range {
-            let scaled = (input[i] / scale).rounded(.toNearestOrEven)
-            values[i] = Int8(min(max(scaled, -128), 127))
-        }
+    try quantize(Float32Lanes(input), shape: shape, granularity: granularity, values: values, scales: scales)
+}
+
+/// Quantizes little-endian `encoded` values of `encoding` without a Float32 copy of the tensor.
+///
+/// Each block (row, group or, per tensor, chunk) is decoded in registers, once for max|w|
+/// and once for `w / scale`; the results are bit-identical to decoding everything with
+/// ``decodeFloats(_:encoding:into:)`` and calling
+/// ``quantizeSymmetric(_:shape:granularity:values:scales:)``. `encoded` need not be
+/// aligned; `encoded.count == values.count × encoding.byteWidth`. Float64 values are
+/// rounded to Float32 first, so one beyond the Float32 range is reported as infinite.
+public func quantizeSymmetric(
+    encoded: UnsafeRawBufferPointer, encoding: FloatEncoding, shape: [Int], granularity: Granularity,
+    values: UnsafeMutableBufferPointer<Int8>, scales: UnsafeMutableBufferPointer<Float>
+) throws(KernelError) {
+    precondition(encoded.count == values.count * encoding.byteWidth, "encoded byte count does not match the value count")
+    let base = rawBase(encoded)
+    let count = values.count
+    switch encoding {
+    case .float16:
+        try quantize(Float16Lanes(base: base, count: count), shape: shape, granularity: granularity, values: values, scales: scales)
+    case .bfloat16:
+        try quantize(BFloat16Lanes(base: base, count: count), shape: shape, granularity: granularity, values: values, scales: scales)
+    case .float32:
+        try quantize(Float32Lanes(base: base, count: count), shape: shape, granularity: granularity, values: values, scales: scales)
+    case .float64:
+        try quantize(Float64Lanes(base: base, count: count), shape: shape, granularity: granularity, values: values, scales: scales)
     }
 }
 
 /// The index of the first NaN or infinite value, or `nil`.
 public func firstNonFinite(_ input: UnsafeBufferPointer<Float>) -> Int? {
-    for i in 0..<input.count where !input[i].isFinite { return i }
+    let source = Float32Lanes(input)
+    // The parallel absmax doubles as the check: it is NaN or inf exactly when a bad value exists.
+    guard parallelAbsmax(source).isFinite else { return source.firstNonFinite(in: 0..<input.count) }
     return nil
 }
 
-/// `q × scale` for every value, with the scale of each value's block.
-public func dequantize(_ tensor: QuantizedTensor) -> FloatTensor {
-    let count = tensor.values.count
-    let blockLength = count / max(tensor.scales.count, 1)
-    var output = [Float](repeating: 0, count: count)
-    for i in 0..<count {
-        output[i] = Float(tensor.values[i]) * tensor.scales[blockLength == 0 ? 0 : i / blockLength]
+// MARK: - The one implementation behind every entry point
+
+/// Rows handed to one thread at a time hold at least this many values, so small tensors
+/// stay on one thread.
+let minimumValuesPerTask = 1 << 15
+
+func quantize<Source: LaneSource>(
+    _ source: Source, shape: [Int], granularity: Granularity,
+    values: UnsafeMutableBufferPointer<Int8>, scales: UnsafeMutableBufferPointer<Float>
+) throws(KernelError) {
+    if case .perGroup(let size) = granularity, size <= 0 { throw .invalidGroupSize(size) }
+    precondition(shape.checkedElementCount == source.count, "shape does not match the value count")
+    precondition(values.count == source.count, "values buffer does not match the value count")
+    precondition(
+        granularity == effectiveGranularity(for: shape, requested: granularity),
+        "per-group size must divide the row length; pass effectiveGranularity(for:requested:)")
+    precondition(scales.count == scaleCount(shape: shape, granularity: granularity), "scales buffer has the wrong size")
+    guard source.count > 0 else {
+        for index in scales.indices { scales[index] = 1 }
+        return
     }
-    return FloatTensor(uncheckedShape: tensor.shape, storage: output)
+    let output = values.baseAddress!
+    let scaleOutput = scales.baseAddress!
+    let (rows, columns) = matrixView(of: shape)
+    switch granularity {
+    case .perTensor:
+        try quantizePerTensor(source, values: output, scale: scaleOutput)
+    case .perChannel:
+        try quantizeBlocks(source, rows: rows, columns: columns, blockLength: columns, values: output, scales: scaleOutput)
+    case .perGroup(let size):
+        try quantizeBlocks(source, rows: rows, columns: columns, blockLength: size, values: output, scales: scaleOutput)
+    }
 }
 
-/// The reference library's quantization error metrics.
-public struct QuantizationErrorMetrics: Sendable, Equatable {
-    /// max |w − dequantized|.
-    public var maxAbsError: Float
-    /// mean |w − dequantized|.
-    public var meanAbsError: Float
-    /// Largest |err| / |w| in percent, over the values with |w| > 10 % of max|w|.
-    public var relativeErrorPercent: Float
-    /// 10·log10(mean(w²) / (mean(err²) + 1e-10)).
-    public var snrDecibels: Float
-
-    public init(maxAbsError: Float, meanAbsError: Float, relativeErrorPercent: Float, snrDecibels: Float) {
-        self.maxAbsError = maxAbsError
-        self.meanAbsError = meanAbsError
-        self.relativeErrorPercent = relativeErrorPercent
-        self.snrDecibels = snrDecibels
+/// One scale per run of `blockLength` values along each row; rows run in parallel.
+///
+/// A block with a NaN or inf gets a NaN scale as a marker instead of failing its thread;
+/// afterwards the first marked block, in flat order, holds the first bad index.
+private func quantizeBlocks<Source: LaneSource>(
+    _ source: Source, rows: Int, columns: Int, blockLength: Int,
+    values: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>
+) throws(KernelError) {
+    let blocksPerRow = columns / blockLength
+    parallelRanges(rows, minimumChunk: max(1, minimumValuesPerTask / max(columns, 1))) { range in
+        for row in range {
+            for block in 0..<blocksPerRow {
+                let start = row * columns + block * blockLength
+                let blockRange = start..<start + blockLength
+                let magnitude = source.absmax(blockRange)
+                guard magnitude.isFinite else {
+                    scales[row * blocksPerRow + block] = .nan
+                    continue
+                }
+                let scale = symmetricScale(absmax: magnitude)
+                scales[row * blocksPerRow + block] = scale
+                quantizeRun(source, blockRange, scale: scale, values: values)
+            }
+        }
+    }
+    let blockCount = rows * blocksPerRow
+    if let bad = (0..<blockCount).first(where: { scales[$0].isNaN }) {
+        let start = (bad / blocksPerRow) * columns + (bad % blocksPerRow) * blockLength
+        let index = source.firstNonFinite(in: start..<start + blockLength)!
+        throw .nonFiniteValue(index: index, value: source.value(at: index))
     }
 }
 
-/// Computes ``QuantizationErrorMetrics`` of `quantized` against `original`.
-public func quantizationError(original: FloatTensor, quantized: QuantizedTensor) -> QuantizationErrorMetrics {
-    let restored = dequantize(quantized).storage
-    let w = original.storage
-    guard !w.isEmpty else {
-        return QuantizationErrorMetrics(maxAbsError: 0, meanAbsError: 0, relativeErrorPercent: 0, snrDecibels: 100)
+/// One scale for everything: a parallel absmax, then a parallel quantization pass.
+private func quantizePerTensor<Source: LaneSource>(
+    _ source: Source, values: UnsafeMutablePointer<Int8>, scale: UnsafeMutablePointer<Float>
+) throws(KernelError) {
+    let magnitude = parallelAbsmax(source)
+    guard magnitude.isFinite else {
+        let index = source.firstNonFinite(in: 0..<source.count)!
+        throw .nonFiniteValue(index: index, value: source.value(at: index))
     }
-    var maxAbs: Float = 0, sumAbs: Float = 0, sumSignal: Float = 0, sumNoise: Float = 0, amax: Float = 0
-    for i in 0..<w.count {
-        let e = abs(w[i] - restored[i])
-        maxAbs = max(maxAbs, e)
-        sumAbs += e
-        sumSignal += w[i] * w[i]
-        sumNoise += e * e
-        amax = max(amax, abs(w[i]))
+    let tensorScale = symmetricScale(absmax: magnitude)
+    scale.pointee = tensorScale
+    let count = source.count
+    parallelRanges(reductionChunkCount(count)) { chunks in
+        let start = chunks.lowerBound * reductionChunk
+        let end = min(count, chunks.upperBound * reductionChunk)
+        quantizeRun(source, start..<end, scale: tensorScale, values: values)
     }
-    var relative: Float = 0
-    let threshold = amax * 0.1
-    for i in 0..<w.count where abs(w[i]) > threshold {
-        relative = max(relative, abs(w[i] - restored[i]) / abs(w[i]) * 100)
+}
+
+/// `values[i] = clamp(round_half_even(w[i] / scale), -128, 127)` over `range`.
+@inline(__always)
+func quantizeRun<Source: LaneSource>(
+    _ source: Source, _ range: Range<Int>, scale: Float, values: UnsafeMutablePointer<Int8>
+) {
+    let scaleLanes = FloatLanes(repeating: scale)
+    let output = UnsafeMutableRawPointer(values)
+    var index = range.lowerBound
+    while index + laneCount <= range.upperBound {
+        output.storeBytes(
+            of: quantizedLanes(source.lanes(at: index), dividedBy: scaleLanes), toByteOffset: index,
+            as: SIMD16<Int8>.self)
+        index += laneCount
     }
-    let n = Float(w.count)
-    let snr = 10 * log10(Double(sumSignal / n) / (Double(sumNoise / n) + 1e-10))
-    return QuantizationErrorMetrics(
-        maxAbsError: maxAbs, meanAbsError: sumAbs / n, relativeErrorPercent: relative, snrDecibels: Float(snr))
+    let remaining = range.upperBound - index
+    if remaining > 0 {
+        let quantized = quantizedLanes(source.partialLanes(at: index, available: remaining), dividedBy: scaleLanes)
+        for lane in 0..<remaining { values[index + lane] = quantized[lane] }
+    }
 }

@@ -1,0 +1,205 @@
+import Foundation
+
+/// The reference library's quantization error metrics.
+///
+/// Every difference is computed in Float32 from the Float32 input and `Float(q) × scale`;
+/// sums are accumulated per fixed chunk and combined in Double in a fixed order, so the
+/// metrics do not depend on the thread count.
+public struct QuantizationErrorMetrics: Sendable, Equatable {
+    /// max |w − dequantized|.
+    public var maxAbsError: Float
+    /// mean |w − dequantized|.
+    public var meanAbsError: Float
+    /// Largest |err| / |w| in percent, over the values with |w| > 10 % of max|w|.
+    public var relativeErrorPercent: Float
+    /// 10·log10(mean(w²) / (mean(err²) + 1e-10)).
+    public var snrDecibels: Float
+
+    public init(maxAbsError: Float, meanAbsError: Float, relativeErrorPercent: Float, snrDecibels: Float) {
+        self.maxAbsError = maxAbsError
+        self.meanAbsError = meanAbsError
+        self.relativeErrorPercent = relativeErrorPercent
+        self.snrDecibels = snrDecibels
+    }
+
+    /// The metrics of an empty tensor: no error, and the SNR the reference formula gives
+    /// for a perfect reconstruction of a unit signal, 100 dB.
+    public static let empty = QuantizationErrorMetrics(
+        maxAbsError: 0, meanAbsError: 0, relativeErrorPercent: 0, snrDecibels: 100)
+}
+
+/// Computes ``QuantizationErrorMetrics`` of `quantized` against `original`.
+///
+/// `original` must be finite, as ``quantizeSymmetric(_:granularity:)`` requires.
+public func quantizationError(original: FloatTensor, quantized: QuantizedTensor) -> QuantizationErrorMetrics {
+    precondition(original.elementCount == quantized.values.count, "original and quantized differ in size")
+    return original.storage.withUnsafeBufferPointer { input in
+        quantized.values.withUnsafeBufferPointer { values in
+            quantized.scales.withUnsafeBufferPointer { scales in
+                errorMetrics(Float32Lanes(input), values: values, scales: scales)
+            }
+        }
+    }
+}
+
+/// The metrics of caller-owned buffers, laid out as
+/// ``quantizeSymmetric(_:shape:granularity:values:scales:)`` writes them.
+public func quantizationError(
+    original: UnsafeBufferPointer<Float>, values: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>
+) -> QuantizationErrorMetrics {
+    precondition(original.count == values.count, "original and quantized differ in size")
+    return errorMetrics(Float32Lanes(original), values: values, scales: scales)
+}
+
+/// The metrics against little-endian `encoded` originals, decoded in registers (no Float32
+/// copy), as ``quantizeSymmetric(encoded:encoding:shape:granularity:values:scales:)`` reads them.
+public func quantizationError(
+    encoded: UnsafeRawBufferPointer, encoding: FloatEncoding,
+    values: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>
+) -> QuantizationErrorMetrics {
+    precondition(encoded.count == values.count * encoding.byteWidth, "encoded byte count does not match the value count")
+    let base = rawBase(encoded)
+    let count = values.count
+    switch encoding {
+    case .float16: return errorMetrics(Float16Lanes(base: base, count: count), values: values, scales: scales)
+    case .bfloat16: return errorMetrics(BFloat16Lanes(base: base, count: count), values: values, scales: scales)
+    case .float32: return errorMetrics(Float32Lanes(base: base, count: count), values: values, scales: scales)
+    case .float64: return errorMetrics(Float64Lanes(base: base, count: count), values: values, scales: scales)
+    }
+}
+
+// MARK: - Implementation
+
+/// Partial sums of one reduction chunk.
+struct ErrorSums {
+    var maxError: Float = 0
+    var maxMagnitude: Float = 0
+    var absoluteError: Double = 0
+    var signal: Double = 0
+    var noise: Double = 0
+    var relative: Float = 0
+}
+
+/// Lane accumulators are folded into Double after this many steps, bounding Float32
+/// rounding in the sums to about 2⁻¹⁸ relative.
+private let foldInterval = 64
+
+func errorMetrics<Source: LaneSource>(
+    _ source: Source, values: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>
+) -> QuantizationErrorMetrics {
+    let count = source.count
+    guard count > 0, let quantized = values.baseAddress, let scaleBase = scales.baseAddress else { return .empty }
+    precondition(count % scales.count == 0, "scales do not divide the values into equal blocks")
+    let blockLength = count / scales.count
+    let chunks = reductionChunkCount(count)
+    var partial = [ErrorSums](repeating: ErrorSums(), count: chunks)
+    partial.withUnsafeMutableBufferPointer { partial in
+        parallelRanges(chunks) { range in
+            for chunk in range {
+                partial[chunk] = chunkSums(
+                    source, reductionChunkRange(chunk, count: count), quantized, scaleBase, blockLength,
+                    relativeThreshold: nil)
+            }
+        }
+    }
+    var total = ErrorSums()
+    for sums in partial {
+        total.maxError = max(total.maxError, sums.maxError)
+        total.maxMagnitude = max(total.maxMagnitude, sums.maxMagnitude)
+        total.absoluteError += sums.absoluteError
+        total.signal += sums.signal
+        total.noise += sums.noise
+    }
+    // Only values above 10 % of max|w| count, so the relative error needs a second pass.
+    let threshold = total.maxMagnitude * 0.1
+    partial.withUnsafeMutableBufferPointer { partial in
+        parallelRanges(chunks) { range in
+            for chunk in range {
+                partial[chunk] = chunkSums(
+                    source, reductionChunkRange(chunk, count: count), quantized, scaleBase, blockLength,
+                    relativeThreshold: threshold)
+            }
+        }
+    }
+    let relative = partial.reduce(Float(0)) { max($0, $1.relative) }
+    let n = Double(count)
+    let snr = 10 * log10((total.signal / n) / (total.noise / n + 1e-10))
+    return QuantizationErrorMetrics(
+        maxAbsError: total.maxError, meanAbsError: Float(total.absoluteError / n),
+        relativeErrorPercent: relative * 100, snrDecibels: Float(snr))
+}
+
+/// One chunk's sums; with `relativeThreshold`, only the relative error (the second pass).
+private func chunkSums<Source: LaneSource>(
+    _ source: Source, _ range: Range<Int>, _ quantized: UnsafePointer<Int8>, _ scales: UnsafePointer<Float>,
+    _ blockLength: Int, relativeThreshold: Float?
+) -> ErrorSums {
+    var sums = ErrorSums()
+    var maxError = FloatLanes(), maxMagnitude = FloatLanes(), relative = FloatLanes()
+    var absoluteError = FloatLanes(), signal = FloatLanes(), noise = FloatLanes()
+    var steps = 0
+    let threshold = FloatLanes(repeating: relativeThreshold ?? 0)
+    let zero = FloatLanes()
+    let input = UnsafeRawPointer(quantized)
+
+    @inline(__always)
+    func accumulate(_ w: FloatLanes, _ q: SIMD16<Int8>, _ scale: FloatLanes) {
+        let difference = w - floatLanes(q) * scale
+        let error = unsafeBitCast(magnitudeBits(difference), to: FloatLanes.self)
+        let magnitude = unsafeBitCast(magnitudeBits(w), to: FloatLanes.self)
+        if relativeThreshold != nil {
+            let ratio = (error / magnitude).replacing(with: zero, where: magnitude .<= threshold)
+            relative = relative.replacing(with: ratio, where: ratio .> relative)
+            return
+        }
+        maxError = maxError.replacing(with: error, where: error .> maxError)
+        maxMagnitude = maxMagnitude.replacing(with: magnitude, where: magnitude .> maxMagnitude)
+        absoluteError += error
+        signal += w * w
+        noise += difference * difference
+        steps += 1
+        if steps == foldInterval { fold() }
+    }
+
+    @inline(__always)
+    func fold() {
+        sums.absoluteError += Double(absoluteError.sum())
+        sums.signal += Double(signal.sum())
+        sums.noise += Double(noise.sum())
+        absoluteError = zero
+        signal = zero
+        noise = zero
+        steps = 0
+    }
+
+    // Walk the chunk block by block so that each step uses one broadcast scale.
+    var index = range.lowerBound
+    while index < range.upperBound {
+        let block = index / blockLength
+        let end = min(range.upperBound, (block + 1) * blockLength)
+        let scale = FloatLanes(repeating: scales[block])
+        while index + laneCount <= end {
+            accumulate(source.lanes(at: index), input.loadUnaligned(fromByteOffset: index, as: SIMD16<Int8>.self), scale)
+            index += laneCount
+        }
+        if index < end {
+            let available = end - index
+            var q = SIMD16<Int8>()
+            for lane in 0..<available { q[lane] = quantized[index + lane] }
+            // Zero lanes add nothing: w = 0 and q = 0 give error 0, and 0 is not above the threshold.
+            accumulate(source.partialLanes(at: index, available: available), q, scale)
+            index = end
+        }
+    }
+    fold()
+    var maximum: Float = 0, magnitudeMaximum: Float = 0, relativeMaximum: Float = 0
+    for lane in 0..<laneCount {
+        maximum = max(maximum, maxError[lane])
+        magnitudeMaximum = max(magnitudeMaximum, maxMagnitude[lane])
+        relativeMaximum = max(relativeMaximum, relative[lane])
+    }
+    sums.maxError = maximum
+    sums.maxMagnitude = magnitudeMaximum
+    sums.relative = relativeMaximum
+    return sums
+}

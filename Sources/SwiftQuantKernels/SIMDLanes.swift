@@ -1,0 +1,124 @@
+// The 16-lane building blocks every kernel shares.
+//
+// Only operations that lower to vector instructions on the baseline x86-64 target (SSE2)
+// are used here: lane-wise arithmetic and bit operations with vector operands, comparisons
+// feeding `replacing(with:where:)`, SIMD8 widening and 32→8 bit narrowing. Scalar-operand
+// overloads, `pointwiseMax`, `.rounded(_:)` and float→int conversions of vectors fall back
+// to per-lane loops or libm calls there, so they are avoided on purpose.
+
+#if !_endian(little)
+#error("SwiftQuantKernels reads little-endian tensor bytes with native loads")
+#endif
+
+typealias FloatLanes = SIMD16<Float>
+typealias WordLanes = SIMD16<UInt32>
+typealias Int32Lanes = SIMD16<Int32>
+
+/// The number of values one SIMD step handles.
+let laneCount = 16
+
+/// 1.5 × 2²³: adding it to a Float32 of magnitude below 2²² rounds to an integer with the
+/// current rounding mode (to nearest, ties to even) and leaves that integer, in two's
+/// complement, in the low mantissa bits.
+let roundingMagic: Float = 12_582_912
+
+/// `max|w| / 127`, with a zero scale replaced by 1 as the reference does.
+@inline(__always)
+func symmetricScale(absmax: Float) -> Float {
+    let scale = absmax / 127
+    return scale == 0 ? 1 : scale
+}
+
+/// `clamp(round_half_even(v / scale), -128, 127)` for 16 lanes.
+///
+/// Bit-identical to the scalar definition: the division is IEEE division, clamping before
+/// rounding gives the same result because the bounds are integers, and after clamping
+/// |q| ≤ 128 so the magic-number addition rounds exactly once, half to even.
+@inline(__always)
+func quantizedLanes(_ v: FloatLanes, dividedBy scale: FloatLanes) -> SIMD16<Int8> {
+    var q = v / scale
+    let upper = FloatLanes(repeating: 127)
+    let lower = FloatLanes(repeating: -128)
+    q = q.replacing(with: upper, where: q .> upper)
+    q = q.replacing(with: lower, where: q .< lower)
+    q += FloatLanes(repeating: roundingMagic)
+    return SIMD16<Int8>(truncatingIfNeeded: unsafeBitCast(q, to: Int32Lanes.self))
+}
+
+/// The scalar definition, used where fewer than 16 values remain in scalar-only helpers.
+@inline(__always)
+func quantizedScalar(_ value: Float, dividedBy scale: Float) -> Int8 {
+    Int8(min(max((value / scale).rounded(.toNearestOrEven), -128), 127))
+}
+
+/// Zero-extends 16 little-endian UInt16 values at `pointer` to 32-bit lanes.
+@inline(__always)
+func widenedHalfWords(_ pointer: UnsafeRawPointer) -> WordLanes {
+    // Two SIMD8 widenings inline; the SIMD16 one becomes an out-of-line call.
+    let low = SIMD8<UInt32>(truncatingIfNeeded: pointer.loadUnaligned(as: SIMD8<UInt16>.self))
+    let high = SIMD8<UInt32>(truncatingIfNeeded: pointer.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self))
+    return WordLanes(lowHalf: low, highHalf: high)
+}
+
+/// IEEE binary16 bit patterns (in the low 16 bits of each lane) to Float32, exactly.
+///
+/// Integer re-biasing of exponent and mantissa; subnormal halves become normal floats by
+/// subtracting 2⁻¹⁴ from a float that carries the mantissa, which is exact and never
+/// touches a Float32 subnormal. ±0, ±inf and NaN (payload kept) map to themselves.
+@inline(__always)
+func decodedHalfLanes(_ bits: WordLanes) -> FloatLanes {
+    let shifted = (bits & WordLanes(repeating: 0x7fff)) &<< WordLanes(repeating: 13)
+    let exponent = shifted & WordLanes(repeating: 0x0f80_0000)
+    var result = shifted &+ WordLanes(repeating: 0x3800_0000)  // rebias 15 → 127
+    result = result.replacing(
+        with: result &+ WordLanes(repeating: 0x3800_0000),  // inf/NaN: exponent to 255
+        where: exponent .== WordLanes(repeating: 0x0f80_0000))
+    let subnormal = unsafeBitCast(result &+ WordLanes(repeating: 0x0080_0000), to: FloatLanes.self)
+        - FloatLanes(repeating: Float(bitPattern: 0x3880_0000))  // 2⁻¹⁴
+    result = result.replacing(
+        with: unsafeBitCast(subnormal, to: WordLanes.self),
+        where: exponent .== WordLanes(repeating: 0))
+    result |= (bits & WordLanes(repeating: 0x8000)) &<< WordLanes(repeating: 16)
+    return unsafeBitCast(result, to: FloatLanes.self)
+}
+
+/// bfloat16 bit patterns (low 16 bits of each lane) to Float32: the top half of a Float32.
+@inline(__always)
+func decodedBFloat16Lanes(_ bits: WordLanes) -> FloatLanes {
+    unsafeBitCast(bits &<< WordLanes(repeating: 16), to: FloatLanes.self)
+}
+
+/// Scalar binary16 decoding with the same bit recipe, for tails and error messages.
+@inline(__always)
+func decodedHalf(_ bits: UInt16) -> Float {
+    decodedHalfLanes(WordLanes(repeating: UInt32(bits)))[0]
+}
+
+/// 16 Int8 values to Float32 lanes.
+@inline(__always)
+func floatLanes(_ values: SIMD16<Int8>) -> FloatLanes {
+    let low = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: values.lowHalf))
+    let high = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: values.highHalf))
+    return FloatLanes(lowHalf: low, highHalf: high)
+}
+
+/// `max(m, bits)` lane-wise for non-negative Int32 lanes (absolute-value bit patterns).
+@inline(__always)
+func laneMax(_ m: Int32Lanes, _ bits: Int32Lanes) -> Int32Lanes {
+    m.replacing(with: bits, where: bits .> m)
+}
+
+/// The largest lane of non-negative Int32 lanes.
+@inline(__always)
+func horizontalMax(_ m: Int32Lanes) -> Int32 {
+    var result: Int32 = 0
+    for lane in 0..<laneCount where m[lane] > result { result = m[lane] }
+    return result
+}
+
+/// Absolute-value bit patterns of Float32 lanes: ordered like the magnitudes, with every
+/// NaN above +inf. That ordering lets one integer max find both max|w| and non-finite values.
+@inline(__always)
+func magnitudeBits(_ v: FloatLanes) -> Int32Lanes {
+    unsafeBitCast(v, to: Int32Lanes.self) & Int32Lanes(repeating: 0x7fff_ffff)
+}
