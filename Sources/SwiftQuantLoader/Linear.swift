@@ -31,15 +31,26 @@ public struct Linear: Sendable {
         if let bias, bias.count != weight.shape[0] {
             throw .biasCountMismatch(expected: weight.shape[0], actual: bias.count)
         }
-        outFeatures = weight.shape[0]
-        inFeatures = weight.shape[1]
+        self.init(outFeatures: weight.shape[0], inFeatures: weight.shape[1], bias: bias,
+                  buffer: WeightBuffer(copying: weight.storage))
+    }
+
+    init(outFeatures: Int, inFeatures: Int, bias: [Float]?, buffer: WeightBuffer) {
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
         self.bias = bias
-        buffer = WeightBuffer(copying: weight.storage)
+        self.buffer = buffer
     }
 
     /// The weight, `[outFeatures, inFeatures]`.
     public var weight: FloatTensor {
-        FloatTensor(uncheckedShape: [outFeatures, inFeatures], storage: buffer.elements(as: Float.self))
+        let count = outFeatures * inFeatures
+        let storage = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            // The buffer may be an unaligned view into a mapped file.
+            UnsafeMutableRawBufferPointer(out).copyMemory(from: buffer.bytes)
+            initialized = count
+        }
+        return FloatTensor(uncheckedShape: [outFeatures, inFeatures], storage: storage)
     }
 
     /// Computes `input · Wᵀ + b` for an input of shape `[..., inFeatures]`.

@@ -42,6 +42,15 @@ func runProduct<Weights: WeightRows>(
     input: FloatTensor, inFeatures: Int, outFeatures: Int
 ) throws(LayerError) -> FloatTensor {
     let batch = try batchRows(of: input.shape, inFeatures: inFeatures)
+    return computeProduct(weights, buffer: buffer, scales: scales, bias: bias, input: input, batch: batch,
+                          inFeatures: inFeatures, outFeatures: outFeatures)
+}
+
+/// ``runProduct`` after the input shape has been checked: `batch × inFeatures` values.
+func computeProduct<Weights: WeightRows>(
+    _ weights: Weights, buffer: WeightBuffer, scales: ScaleLayout, bias: [Float]?,
+    input: FloatTensor, batch: Int, inFeatures: Int, outFeatures: Int
+) -> FloatTensor {
     var shape = input.shape
     shape[shape.count - 1] = outFeatures
     let output = [Float](unsafeUninitializedCapacity: batch * outFeatures) { out, initialized in

@@ -2,13 +2,13 @@
 """A numpy reference for sentence-transformers' all-MiniLM-L6-v2, written independently of the
 Swift implementation, to check `minilm-embed` against.
 
-Tokenizer: HF BertTokenizer(do_lower_case=True, tokenize_chinese_chars=True,
-strip_accents=None → follows lower-casing) = BasicTokenizer + WordpieceTokenizer, rewritten
-from the algorithm's description:
-  clean (drop NUL, U+FFFD, control chars; whitespace → space) → pad CJK ideographs with spaces
-  → split on whitespace → per word: lower-case, NFD, drop Mn marks, split off punctuation
-  → WordPiece greedy longest-match-first with '##' continuations, [UNK] for words over 100
-  chars or with no match.
+Tokenizer: BERT uncased tokenization as the model's tokenizer.json defines it (BertNormalizer
+with lowercase + CJK padding + accent stripping, BertPreTokenizer, WordPiece), rewritten from
+the algorithm's description:
+  clean (drop NUL, U+FFFD, category C* except \t\n\r; whitespace → space) → pad CJK
+  ideographs with spaces → NFD, drop Mn marks → lower-case → split on whitespace → split off
+  punctuation → WordPiece greedy longest-match-first with '##' continuations, [UNK] for words
+  over 100 chars or with no match.
 Model: BERT embeddings (word + position + token type 0) + LayerNorm(1e-12), 6 post-LN layers
 of 12-head self-attention and an erf-GELU MLP, mean pooling over the attention mask, L2 norm.
 All math in float64 so that the reference error is far below the 1e-4 tolerance.
@@ -33,7 +33,8 @@ def is_whitespace(ch):
 def is_control(ch):
     if ch in ("\t", "\n", "\r"):
         return False
-    return unicodedata.category(ch) in ("Cc", "Cf")
+    # Every "C" category: controls, format characters, unassigned, private use, surrogates.
+    return unicodedata.category(ch).startswith("C")
 
 
 def is_punctuation(ch):
@@ -58,23 +59,25 @@ def is_cjk(cp):
 
 
 def basic_tokenize(text):
+    # The normalizer of the fast tokenizer sentence-transformers runs (tokenizer.json's
+    # BertNormalizer): clean, pad CJK, strip accents (NFD, drop Mn), lower-case code point by
+    # code point (so a final capital sigma becomes σ, not ς as str.lower() would make it).
     cleaned = []
     for ch in text:
         cp = ord(ch)
         if cp == 0 or cp == 0xFFFD or is_control(ch):
             continue
-        cleaned.append(" " if is_whitespace(ch) else ch)
-    spaced = []
-    for ch in cleaned:
-        if is_cjk(ord(ch)):
-            spaced.extend([" ", ch, " "])
+        if is_whitespace(ch):
+            cleaned.append(" ")
+        elif is_cjk(cp):
+            cleaned.extend([" ", ch, " "])
         else:
-            spaced.append(ch)
-    words = "".join(spaced).split()
+            cleaned.append(ch)
+    text = unicodedata.normalize("NFD", "".join(cleaned))
+    text = "".join(c.lower() for c in text if unicodedata.category(c) != "Mn")
+    # Then the pre-tokenizer: split on whitespace, then split off every punctuation character.
     tokens = []
-    for word in words:
-        word = word.lower()
-        word = "".join(c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn")
+    for word in text.split():
         current = []
         for ch in word:
             if is_punctuation(ch):

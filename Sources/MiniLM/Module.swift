@@ -1,1 +1,0 @@
-// The all-MiniLM-L6-v2 sentence encoder lives here.
