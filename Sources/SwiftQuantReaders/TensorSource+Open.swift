@@ -20,8 +20,10 @@ public enum TensorSourceFormat: Sendable, Hashable {
             self = .gguf
             return
         }
-        // HOOK(checkpoint): recognise the SwiftQuant checkpoint magic here, e.g.
-        //   if CheckpointFormat.hasMagic(bytes) { self = .swiftQuantCheckpoint; return }
+        if CheckpointFormat.hasMagic(bytes) {
+            self = .swiftQuantCheckpoint
+            return
+        }
         if bytes.count >= 8 {
             let length = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
             if length <= UInt64(SafeTensorsFile.maximumHeaderLength), 8 + Int(length) <= bytes.count,
@@ -62,8 +64,7 @@ public func openTensorSource(at path: String) throws -> any TensorSource {
         // HOOK(GGUF): return the GGUF reader here, e.g. `return try GGUFFile(file: file)`.
         throw TensorSourceError.unrecognizedFormat(path: path)
     case .swiftQuantCheckpoint:
-        // HOOK(checkpoint): return the checkpoint reader here.
-        throw TensorSourceError.unrecognizedFormat(path: path)
+        return try CheckpointFile(file: file)
     case nil where path.hasSuffix(".safetensors"):
         return try SafeTensorsFile(file: file)
     case nil:

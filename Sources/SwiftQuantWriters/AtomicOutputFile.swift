@@ -1,0 +1,221 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An output written under a temporary name beside its destination and renamed into place
+/// only when complete, so the destination is always either absent, the old file, or the
+/// whole new file.
+///
+/// The temporary file is `.NAME.swiftquant-tmp-PID` in the destination's folder (same file
+/// system, so the rename is atomic; the name says what it is). An error, `deinit` without
+/// ``commit()``, SIGINT, SIGTERM or SIGHUP removes it; a temporary file left by a killed run
+/// (its PID no longer alive) is removed by the next run writing the same destination.
+public final class AtomicOutputFile {
+    /// The final path.
+    public let destination: String
+    /// The temporary path being written.
+    public let temporaryPath: String
+    private var descriptor: Int32
+    private var finished = false
+
+    /// Creates the temporary file for `destination`.
+    ///
+    /// - Parameters:
+    ///   - force: replace an existing destination (never one of `inputs`).
+    ///   - inputs: files or folders being read; the destination may not be any of them or any
+    ///     file directly inside them.
+    public init(destination: String, force: Bool, inputs: [String] = []) throws(OutputFileError) {
+        self.destination = destination
+        let (folder, name) = splitPath(destination)
+        guard !name.isEmpty, name != ".", name != ".." else { throw .notAFile(path: destination) }
+        var existing = stat()
+        if stat(destination, &existing) == 0 {
+            if (existing.st_mode & S_IFMT) == S_IFDIR { throw .notAFile(path: destination) }
+            for input in inputs where sameFile(existing, asAnyOf: input) {
+                throw .wouldOverwriteInput(path: destination, input: input)
+            }
+            if !force { throw .exists(path: destination) }
+        }
+        removeStaleTemporaries(folder: folder, name: name)
+        temporaryPath = joinPath(folder, ".\(name).swiftquant-tmp-\(getpid())")
+        descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
+        guard descriptor >= 0 else { throw .cannotCreate(path: destination, folder: folder, errno: errno) }
+        TemporaryFileRegistry.add(temporaryPath)
+    }
+
+    deinit { discard() }
+
+    /// Writes all of `bytes` at `offset`.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(OutputFileError) {
+        var done = 0
+        while done < bytes.count {
+            let written = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw .writeFailed(path: destination, errno: errno)
+            }
+            done += written
+        }
+    }
+
+    /// Flushes the file to disk, renames it over the destination and flushes the folder, so
+    /// after a crash the destination is either the old file or the whole new one.
+    public func commit() throws(OutputFileError) {
+        guard !finished else { return }
+        guard fsync(descriptor) == 0 else { throw .writeFailed(path: destination, errno: errno) }
+        guard close(descriptor) == 0 else {
+            descriptor = -1
+            throw .writeFailed(path: destination, errno: errno)
+        }
+        descriptor = -1
+        guard rename(temporaryPath, destination) == 0 else { throw .writeFailed(path: destination, errno: errno) }
+        finished = true
+        TemporaryFileRegistry.remove(temporaryPath)
+        let folder = open(splitPath(destination).folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folder >= 0 {
+            _ = fsync(folder)
+            close(folder)
+        }
+    }
+
+    /// Removes the temporary file; the destination is left as it was.
+    public func discard() {
+        guard !finished else { return }
+        finished = true
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = -1
+        unlink(temporaryPath)
+        TemporaryFileRegistry.remove(temporaryPath)
+    }
+
+    /// Installs the SIGINT/SIGTERM/SIGHUP handler that removes every open temporary file and
+    /// then lets the signal end the process as it would have. Idempotent.
+    public static func removeTemporaryFilesOnSignal() {
+        TemporaryFileRegistry.installSignalHandlers()
+    }
+}
+
+/// Why an output file cannot be written.
+public enum OutputFileError: Error, Equatable, Sendable, CustomStringConvertible {
+    case exists(path: String)
+    case notAFile(path: String)
+    case wouldOverwriteInput(path: String, input: String)
+    case cannotCreate(path: String, folder: String, errno: Int32)
+    case writeFailed(path: String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .exists(let path):
+            "\(path): already exists; pass --force to replace it or choose another output path"
+        case .notAFile(let path):
+            "\(path): is a folder or not a file name; give an output file path"
+        case .wouldOverwriteInput(let path, let input):
+            "\(path): is the input \(input); choose a different output path"
+        case .cannotCreate(let path, let folder, let code):
+            "\(path): cannot create a file in \(folder): \(String(cString: strerror(code)))"
+        case .writeFailed(let path, let code):
+            "\(path): write failed: \(String(cString: strerror(code)))\(code == ENOSPC ? "; free some disk space and run again" : "")"
+        }
+    }
+}
+
+/// Splits a path into its folder (`.` when none) and last component.
+func splitPath(_ path: String) -> (folder: String, name: String) {
+    guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+    let folder = String(path[..<slash])
+    return (folder.isEmpty ? "/" : folder, String(path[path.index(after: slash)...]))
+}
+
+private func joinPath(_ folder: String, _ name: String) -> String {
+    folder == "/" ? "/" + name : folder + "/" + name
+}
+
+/// Whether `file` is `input` or, when `input` is a folder, one of the files directly in it.
+private func sameFile(_ file: stat, asAnyOf input: String) -> Bool {
+    var info = stat()
+    guard stat(input, &info) == 0 else { return false }
+    if info.st_dev == file.st_dev && info.st_ino == file.st_ino { return true }
+    guard (info.st_mode & S_IFMT) == S_IFDIR, let folder = opendir(input) else { return false }
+    defer { closedir(folder) }
+    while let entry = readdir(folder) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        var child = stat()
+        if stat(joinPath(input, name), &child) == 0, child.st_dev == file.st_dev, child.st_ino == file.st_ino {
+            return true
+        }
+    }
+    return false
+}
+
+/// Removes `.NAME.swiftquant-tmp-PID` files in `folder` whose process no longer runs.
+private func removeStaleTemporaries(folder: String, name: String) {
+    guard let directory = opendir(folder) else { return }
+    defer { closedir(directory) }
+    let prefix = ".\(name).swiftquant-tmp-"
+    var stale: [String] = []
+    while let entry = readdir(directory) {
+        let entryName = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard entryName.hasPrefix(prefix), let pid = Int32(entryName.dropFirst(prefix.count)), pid > 0 else { continue }
+        if kill(pid, 0) != 0 && errno == ESRCH { stale.append(entryName) }
+    }
+    for entryName in stale { unlink(joinPath(folder, entryName)) }
+}
+
+/// The temporary files a signal handler must remove: C strings in a fixed table, because only
+/// async-signal-safe calls (`unlink`) may run in the handler.
+private enum TemporaryFileRegistry {
+    static let capacity = 16
+    nonisolated(unsafe) static let paths = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
+    nonisolated(unsafe) static var installed = false
+    nonisolated(unsafe) static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
+        let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(lock, nil)
+        paths.initialize(repeating: nil, count: capacity)
+        return lock
+    }()
+
+    static func add(_ path: String) {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        if let slot = (0..<capacity).first(where: { paths[$0] == nil }) { paths[slot] = strdup(path) }
+    }
+
+    static func remove(_ path: String) {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        for slot in 0..<capacity {
+            if let entry = paths[slot], String(cString: entry) == path {
+                paths[slot] = nil
+                free(entry)
+            }
+        }
+    }
+
+    static func installSignalHandlers() {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        guard !installed else { return }
+        installed = true
+        for signal in [SIGINT, SIGTERM, SIGHUP] {
+            var action = sigaction()
+            #if canImport(Glibc)
+            action.__sigaction_handler.sa_handler = removeTemporariesAndReraise
+            #else
+            action.__sigaction_u.__sa_handler = removeTemporariesAndReraise
+            #endif
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = 0
+            sigaction(signal, &action, nil)
+        }
+    }
+}
+
+private func removeTemporariesAndReraise(_ signalNumber: Int32) {
+    for slot in 0..<TemporaryFileRegistry.capacity {
+        if let path = TemporaryFileRegistry.paths[slot] { unlink(path) }
+    }
+    signal(signalNumber, SIG_DFL)
+    raise(signalNumber)
+}

@@ -1,0 +1,49 @@
+import SwiftQuantKernels
+import SwiftQuantReaders
+
+/// A tensor as the converter hands it to a writer: quantized, or kept as float (or as stored).
+///
+/// The bytes are only valid during ``CheckpointSink/write(_:)``; a sink that needs them later
+/// copies them.
+public struct ConvertedTensor: @unchecked Sendable {
+    public enum Content {
+        /// INT8 values in the tensor's shape with their Float32 scales, the Float32 weights they
+        /// came from (a GGUF sink re-quantizes these to Q8_0 with ggml's own rounding; `nil`
+        /// when exporting a checkpoint, which no longer has them), and the error of the INT8
+        /// values against them (`nil` when not recorded).
+        case quantized(
+            values: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>, granularity: Granularity,
+            weights: UnsafeBufferPointer<Float>?, metrics: QuantizationErrorMetrics?)
+        /// Bytes in `dtype`, row-major, little-endian.
+        case kept(dtype: DType, bytes: UnsafeRawBufferPointer)
+    }
+
+    public var name: String
+    /// Row-major shape.
+    public var shape: [Int]
+    /// The dtype of the source tensor.
+    public var sourceDType: DType
+    public var content: Content
+
+    public init(name: String, shape: [Int], sourceDType: DType, content: Content) {
+        self.name = name
+        self.shape = shape
+        self.sourceDType = sourceDType
+        self.content = content
+    }
+}
+
+/// Where the streaming ``Converter`` sends tensors: the native checkpoint, GGUF or safetensors.
+///
+/// The converter calls ``begin(tensors:metadata:)`` once, ``write(_:)`` once per tensor in the
+/// order `begin` listed them, then ``finish()``. A sink writes into an ``AtomicOutputFile``
+/// and never holds more than the tensor in hand, so memory stays bounded by the largest tensor.
+public protocol CheckpointSink: AnyObject {
+    /// Called before any tensor with every tensor that will follow (as the source describes
+    /// them) and file metadata, so a header-first format can reserve its header.
+    func begin(tensors: [TensorInfo], metadata: [String: MetadataValue]) throws
+    /// Stores one tensor.
+    func write(_ tensor: ConvertedTensor) throws
+    /// Completes the file (writes the header); the caller then commits the output file.
+    func finish() throws
+}

@@ -1,0 +1,243 @@
+import Dispatch
+import SwiftQuantKernels
+import SwiftQuantPlan
+import SwiftQuantReaders
+
+/// The streaming conversion: every tensor of a source is read, decided by the plan, quantized
+/// (or kept), and handed to a ``CheckpointSink``, one tensor at a time.
+///
+/// Memory stays bounded by a couple of tensors, never the model: while the sink compresses and
+/// writes tensor *i*, one worker reads and quantizes tensor *i + 1*; input pages are released
+/// once a tensor is written, so resident memory stays bounded too. Both stages use every
+/// kernel thread internally, so both cores stay busy.
+public final class Converter {
+    public let source: any TensorSource
+    public let decisions: [TensorDecision]
+    public let sink: any CheckpointSink
+    public let metadata: [String: MetadataValue]
+
+    /// - Parameters:
+    ///   - decisions: one per tensor of `source`, in its order (``QuantizationPlan/decisions``).
+    ///   - metadata: file metadata for the sink (see ``Converter/standardMetadata(source:rules:compression:)``).
+    public init(
+        source: any TensorSource, decisions: [TensorDecision], sink: any CheckpointSink,
+        metadata: [String: MetadataValue]
+    ) {
+        self.source = source
+        self.decisions = decisions
+        self.sink = sink
+        self.metadata = metadata
+    }
+
+    /// Converts every tensor; `progress` is called on the calling thread after each one.
+    public func run(progress: (ConversionProgress) -> Void = { _ in }) throws -> [ConvertedTensorReport] {
+        try sink.begin(tensors: decisions.map(\.tensor), metadata: metadata)
+        let totalBytes = decisions.reduce(0) { $0 + $1.tensor.byteCount }
+        var reports: [ConvertedTensorReport] = []
+        reports.reserveCapacity(decisions.count)
+        var doneBytes = 0
+        // One tensor is prepared ahead on a worker while the sink writes the current one.
+        let worker = DispatchQueue(label: "swiftquant.convert.prepare")
+        var pending: PreparedSlot? = decisions.isEmpty ? nil : prepareAsync(0, on: worker)
+        for index in decisions.indices {
+            let prepared = try pending!.wait()
+            pending = index + 1 < decisions.count ? prepareAsync(index + 1, on: worker) : nil
+            do {
+                try prepared.withConvertedTensor { try sink.write($0) }
+            } catch {
+                _ = try? pending?.wait()
+                throw error
+            }
+            source.releasePages(for: prepared.decision.tensor.name)
+            reports.append(prepared.report)
+            doneBytes += prepared.decision.tensor.byteCount
+            progress(ConversionProgress(
+                tensorsDone: index + 1, tensorCount: decisions.count, bytesDone: doneBytes, totalBytes: totalBytes,
+                lastTensor: prepared.decision.tensor.name))
+        }
+        try sink.finish()
+        return reports
+    }
+
+    private func prepareAsync(_ index: Int, on queue: DispatchQueue) -> PreparedSlot {
+        let slot = PreparedSlot()
+        let decision = decisions[index]
+        let source = self.source
+        queue.async {
+            slot.fulfil(Result { try PreparedTensor(decision: decision, source: source) })
+        }
+        return slot
+    }
+
+    /// The metadata keys the spec defines, for a source and the rules that decided it.
+    public static func standardMetadata(
+        source: any TensorSource, rulesJSON: String, compression: String, toolVersion: String
+    ) -> [String: MetadataValue] {
+        var metadata: [String: MetadataValue] = [
+            "general.tool": .string("swiftquant \(toolVersion)"),
+            "general.source": .string(lastPathComponent(source.path)),
+            "general.source_format": .string(source.formatName),
+            "swiftquant.rules": .string(rulesJSON),
+            "swiftquant.compression": .string(compression),
+        ]
+        for (key, value) in source.metadata {
+            if case .string = value { metadata["source." + key] = value }
+        }
+        return metadata
+    }
+}
+
+/// Where a conversion is, for a progress bar.
+public struct ConversionProgress: Sendable {
+    public var tensorsDone: Int
+    public var tensorCount: Int
+    /// Source bytes of the tensors done.
+    public var bytesDone: Int
+    public var totalBytes: Int
+    public var lastTensor: String
+}
+
+/// What happened to one tensor.
+public struct ConvertedTensorReport: Sendable {
+    public var name: String
+    public var sourceDType: DType
+    public var shape: [Int]
+    /// The final action, after any `min_snr_db` fallback.
+    public var action: TensorAction
+    /// The decision's reason, as `plan` prints it.
+    public var reason: String
+    /// The quantization error, for quantized tensors.
+    public var metrics: QuantizationErrorMetrics?
+    /// What a `min_snr_db` check did, if there was one.
+    public var note: String?
+}
+
+/// Errors converting a tensor.
+public enum ConversionError: Error, Equatable, Sendable, CustomStringConvertible {
+    case nonFiniteWeight(path: String, tensor: String, index: Int, value: Float)
+    case kernel(path: String, tensor: String, message: String)
+
+    public var description: String {
+        switch self {
+        case .nonFiniteWeight(let path, let tensor, let index, let value):
+            "\(path): tensor '\(tensor)' has a non-finite weight (\(value)) at flat index \(index); fix the checkpoint or keep this tensor with --skip '\(tensor)'"
+        case .kernel(let path, let tensor, let message):
+            "\(path): tensor '\(tensor)': \(message)"
+        }
+    }
+}
+
+/// A tensor read and quantized, ready for the sink.
+private struct PreparedTensor: @unchecked Sendable {
+    let decision: TensorDecision
+    let report: ConvertedTensorReport
+    private let weights: [Float]
+    private let quantized: QuantizedTensor?
+    private let kept: (dtype: DType, bytes: UnsafeRawBufferPointer, owner: AnyObject)?
+
+    init(decision: TensorDecision, source: any TensorSource) throws {
+        self.decision = decision
+        let tensor = decision.tensor
+        var action = decision.action
+        var metrics: QuantizationErrorMetrics?
+        var note: String?
+        var weights: [Float] = []
+        var quantized: QuantizedTensor?
+        if case .quantize = action {
+            weights = try source.floats(for: tensor.name)
+            let resolved: ResolvedDecision
+            do {
+                resolved = try resolve(decision, weights: try FloatTensor(shape: tensor.shape, storage: weights))
+            } catch {
+                if case .nonFiniteValue(let index, let value) = error {
+                    throw ConversionError.nonFiniteWeight(path: source.path, tensor: tensor.name, index: index, value: value)
+                }
+                throw ConversionError.kernel(path: source.path, tensor: tensor.name, message: error.description)
+            }
+            action = resolved.action
+            quantized = resolved.quantized
+            metrics = resolved.metrics
+            note = resolved.note
+        }
+        if case .keep(let keepDType) = action {
+            kept = try Self.keptBytes(tensor, as: keepDType, weights: weights, source: source)
+            weights = []
+        } else {
+            kept = nil
+        }
+        self.weights = weights
+        self.quantized = quantized
+        report = ConvertedTensorReport(
+            name: tensor.name, sourceDType: tensor.dtype, shape: tensor.shape, action: action,
+            reason: decision.reason, metrics: metrics, note: note)
+    }
+
+    /// The bytes of a kept tensor: the source's own (zero-copy) or re-encoded floats.
+    private static func keptBytes(
+        _ tensor: TensorInfo, as keep: KeepDType, weights: [Float], source: any TensorSource
+    ) throws -> (DType, UnsafeRawBufferPointer, AnyObject) {
+        let target: DType? = switch keep {
+        case .source: nil
+        case .f16: .f16
+        case .bf16: .bf16
+        case .f32: .f32
+        }
+        guard let target, target != tensor.dtype, tensor.dtype.isDecodableFloat,
+              let encoding = target.floatEncodingForExport
+        else {
+            let data = try source.data(for: tensor.name)
+            return (tensor.dtype, data.bytes, data.owner)
+        }
+        let floats = weights.isEmpty ? try source.floats(for: tensor.name) : weights
+        let encoded = OwnedBytes(count: floats.count * encoding.byteWidth)
+        floats.withUnsafeBufferPointer { encodeFloats($0, as: encoding, into: encoded.mutableBytes) }
+        return (target, encoded.bytes, encoded)
+    }
+
+    func withConvertedTensor(_ body: (ConvertedTensor) throws -> Void) throws {
+        let tensor = decision.tensor
+        if let kept {
+            try withExtendedLifetime(kept.owner) {
+                try body(ConvertedTensor(
+                    name: tensor.name, shape: tensor.shape, sourceDType: tensor.dtype,
+                    content: .kept(dtype: kept.dtype, bytes: kept.bytes)))
+            }
+            return
+        }
+        guard let quantized else { return }
+        try quantized.values.withUnsafeBufferPointer { values in
+            try quantized.scales.withUnsafeBufferPointer { scales in
+                try weights.withUnsafeBufferPointer { weights in
+                    try body(ConvertedTensor(
+                        name: tensor.name, shape: tensor.shape, sourceDType: tensor.dtype,
+                        content: .quantized(
+                            values: values, scales: scales, granularity: quantized.granularity, weights: weights,
+                            metrics: report.metrics)))
+                }
+            }
+        }
+    }
+}
+
+/// A prepared tensor that a worker is still producing.
+private final class PreparedSlot: @unchecked Sendable {
+    private let ready = DispatchSemaphore(value: 0)
+    private var result: Result<PreparedTensor, Error>?
+
+    func fulfil(_ value: Result<PreparedTensor, Error>) {
+        result = value
+        ready.signal()
+    }
+
+    func wait() throws -> PreparedTensor {
+        ready.wait()
+        ready.signal()
+        return try result!.get()
+    }
+}
+
+func lastPathComponent(_ path: String) -> String {
+    var trimmed = Substring(path)
+    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+    return trimmed.split(separator: "/").last.map(String.init) ?? String(trimmed)
+}

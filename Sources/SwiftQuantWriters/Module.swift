@@ -1,1 +1,0 @@
-// The streaming converter and the checkpoint, GGUF and safetensors writers live here.
