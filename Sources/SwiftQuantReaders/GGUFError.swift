@@ -65,37 +65,37 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidUTF8(let path, let offset, let what):
             return "\(path): byte \(offset): \(what) is not valid UTF-8; GGUF strings must be UTF-8"
         case .unknownValueType(let path, let offset, let key, let type):
-            return "\(path): byte \(offset): metadata '\(key)' has unknown value type \(type) (GGUF defines 0…12); the file is corrupt or from a newer GGUF revision"
+            return "\(path): byte \(offset): metadata '\(printableInMessage(key))' has unknown value type \(type) (GGUF defines 0…12); the file is corrupt or from a newer GGUF revision"
         case .nestedArray(let path, let offset, let key):
-            return "\(path): byte \(offset): metadata '\(key)' is an array of arrays, which GGUF readers (ggml included) reject"
+            return "\(path): byte \(offset): metadata '\(printableInMessage(key))' is an array of arrays, which GGUF readers (ggml included) reject"
         case .invalidBool(let path, let offset, let key, let value):
-            return "\(path): byte \(offset): metadata '\(key)' has bool byte \(value); a GGUF bool is 0 or 1"
+            return "\(path): byte \(offset): metadata '\(printableInMessage(key))' has bool byte \(value); a GGUF bool is 0 or 1"
         case .duplicateKey(let path, let offset, let key):
-            return "\(path): byte \(offset): metadata key '\(key)' occurs twice; GGUF keys must be unique"
+            return "\(path): byte \(offset): metadata key '\(printableInMessage(key))' occurs twice; GGUF keys must be unique"
         case .alignmentWrongType(let path, let offset, let type):
             return "\(path): byte \(offset): general.alignment is stored as \(type); GGUF requires a u32"
         case .invalidAlignment(let path, let offset, let value):
             return "\(path): byte \(offset): general.alignment is \(value); it must be a power of two from 1 to \(GGUFFormat.maximumAlignment)"
         case .tensorNameTooLong(let path, let offset, let name, let length):
-            return "\(path): byte \(offset): tensor name '\(name.prefix(80))' is \(length) bytes; ggml allows at most \(GGUFFormat.maximumTensorNameBytes)"
+            return "\(path): byte \(offset): tensor name '\(printableInMessage(name, limit: 80))' is \(length) bytes; ggml allows at most \(GGUFFormat.maximumTensorNameBytes)"
         case .duplicateTensorName(let path, let offset, let name):
-            return "\(path): byte \(offset): tensor '\(name)' occurs twice; tensor names must be unique"
+            return "\(path): byte \(offset): tensor '\(printableInMessage(name))' occurs twice; tensor names must be unique"
         case .tooManyDimensions(let path, let offset, let tensor, let count):
-            return "\(path): byte \(offset): tensor '\(tensor)' has \(count) dimensions; GGUF allows at most \(GGUFFormat.maximumDimensions)"
+            return "\(path): byte \(offset): tensor '\(printableInMessage(tensor))' has \(count) dimensions; GGUF allows at most \(GGUFFormat.maximumDimensions)"
         case .shapeOverflow(let path, let offset, let tensor, let dimensions):
-            return "\(path): byte \(offset): tensor '\(tensor)' has dimensions \(dimensions) whose size overflows 64-bit arithmetic; the file is corrupt or crafted"
+            return "\(path): byte \(offset): tensor '\(printableInMessage(tensor))' has dimensions \(dimensions) whose size overflows 64-bit arithmetic; the file is corrupt or crafted"
         case .unknownTensorType(let path, let offset, let tensor, let type):
-            return "\(path): byte \(offset): tensor '\(tensor)' has unknown ggml type \(type); the file is corrupt or uses a type newer than SwiftQuant knows"
+            return "\(path): byte \(offset): tensor '\(printableInMessage(tensor))' has unknown ggml type \(type); the file is corrupt or uses a type newer than SwiftQuant knows"
         case .rowNotMultipleOfBlock(let path, let offset, let tensor, let dtype, let rowLength):
-            return "\(path): byte \(offset): tensor '\(tensor)' is \(dtype.rawValue) with rows of \(rowLength) values, not a multiple of its block of \(dtype.layout.elementsPerBlock)"
+            return "\(path): byte \(offset): tensor '\(printableInMessage(tensor))' is \(dtype.rawValue) with rows of \(rowLength) values, not a multiple of its block of \(dtype.layout.elementsPerBlock)"
         case .misalignedTensorData(let path, let offset, let tensor, let dataOffset, let alignment):
-            return "\(path): byte \(offset): tensor '\(tensor)' data offset \(dataOffset) is not a multiple of the alignment \(alignment)"
+            return "\(path): byte \(offset): tensor '\(printableInMessage(tensor))' data offset \(dataOffset) is not a multiple of the alignment \(alignment)"
         case .tensorsOutOfOrder(let path, let offset, let tensor, let dataOffset, let previous, let previousOffset):
-            return "\(path): byte \(offset): tensor '\(tensor)' data offset \(dataOffset) comes before that of the previous tensor '\(previous)' (\(previousOffset)); GGUF stores tensor data in order"
+            return "\(path): byte \(offset): tensor '\(printableInMessage(tensor))' data offset \(dataOffset) comes before that of the previous tensor '\(printableInMessage(previous))' (\(previousOffset)); GGUF stores tensor data in order"
         case .overlappingTensorData(let path, let offset, let tensor, let dataOffset, let previous, let previousEnd):
-            return "\(path): byte \(offset): tensor '\(tensor)' data at offset \(dataOffset) overlaps tensor '\(previous)', whose data ends at \(previousEnd)"
+            return "\(path): byte \(offset): tensor '\(printableInMessage(tensor))' data at offset \(dataOffset) overlaps tensor '\(printableInMessage(previous))', whose data ends at \(previousEnd)"
         case .tensorDataPastEnd(let path, let offset, let tensor, let end, let fileSize):
-            return "\(path): byte \(offset): tensor '\(tensor)' data ends at byte \(end), past the end of the \(fileSize)-byte file; the file is truncated — copy or download it again"
+            return "\(path): byte \(offset): tensor '\(printableInMessage(tensor))' data ends at byte \(end), past the end of the \(fileSize)-byte file; the file is truncated — copy or download it again"
         }
     }
 }

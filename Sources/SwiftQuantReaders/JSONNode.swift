@@ -316,7 +316,7 @@ struct JSONParser {
                 i += length
                 continue
             default:
-                throw JSONSyntaxError(offset: base + i, reason: "invalid escape '\\\(Character(Unicode.Scalar(escape)))'")
+                throw JSONSyntaxError(offset: base + i, reason: "invalid escape '\\\(printableInMessage(String(Character(Unicode.Scalar(escape)))))'")
             }
             i += 2
         }

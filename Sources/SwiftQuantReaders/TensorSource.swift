@@ -44,9 +44,9 @@ public enum TensorSourceError: Error, Equatable, Sendable, CustomStringConvertib
     public var description: String {
         switch self {
         case .noSuchTensor(let path, let name):
-            "\(path): no tensor named '\(name)'"
+            "\(path): no tensor named '\(printableInMessage(name))'"
         case .notDecodable(let path, let name, let dtype):
-            "\(path): tensor '\(name)' has dtype \(dtype.rawValue), which SwiftQuant cannot convert to float; keep it with a rule or convert it first"
+            "\(path): tensor '\(printableInMessage(name))' has dtype \(dtype.rawValue), which SwiftQuant cannot convert to float; keep it with a rule or convert it first"
         case .unrecognizedFormat(let path):
             "\(path): not a safetensors file, a sharded safetensors folder, a GGUF file or a SwiftQuant checkpoint"
         }
