@@ -104,9 +104,11 @@ struct GGUFHeader {
             for _ in 0..<dimensionCount {
                 dimensions.append(try cursor.integer(UInt64.self, reading: "the dimensions of tensor '\(name)'"))
             }
-            // Row-major shape; every dimension and the product must fit in an Int.
+            // Row-major shape. Every dimension and the product of the non-zero ones must fit in
+            // an Int, so a zero cannot hide an overflow (ggml rejects those too).
             let shape = dimensions.reversed().map { Int(exactly: $0) ?? -1 }
-            guard let elementCount = shape.checkedElementCount else {
+            guard shape.map({ max($0, 1) }).checkedElementCount != nil, let elementCount = shape.checkedElementCount
+            else {
                 throw .shapeOverflow(path: path, offset: dimensionsOffset, tensor: name, dimensions: dimensions)
             }
 

@@ -73,20 +73,15 @@ public struct GGUFFile: TensorSource {
         let data = try data(for: name)
         let dtype = data.info.dtype
         let count = data.info.elementCount
-        let encoding: FloatEncoding
-        switch dtype {
-        case .f32: encoding = .float32
-        case .f16: encoding = .float16
-        case .bf16: encoding = .bfloat16
-        case .f64: encoding = .float64
-        case .q8_0:
+        if dtype == .q8_0 {
             return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
                 withExtendedLifetime(data.owner) {
                     dequantizeQ8_0(data.bytes, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
                 }
                 initialized = count
             }
-        default:
+        }
+        guard let encoding = dtype.floatEncoding else {
             throw TensorSourceError.notDecodable(path: path, name: name, dtype: dtype)
         }
         return withExtendedLifetime(data.owner) { decodeFloats(data.bytes, encoding: encoding) }

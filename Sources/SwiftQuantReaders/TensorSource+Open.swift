@@ -61,8 +61,7 @@ public func openTensorSource(at path: String) throws -> any TensorSource {
     case .shardedSafeTensorsIndex:
         return try ShardedSafeTensors(path: path)
     case .gguf:
-        // HOOK(GGUF): return the GGUF reader here, e.g. `return try GGUFFile(file: file)`.
-        throw TensorSourceError.unrecognizedFormat(path: path)
+        return try GGUFFile(file: file)
     case .swiftQuantCheckpoint:
         return try CheckpointFile(file: file)
     case nil where path.hasSuffix(".safetensors"):
