@@ -21,16 +21,19 @@ dir="${SWIFTQUANT_FUZZ_DIR:-/tmp/swiftquant-fuzz}"
 mkdir -p "$dir/obj" "$dir/bin" "$dir/corpus/$target" "$dir/seeds/$target" "$dir/artifacts/$target"
 sources="$root/Sources"
 yams="$root/.build/checkouts/Yams/Sources"
-flags=(-swift-version 6 -O -g -parse-as-library -sanitize=fuzzer,address -use-ld=lld
+flags=(-O -g -parse-as-library -sanitize=fuzzer,address -use-ld=lld
        -I "$sources/CZstd" -I "$sources/CXXHash" -I "$dir/obj")
 
 # Compiles one Swift module to $dir/obj/MODULE.{o,swiftmodule}, unless it is up to date.
 build_module() {
     local module="$1"; shift
+    local mode=(-swift-version 6)
+    # Yams is written for Swift 5 mode (as its own package builds it).
+    [ "$module" = Yams ] && mode=(-swift-version 5 -D SWIFT_PACKAGE)
     local object="$dir/obj/$module.o"
     if [ -f "$object" ] && [ -z "$(find "$@" -newer "$object" 2>/dev/null | head -1)" ]; then return; fi
     echo "fuzz: compiling $module" >&2
-    swiftc "${flags[@]}" -wmo -module-name "$module" -emit-module -emit-module-path "$dir/obj/$module.swiftmodule" \
+    swiftc "${flags[@]}" "${mode[@]}" -wmo -module-name "$module" -emit-module -emit-module-path "$dir/obj/$module.swiftmodule" \
         -c -o "$object" "$@"
 }
 
@@ -53,7 +56,7 @@ if [ "$target" = config ]; then
 fi
 binary="$dir/bin/fuzz-$target"
 echo "fuzz: linking $binary" >&2
-swiftc "${flags[@]}" -module-name "Fuzz_$target" "$root/Tests/Fuzz/Support/FuzzInput.swift" \
+swiftc "${flags[@]}" -swift-version 6 -module-name "Fuzz_$target" "$root/Tests/Fuzz/Support/FuzzInput.swift" \
     "$root/Tests/Fuzz/Targets/$target.swift" "${objects[@]}" -lzstd -lxxhash -o "$binary"
 
 # Seeds: small real files of each format (regenerated each run; cheap).
@@ -66,6 +69,8 @@ case "$target" in
 esac
 
 [ "${1:-}" = --build-only ] && exit 0
+# Swift's own crash backtracer fights ASan over the crashed process; libFuzzer reports instead.
+export SWIFT_BACKTRACE=enable=no
 max_len=65536
 [ "$target" = config ] && max_len=4096
 common=(-max_len=$max_len -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10
