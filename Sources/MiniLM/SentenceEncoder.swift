@@ -42,6 +42,13 @@ public struct SentenceEncoder: Sendable {
         }
     }
 
+    /// The tokenizer alone, truncating at the model's sequence limit, without loading weights.
+    public static func tokenizer(modelDirectory: String) throws -> (String) -> [Int32] {
+        let configuration = try BertConfiguration(modelDirectory: modelDirectory)
+        let tokenizer = try WordPieceTokenizer(vocabularyFile: (modelDirectory as NSString).appendingPathComponent("vocab.txt"))
+        return { tokenizer.encode($0, maxLength: configuration.maximumSequenceLength) }
+    }
+
     /// An encoder with the given parts (for example ``BertEncoder/quantized(granularity:)``).
     public init(tokenizer: WordPieceTokenizer, encoder: BertEncoder) {
         self.tokenizer = tokenizer

@@ -30,6 +30,9 @@ struct MiniLMEmbed: ParsableCommand {
     @Flag(name: .long, help: "Print the cosine between the fp32 and the INT8 embedding of each sentence.")
     var compare = false
 
+    @Flag(name: .long, help: "Print the token ids instead of embeddings, as {\"tokens\": [[…], …]}.")
+    var tokens = false
+
     @Argument(help: "The sentences to embed.")
     var sentences: [String]
 
@@ -38,6 +41,12 @@ struct MiniLMEmbed: ParsableCommand {
     }
 
     func run() throws {
+        if tokens {
+            let tokenizer = try SentenceEncoder.tokenizer(modelDirectory: model)
+            let rows = sentences.map { tokenizer($0).map(String.init).joined(separator: ", ") }
+            print("{\"tokens\": [" + rows.map { "[" + $0 + "]" }.joined(separator: ", ") + "]}")
+            return
+        }
         if compare {
             let float = try SentenceEncoder(modelDirectory: model)
             let int8: SentenceEncoder

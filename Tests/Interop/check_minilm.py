@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""minilm-embed against the independent numpy reference (minilm_reference.py).
+
+1. Token ids: Swift == the Python reimplementation (and == the `tokenizers` package on the
+   model's tokenizer.json, when that package is installed) for every sentence.
+2. fp32 embeddings: max |Swift − reference| ≤ 1e-4 for every sentence.
+3. int8: `swiftquant convert` with the default rules, then `minilm-embed --checkpoint` —
+   cosine to the fp32 reference ≥ 0.999 for every sentence, and the checkpoint's size.
+
+Env: SWIFTQUANT = release swiftquant binary; MINILM_EMBED = release minilm-embed binary
+(default: next to SWIFTQUANT). Exits 0 on success.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+from minilm_reference import MiniLM  # noqa: E402
+
+root = os.path.dirname(os.path.dirname(here))
+model_dir = os.path.normpath(os.path.join(root, "..", "shared", "models", "all-MiniLM-L6-v2"))
+
+SENTENCES = [
+    "A man is playing a guitar.",
+    "Hello, world!",
+    "THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG",
+    "Wait... what?! (Really) — yes; no: maybe [x] {y} <z> @home #1 $5 %10 ^_^ ~tilde~ `code` \"quoted\" 'single'",
+    "Crème brûlée à la française, naïve café, São Paulo, Zürich, Ångström, İstanbul, Straße",
+    "我喜欢学习中文。日本語の文章も大丈夫です。한국어 문장도 테스트합니다.",
+    "In 2023, 3.14159 × 10^5 people paid $1,234.56 on 12/31 at 23:59:59 (+/- 0.5%).",
+    "Ελληνικά και русский текст: ΟΔΥΣΣΕΥΣ.",
+    "emoji 😀🚀 and zero\u200bwidth and tab\there\nnewline",
+    "a" * 150 + " supercalifragilisticexpialidocious antidisestablishmentarianism",
+    "   ",
+    "",
+    # Over 256 tokens: truncated to [CLS] + 254 pieces + [SEP].
+    " ".join(["The committee reviewed the quarterly financial statements, discussed budget "
+              "allocations for research, and approved the revised hiring plan."] * 14),
+]
+
+
+def run(args):
+    result = subprocess.run(args, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"check_minilm: {' '.join(args[:3])} … failed ({result.returncode}): {result.stderr.strip()}")
+    return result.stdout
+
+
+def main():
+    swiftquant = os.environ.get("SWIFTQUANT")
+    embed = os.environ.get("MINILM_EMBED") or (swiftquant and os.path.join(os.path.dirname(swiftquant), "minilm-embed"))
+    if not embed or not os.path.exists(embed):
+        subprocess.run(["swift", "build", "-c", "release", "--product", "minilm-embed"], cwd=root, check=True,
+                       stdout=subprocess.DEVNULL)
+        bin_path = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=root, check=True,
+                                  capture_output=True, text=True).stdout.strip()
+        embed = os.path.join(bin_path, "minilm-embed")
+    failures = []
+
+    reference = MiniLM(model_dir)
+    ids_reference = [reference.tokenizer.encode(s, reference.max_length) for s in SENTENCES]
+    ids_swift = json.loads(run([embed, "--model", model_dir, "--tokens", "--", *SENTENCES]))["tokens"]
+    for s, a, b in zip(SENTENCES, ids_swift, ids_reference):
+        if a != b:
+            failures.append(f"token ids differ for {s[:40]!r}: swift {a[:10]}… reference {b[:10]}…")
+    assert max(len(i) for i in ids_reference) == reference.max_length, "the long sentence must hit truncation"
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        Tokenizer = None
+    if Tokenizer is not None:
+        hf = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
+        hf.no_padding()
+        hf.enable_truncation(reference.max_length)
+        for s, a in zip(SENTENCES, ids_swift):
+            if hf.encode(s).ids != a:
+                failures.append(f"token ids differ from the tokenizers package for {s[:40]!r}")
+        print("check_minilm: token ids also match the tokenizers package")
+
+    expected = np.array([reference.embed(s) for s in SENTENCES])
+    fp32 = np.array(json.loads(run([embed, "--model", model_dir, "--json", "--", *SENTENCES]))["embeddings"])
+    fp32_error = np.abs(fp32 - expected).max(axis=1)
+    for s, e in zip(SENTENCES, fp32_error):
+        if not e <= 1e-4:
+            failures.append(f"fp32 embedding of {s[:40]!r} is {e:.2e} away from the reference (limit 1e-4)")
+    print(f"check_minilm: fp32 max abs error vs numpy reference: {fp32_error.max():.2e} "
+          f"over {len(SENTENCES)} sentences")
+
+    if not swiftquant:
+        failures.append("SWIFTQUANT is not set; the int8 part needs `swiftquant convert`")
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            checkpoint = os.path.join(tmp, "minilm-int8.sqnt")
+            run([swiftquant, "convert", os.path.join(model_dir, "model.safetensors"), "-o", checkpoint])
+            int8 = np.array(json.loads(run([embed, "--model", model_dir, "--checkpoint", checkpoint, "--json", "--",
+                                            *SENTENCES]))["embeddings"])
+            cosine = (int8 * expected).sum(axis=1) / (np.linalg.norm(int8, axis=1) * np.linalg.norm(expected, axis=1))
+            for s, c in zip(SENTENCES, cosine):
+                if not c >= 0.999:
+                    failures.append(f"int8 embedding of {s[:40]!r} has cosine {c:.5f} to fp32 (limit 0.999)")
+            size = os.path.getsize(checkpoint)
+            source = os.path.getsize(os.path.join(model_dir, "model.safetensors"))
+            print(f"check_minilm: int8 cosine to fp32: min {cosine.min():.5f}, mean {cosine.mean():.5f}; "
+                  f"checkpoint {size} bytes = {size / source:.1%} of model.safetensors")
+
+    for failure in failures:
+        print("check_minilm: FAIL: " + failure)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
