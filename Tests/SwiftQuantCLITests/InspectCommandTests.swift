@@ -32,8 +32,8 @@ struct InspectCommandTests {
         "d.flags":{"dtype":"BOOL","shape":[3],"data_offsets":[14,17]}}
         """
 
-    private var sample: String { CLIRunner.repositoryRoot.appendingPathComponent("Samples/tiny-llama.safetensors").path }
-    private var miniLM: String { CLIRunner.sharedModels.appendingPathComponent("all-MiniLM-L6-v2/model.safetensors").path }
+    private var samplePath: String { CLIRunner.repositoryRoot.appendingPathComponent("Samples/tiny-llama.safetensors").path }
+    private var miniLMPath: String { CLIRunner.sharedModels.appendingPathComponent("all-MiniLM-L6-v2/model.safetensors").path }
 
     private func parseJSON(_ text: String) throws -> [String: Any] {
         let object = try JSONSerialization.jsonObject(with: Data(text.utf8))
@@ -80,7 +80,7 @@ struct InspectCommandTests {
 
     @Test("The sample checkpoint inspects with its llama tensor names and dtypes")
     func sample() throws {
-        let result = try CLIRunner.run(["inspect", sample, "--json"])
+        let result = try CLIRunner.run(["inspect", samplePath, "--json"])
         #expect(result.status == 0, "\(result)")
         let json = try parseJSON(result.stdout)
         let tensors = try #require(json["tensors"] as? [[String: Any]])
@@ -96,7 +96,7 @@ struct InspectCommandTests {
 
     @Test("all-MiniLM-L6-v2 inspects as Python's safetensors reports it")
     func miniLMFile() throws {
-        let result = try CLIRunner.run(["inspect", miniLM, "--json"])
+        let result = try CLIRunner.run(["inspect", miniLMPath, "--json"])
         #expect(result.status == 0, "\(result)")
         let json = try parseJSON(result.stdout)
         let tensors = try #require(json["tensors"] as? [[String: Any]])
@@ -104,7 +104,7 @@ struct InspectCommandTests {
         #expect(tensors.count == 104)
         #expect(tensors.filter { $0["dtype"] as? String == "I64" }.map { $0["name"] as? String } == ["embeddings.position_ids"])
         #expect(json["metadata"] as? [String: String] == ["format": "pt"])
-        let table = try CLIRunner.run(["inspect", miniLM])
+        let table = try CLIRunner.run(["inspect", miniLMPath])
         #expect(table.stdout.contains("104 tensors, 22,713,728 parameters"))
     }
 
