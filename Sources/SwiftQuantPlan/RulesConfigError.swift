@@ -37,23 +37,23 @@ public enum RulesConfigError: Error, Sendable, Hashable, CustomStringConvertible
         case .emptyDocument(let path):
             return "\(path): the rules config is empty; expected a mapping with keys such as 'granularity' and 'rules' (see Samples/rules-defaults.yaml)"
         case .notAMapping(let path, let line, let what, let found):
-            return "\(path):\(line): \(what) must be a mapping of keys to values, not \(found)"
+            return "\(path):\(line): \(what) must be a mapping of keys to values, not \(printableInMessage(found))"
         case .unknownKey(let path, let line, let key, let section, let expected):
-            var message = "\(path):\(line): unknown key '\(key)' in \(section); expected one of \(expected.joined(separator: ", "))"
+            var message = "\(path):\(line): unknown key '\(printableInMessage(key))' in \(section); expected one of \(expected.joined(separator: ", "))"
             if let suggestion = closestSpelling(of: key, among: expected) {
                 message += " (did you mean '\(suggestion)'?)"
             }
             return message
         case .duplicateKey(let path, let line, let key):
-            return "\(path):\(line): key '\(key)' appears twice in the same mapping; keep one"
+            return "\(path):\(line): key '\(printableInMessage(key))' appears twice in the same mapping; keep one"
         case .invalidValue(let path, let line, let key, let found, let expected):
-            return "\(path):\(line): '\(key)' is \(found); expected \(expected)"
+            return "\(path):\(line): '\(printableInMessage(key))' is \(printableInMessage(found)); expected \(expected)"
         case .invalidPattern(let path, let line, let pattern, let problem):
             return "\(path):\(line): match pattern \(jsonQuoted(pattern)): \(problem)"
         case .missingMatch(let path, let line):
             return "\(path):\(line): the rule has no 'match'; add match: \"*\" to apply it to every tensor"
         case .ineffectiveSetting(let path, let line, let key, let action):
-            return "\(path):\(line): '\(key)' has no effect in a rule with action: \(action.rawValue); remove it or use action: quantize"
+            return "\(path):\(line): '\(printableInMessage(key))' has no effect in a rule with action: \(action.rawValue); remove it or use action: quantize"
         case .invalidSkipPattern(let pattern, let problem):
             return "--skip \(jsonQuoted(pattern)): \(problem)"
         case .invalidOption(let option, let value, let expected):

@@ -1,7 +1,7 @@
 /// A name read from a file, made safe to quote inside a one-line error message: control
 /// characters (line breaks above all) become escapes such as `\n` or `\u{1B}`, and very long
 /// names are shortened. Files come from strangers; their names must not break the message.
-func printableInMessage(_ text: some StringProtocol, limit: Int = 200) -> String {
+public func printableInMessage(_ text: some StringProtocol, limit: Int = 200) -> String {
     var out = ""
     for scalar in text.unicodeScalars.prefix(limit) {
         switch scalar {
