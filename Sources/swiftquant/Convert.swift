@@ -1,7 +1,222 @@
 import ArgumentParser
+import Foundation
+import SwiftQuantKernels
+import SwiftQuantPlan
+import SwiftQuantReaders
+import SwiftQuantWriters
 
-// Placeholder until its issue lands: the subcommand exists so that the CLI structure is fixed.
+/// `swiftquant convert`: a checkpoint in, a compact INT8 checkpoint out, streaming and atomic.
 struct Convert: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "convert", abstract: "Not built yet.")
-    func run() throws { throw ValidationError("'convert' is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert a checkpoint to a compressed INT8 checkpoint (or GGUF, or int8 safetensors).",
+        discussion: """
+            INPUT is recognised by its contents: a safetensors file, a sharded safetensors folder \
+            (or its index) or a GGUF file. Tensors stream through one at a time, so memory stays \
+            bounded by the largest tensor. The output is written to a temporary file beside it and \
+            renamed into place only when complete; an existing output is replaced only with --force.
+            """)
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case native, gguf, safetensors
+    }
+
+    @Argument(help: "A safetensors file, a sharded safetensors folder or a GGUF file.")
+    var input: String
+
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The file to write (.swq, .gguf or .safetensors).", valueName: "path"))
+    var output: String
+
+    @Option(help: "native (.swq, the default), gguf (Q8_0) or safetensors (int8 + NAME_scale); default: from the output's extension.")
+    var format: OutputFormat?
+
+    @OptionGroup var rules: RuleOptions
+
+    @Option(help: ArgumentHelp("zstd level for the native format, 1 (default, fastest) to 19.", valueName: "n"))
+    var compressionLevel: Int?
+
+    @Flag(help: "Store every tensor uncompressed (memory-mappable, zero-copy loading).")
+    var noCompression = false
+
+    @Option(help: ArgumentHelp("Worker threads (default: all cores). The output is the same for any count.", valueName: "n"))
+    var threads: Int?
+
+    @Flag(help: "Replace the output if it exists.")
+    var force = false
+
+    @Flag(help: "No progress bar and no summary.")
+    var quiet = false
+
+    @Flag(help: "Print the summary as JSON on stdout.")
+    var json = false
+
+    func validate() throws {
+        if let level = compressionLevel, !(1...19).contains(level) {
+            throw ValidationError("--compression-level \(level) is out of range; use 1 (fastest) to 19 (smallest)")
+        }
+        if compressionLevel != nil && noCompression {
+            throw ValidationError("--compression-level and --no-compression contradict each other; give one")
+        }
+        if let threads, threads < 1 {
+            throw ValidationError("--threads \(threads) is invalid; use 1 or more")
+        }
+    }
+
+    /// The format from --format, else from the output's extension, else native.
+    var resolvedFormat: OutputFormat {
+        if let format { return format }
+        let lowered = output.lowercased()
+        if lowered.hasSuffix(".gguf") { return .gguf }
+        if lowered.hasSuffix(".safetensors") { return .safetensors }
+        return .native
+    }
+
+    func run() throws {
+        let started = Date()
+        if let threads { KernelThreads.count = threads }
+        let config = try rules.makeConfig()
+        let source = try openTensorSource(at: input)
+        let plan = QuantizationPlan(tensors: source.tensors, config: config)
+        if !quiet { rules.warnAboutUnusedRules(in: plan) }
+
+        AtomicOutputFile.removeTemporaryFilesOnSignal()
+        let file = try AtomicOutputFile(destination: output, force: force, inputs: [input])
+        let format = resolvedFormat
+        let level = noCompression ? nil : Int32(compressionLevel ?? 1)
+        let sink: any CheckpointSink
+        switch format {
+        case .native:
+            sink = CheckpointWriter(output: file, options: .init(compressionLevel: level))
+        case .safetensors:
+            sink = SafeTensorsWriter(output: file, layout: .int8)
+        case .gguf:
+            // HOOK(GGUF writer): `sink = GGUFWriter(output: file)` once it exists.
+            throw ConvertCommandError.formatNotAvailable("gguf")
+        }
+        let metadata = Converter.standardMetadata(
+            source: source, rulesJSON: rulesJSON(plan), compression: level.map { "zstd-\($0)" } ?? "none",
+            toolVersion: SwiftQuantCommand.configuration.version)
+        let converter = Converter(source: source, decisions: plan.decisions, sink: sink, metadata: metadata)
+        let bar = ProgressBar(enabled: !quiet)
+        let reports: [ConvertedTensorReport]
+        do {
+            reports = try converter.run { progress in
+                bar.update(
+                    tensorsDone: progress.tensorsDone, tensorCount: progress.tensorCount,
+                    bytesDone: progress.bytesDone, totalBytes: progress.totalBytes)
+            }
+            bar.finish()
+            try file.commit()
+        } catch {
+            bar.finish()
+            file.discard()
+            throw error
+        }
+        let summary = ConversionSummary(
+            input: input, output: output, format: format.rawValue, reports: reports,
+            inputBytes: source.tensors.reduce(0) { $0 + $1.byteCount }, outputBytes: fileSize(output),
+            seconds: Date().timeIntervalSince(started))
+        if json {
+            print(summary.json)
+        } else if !quiet {
+            print(summary.text)
+        }
+    }
+
+    /// The rules as `swiftquant.rules` records them (Specs/swiftquant-checkpoint.md).
+    private func rulesJSON(_ plan: QuantizationPlan) -> String {
+        let config = plan.config
+        var fields: [String] = []
+        fields.append("\"config\":" + (config.path.map(jsonQuoted) ?? "null"))
+        fields.append("\"defaults\":\(config.useDefaults)")
+        fields.append("\"granularity\":" + jsonQuoted(config.granularity.rawValue))
+        fields.append("\"group_size\":\(config.groupSize)")
+        fields.append("\"keep_dtype\":" + jsonQuoted(config.keepDType.rawValue))
+        fields.append("\"rules\":[" + config.rules.map { jsonQuoted($0.label) }.joined(separator: ",") + "]")
+        fields.append("\"decisions\":{" + plan.decisions.map { jsonQuoted($0.tensor.name) + ":" + jsonQuoted($0.reason) }.joined(separator: ",") + "}")
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+}
+
+enum ConvertCommandError: Error, CustomStringConvertible {
+    case formatNotAvailable(String)
+
+    var description: String {
+        switch self {
+        case .formatNotAvailable(let format):
+            "output format '\(format)' is not available in this build; use --format native or safetensors"
+        }
+    }
+}
+
+/// The end-of-run report: counts, sizes, time and the five worst tensors by SNR.
+struct ConversionSummary {
+    var input: String
+    var output: String
+    var format: String
+    var reports: [ConvertedTensorReport]
+    var inputBytes: Int
+    var outputBytes: Int
+    var seconds: Double
+
+    var quantized: [ConvertedTensorReport] { reports.filter { $0.metrics != nil } }
+    var worst: [ConvertedTensorReport] {
+        Array(quantized.sorted { $0.metrics!.snrDecibels < $1.metrics!.snrDecibels }.prefix(5))
+    }
+    var ratio: Double { inputBytes > 0 ? Double(outputBytes) / Double(inputBytes) : 0 }
+
+    var text: String {
+        var lines = [
+            "Converted \(input) → \(output) (\(format)) in \(String(format: "%.1f", seconds)) s",
+            "  tensors: \(quantized.count) quantized, \(reports.count - quantized.count) kept",
+            "  size:    \(formatBytes(inputBytes)) → \(formatBytes(outputBytes)) (\(String(format: "%.1f", ratio * 100)) %, \(String(format: "%.2f", ratio > 0 ? 1 / ratio : 0))× smaller)",
+        ]
+        if !worst.isEmpty {
+            lines.append("  lowest SNR:")
+            for report in worst {
+                let granularity = if case .quantize(let g) = report.action { g.description } else { "" }
+                lines.append("    " + String(format: "%6.1f dB", Double(report.metrics!.snrDecibels)) + "  \(report.name) (\(granularity))")
+            }
+        }
+        for report in reports {
+            if let note = report.note { lines.append("  \(report.name): \(note)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    var json: String {
+        func tensorJSON(_ report: ConvertedTensorReport) -> String {
+            var fields = ["\"name\":" + jsonQuoted(report.name)]
+            switch report.action {
+            case .quantize(let granularity):
+                fields += ["\"action\":\"quantize\"", "\"granularity\":" + jsonQuoted(granularity.name),
+                           "\"group_size\":" + (granularity.groupSize.map(String.init) ?? "null")]
+            case .keep(let dtype):
+                fields += ["\"action\":\"keep\"", "\"keep_dtype\":" + jsonQuoted(dtype.rawValue)]
+            }
+            let metrics = report.metrics
+            fields += [
+                "\"snr_db\":" + jsonFloat(metrics?.snrDecibels), "\"max_abs_error\":" + jsonFloat(metrics?.maxAbsError),
+                "\"mean_abs_error\":" + jsonFloat(metrics?.meanAbsError),
+                "\"relative_error_pct\":" + jsonFloat(metrics?.relativeErrorPercent),
+                "\"rule\":" + jsonQuoted(report.reason), "\"note\":" + (report.note.map(jsonQuoted) ?? "null"),
+            ]
+            return "{" + fields.joined(separator: ",") + "}"
+        }
+        let fields = [
+            "\"input\":" + jsonQuoted(input), "\"output\":" + jsonQuoted(output), "\"format\":" + jsonQuoted(format),
+            "\"tensors_quantized\":\(quantized.count)", "\"tensors_kept\":\(reports.count - quantized.count)",
+            "\"input_bytes\":\(inputBytes)", "\"output_bytes\":\(outputBytes)",
+            "\"ratio\":\(ratio)", "\"seconds\":\(seconds)",
+            "\"worst_snr\":[" + worst.map { "{\"name\":\(jsonQuoted($0.name)),\"snr_db\":\(jsonFloat($0.metrics?.snrDecibels))}" }.joined(separator: ",") + "]",
+            "\"tensors\":[" + reports.map(tensorJSON).joined(separator: ",") + "]",
+        ]
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+}
+
+/// The size of the file at `path`, or 0.
+func fileSize(_ path: String) -> Int {
+    var info = stat()
+    return stat(path, &info) == 0 ? Int(info.st_size) : 0
 }
