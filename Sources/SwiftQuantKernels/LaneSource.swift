@@ -8,6 +8,8 @@ protocol LaneSource {
     var count: Int { get }
     /// The 16 values starting at `index`; requires `index + 16 <= count`.
     func lanes(at index: Int) -> FloatLanes
+    /// Like ``lanes(at:)`` for values already known to be finite; may skip inf/NaN handling.
+    func finiteLanes(at index: Int) -> FloatLanes
     /// The `available` (< 16) values starting at `index`, the other lanes zero.
     func partialLanes(at index: Int, available: Int) -> FloatLanes
     /// One value, decoded to Float32.
@@ -17,6 +19,9 @@ protocol LaneSource {
 }
 
 extension LaneSource {
+    @inline(__always)
+    func finiteLanes(at index: Int) -> FloatLanes { lanes(at: index) }
+
     func partialLanes(at index: Int, available: Int) -> FloatLanes {
         var lanes = FloatLanes()
         for lane in 0..<available { lanes[lane] = value(at: index + lane) }
@@ -87,6 +92,11 @@ struct Float16Lanes: LaneSource {
     }
 
     @inline(__always)
+    func finiteLanes(at index: Int) -> FloatLanes {
+        decodedFiniteHalfLanes(widenedHalfWords(base + 2 * index))
+    }
+
+    @inline(__always)
     func value(at index: Int) -> Float {
         decodedHalf(base.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
     }
@@ -151,17 +161,18 @@ struct Float64Lanes: LaneSource {
 /// high half), which keeps every operation on 32-bit lanes.
 @inline(__always)
 func maxMagnitudeHalfBits(_ base: UnsafeRawPointer, _ range: Range<Int>) -> UInt16 {
-    let mask = Int32Lanes(repeating: 0x7fff)
-    let shift = Int32Lanes(repeating: 16)
+    let evenMask = Int32Lanes(repeating: 0x7fff)
+    let oddMask = Int32Lanes(repeating: 0x7fff_0000)
     var even = Int32Lanes(), odd = Int32Lanes()
     var index = range.lowerBound
     while index + 2 * laneCount <= range.upperBound {
         let words = base.loadUnaligned(fromByteOffset: 2 * index, as: Int32Lanes.self)
-        even = laneMax(even, words & mask)
-        odd = laneMax(odd, (words &>> shift) & mask)
+        even = laneMax(even, words & evenMask)
+        // Odd elements are compared in place (still non-negative as Int32) and shifted once.
+        odd = laneMax(odd, words & oddMask)
         index += 2 * laneCount
     }
-    var result = UInt16(horizontalMax(laneMax(even, odd)))
+    var result = UInt16(horizontalMax(laneMax(even, odd &>> Int32Lanes(repeating: 16))))
     while index < range.upperBound {
         result = max(result, base.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self) & 0x7fff)
         index += 1

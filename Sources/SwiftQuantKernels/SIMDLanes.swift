@@ -39,8 +39,9 @@ func quantizedLanes(_ v: FloatLanes, dividedBy scale: FloatLanes) -> SIMD16<Int8
     var q = v / scale
     let upper = FloatLanes(repeating: 127)
     let lower = FloatLanes(repeating: -128)
-    q = q.replacing(with: upper, where: q .> upper)
-    q = q.replacing(with: lower, where: q .< lower)
+    // Written as "bound unless inside", which lowers to minps/maxps-style selects.
+    q = upper.replacing(with: q, where: q .< upper)
+    q = lower.replacing(with: q, where: q .> lower)
     q += FloatLanes(repeating: roundingMagic)
     return SIMD16<Int8>(truncatingIfNeeded: unsafeBitCast(q, to: Int32Lanes.self))
 }
@@ -75,6 +76,22 @@ func decodedHalfLanes(_ bits: WordLanes) -> FloatLanes {
         where: exponent .== WordLanes(repeating: 0x0f80_0000))
     let subnormal = unsafeBitCast(result &+ WordLanes(repeating: 0x0080_0000), to: FloatLanes.self)
         - FloatLanes(repeating: Float(bitPattern: 0x3880_0000))  // 2⁻¹⁴
+    result = result.replacing(
+        with: unsafeBitCast(subnormal, to: WordLanes.self),
+        where: exponent .== WordLanes(repeating: 0))
+    result |= (bits & WordLanes(repeating: 0x8000)) &<< WordLanes(repeating: 16)
+    return unsafeBitCast(result, to: FloatLanes.self)
+}
+
+/// Like ``decodedHalfLanes(_:)`` for halves known to be finite (the quantization pass runs
+/// after max|w| has checked them), which skips the inf/NaN fix-up.
+@inline(__always)
+func decodedFiniteHalfLanes(_ bits: WordLanes) -> FloatLanes {
+    let shifted = (bits & WordLanes(repeating: 0x7fff)) &<< WordLanes(repeating: 13)
+    let exponent = shifted & WordLanes(repeating: 0x0f80_0000)
+    var result = shifted &+ WordLanes(repeating: 0x3800_0000)
+    let subnormal = unsafeBitCast(result &+ WordLanes(repeating: 0x0080_0000), to: FloatLanes.self)
+        - FloatLanes(repeating: Float(bitPattern: 0x3880_0000))
     result = result.replacing(
         with: unsafeBitCast(subnormal, to: WordLanes.self),
         where: exponent .== WordLanes(repeating: 0))

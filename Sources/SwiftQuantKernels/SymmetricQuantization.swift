@@ -193,7 +193,8 @@ private func quantizePerTensor<Source: LaneSource>(
     }
 }
 
-/// `values[i] = clamp(round_half_even(w[i] / scale), -128, 127)` over `range`.
+/// `values[i] = clamp(round_half_even(w[i] / scale), -128, 127)` over `range`, which the
+/// caller has checked to be finite.
 @inline(__always)
 func quantizeRun<Source: LaneSource>(
     _ source: Source, _ range: Range<Int>, scale: Float, values: UnsafeMutablePointer<Int8>
@@ -203,7 +204,7 @@ func quantizeRun<Source: LaneSource>(
     var index = range.lowerBound
     while index + laneCount <= range.upperBound {
         output.storeBytes(
-            of: quantizedLanes(source.lanes(at: index), dividedBy: scaleLanes), toByteOffset: index,
+            of: quantizedLanes(source.finiteLanes(at: index), dividedBy: scaleLanes), toByteOffset: index,
             as: SIMD16<Int8>.self)
         index += laneCount
     }
