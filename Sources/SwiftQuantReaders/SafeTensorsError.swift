@@ -115,10 +115,7 @@ public enum SafeTensorsError: Error, Equatable, Sendable, CustomStringConvertibl
     }
 }
 
-/// A name quoted for a one-line message: JSON escapes keep control characters (and so
-/// newlines) out, and very long names are shortened.
+/// A name from a file, quoted for a one-line message the way every reader quotes names.
 func quotedName(_ name: String) -> String {
-    let limit = 200
-    guard name.count > limit else { return jsonQuoted(name) }
-    return jsonQuoted(String(name.prefix(limit)) + "…")
+    "'" + printableInMessage(name) + "'"
 }

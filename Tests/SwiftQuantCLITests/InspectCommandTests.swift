@@ -192,7 +192,7 @@ struct InspectCommandTests {
     func newlineInName() throws {
         let entry = #""a\nb":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}"#
         let path = try writeSafeTensors(header: "{\(entry),\(entry)}", data: [0])
-        try expectOneLineFailure(["inspect", path], mentioning: [#""a\nb""#])
+        try expectOneLineFailure(["inspect", path], mentioning: [#"'a\nb'"#])
     }
 
     @Test("Bad sharded checkpoints fail with one line naming the shard and tensor")
@@ -202,11 +202,11 @@ struct InspectCommandTests {
                                  name: "model-00001-of-00002.safetensors", in: folder)
         _ = try writeText(#"{"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}}"#,
                           name: "model.safetensors.index.json", in: folder)
-        try expectOneLineFailure(["inspect", folder], mentioning: ["model-00002-of-00002.safetensors", "\"b\"", "does not exist"])
+        try expectOneLineFailure(["inspect", folder], mentioning: ["model-00002-of-00002.safetensors", "'b'", "does not exist"])
 
         _ = try writeSafeTensors(header: #"{"c":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#, data: [1],
                                  name: "model-00002-of-00002.safetensors", in: folder)
-        try expectOneLineFailure(["inspect", folder], mentioning: ["model-00002-of-00002.safetensors", "\"b\""])
+        try expectOneLineFailure(["inspect", folder], mentioning: ["model-00002-of-00002.safetensors", "'b'"])
 
         let empty = try CLIRunner.makeTemporaryFolder()
         try expectOneLineFailure(["inspect", empty], mentioning: [empty, "no .safetensors files"])

@@ -98,7 +98,7 @@ struct SafeTensorsShardedTests {
         let error = #expect(throws: SafeTensorsError.self) { try ShardedSafeTensors(path: folder) }
         #expect(error == .tensorMissingFromShard(index: folder + "/model.safetensors.index.json",
                                                  tensor: "d", shard: "model-00002-of-00002.safetensors"))
-        #expect(error?.description.contains("\"d\"") == true)
+        #expect(error?.description.contains("'d'") == true)
         #expect(error?.description.contains("model-00002-of-00002.safetensors") == true)
     }
 

@@ -152,7 +152,7 @@ struct SafeTensorsValidationTests {
         let header = "{\"__metadata__\":{\"format\":7}}"
         let (error, path) = try openError(header: header)
         // The 7 sits at header offset 26, file offset 34.
-        #expect(error == .invalidMetadata(path: path, offset: 34, reason: "has key \"format\" whose value is a number, not a string"))
+        #expect(error == .invalidMetadata(path: path, offset: 34, reason: "has key 'format' whose value is a number, not a string"))
     }
 
     // MARK: Entries
@@ -165,7 +165,7 @@ struct SafeTensorsValidationTests {
         let header = "{\(entry),\(entry)}"
         let (error, path) = try openError(header: header, data: [0, 0, 0, 0])
         #expect(error == .duplicateTensor(path: path, name: "w", offset: 8 + 1 + entry.utf8.count + 1))
-        #expect(error.description.contains("\"w\""))
+        #expect(error.description.contains("'w'"))
     }
 
     @Test("Entries missing a field or with a field of the wrong type are rejected", arguments: [
@@ -315,6 +315,6 @@ struct SafeTensorsValidationTests {
             Issue.record("expected duplicateTensor, got \(error)")
             return
         }
-        #expect(error.description.contains("\"a\\nb\""))
+        #expect(error.description.contains("'a\\nb'"))
     }
 }
