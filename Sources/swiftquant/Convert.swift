@@ -50,12 +50,18 @@ struct Convert: ParsableCommand {
     @Flag(help: "Print the summary as JSON on stdout.")
     var json = false
 
+    @Option(help: ArgumentHelp("general.architecture for GGUF output (default: a GGUF input's own, else model_type from config.json beside INPUT).", valueName: "name"))
+    var arch: String?
+
     func validate() throws {
         if let level = compressionLevel, !(1...19).contains(level) {
             throw ValidationError("--compression-level \(level) is out of range; use 1 (fastest) to 19 (smallest)")
         }
         if compressionLevel != nil && noCompression {
             throw ValidationError("--compression-level and --no-compression contradict each other; give one")
+        }
+        if arch != nil && resolvedFormat != .gguf {
+            throw ValidationError("--arch applies only to GGUF output; add --format gguf or write a .gguf file")
         }
         if let threads, threads < 1 {
             throw ValidationError("--threads \(threads) is invalid; use 1 or more")
@@ -90,8 +96,7 @@ struct Convert: ParsableCommand {
         case .safetensors:
             sink = SafeTensorsWriter(output: file, layout: .int8)
         case .gguf:
-            // HOOK(GGUF writer): `sink = GGUFWriter(output: file)` once it exists.
-            throw ConvertCommandError.formatNotAvailable("gguf")
+            sink = GGUFWriter(output: file, options: try .resolve(source: source, input: input, architecture: arch))
         }
         let metadata = Converter.standardMetadata(
             source: source, rulesJSON: rulesJSON(plan), compression: level.map { "zstd-\($0)" } ?? "none",
@@ -100,11 +105,16 @@ struct Convert: ParsableCommand {
         let bar = ProgressBar(enabled: !quiet)
         let reports: [ConvertedTensorReport]
         do {
-            reports = try converter.run { progress in
+            var converted = try converter.run { progress in
                 bar.update(
                     tensorsDone: progress.tensorsDone, tensorCount: progress.tensorCount,
                     bytesDone: progress.bytesDone, totalBytes: progress.totalBytes)
             }
+            if let gguf = sink as? GGUFWriter {
+                // The report shows what the GGUF holds: Q8_0 error, or the F16 fallback.
+                converted = converted.applying(gguf.outcomes)
+            }
+            reports = converted
             bar.finish()
             try file.commit()
         } catch {
