@@ -116,7 +116,7 @@ public enum OutputFileError: Error, Equatable, Sendable, CustomStringConvertible
         case .cannotCreate(let path, let folder, let code):
             "\(path): cannot create a file in \(folder): \(String(cString: strerror(code)))"
         case .writeFailed(let path, let code):
-            "\(path): write failed: \(String(cString: strerror(code)))\(code == ENOSPC ? "; free some disk space and run again" : "")"
+            "\(path): write failed: \(String(cString: strerror(code)))\(code == ENOSPC ? "; free some disk space and run again" : code == EFBIG ? "; the file size limit (ulimit -f) is too small for it" : "")"
         }
     }
 }
@@ -209,6 +209,10 @@ private enum TemporaryFileRegistry {
             action.sa_flags = 0
             sigaction(signal, &action, nil)
         }
+        // Past RLIMIT_FSIZE (`ulimit -f`) the kernel sends SIGXFSZ, which kills the process and
+        // leaves the temporary file; ignored, the write fails with EFBIG and the error path
+        // removes it and reports one line.
+        signal(SIGXFSZ, SIG_IGN)
     }
 }
 
