@@ -157,22 +157,36 @@ struct Float64Lanes: LaneSource {
 
 /// The largest 15-bit magnitude pattern (`bits & 0x7fff`) of 16-bit floats in `range`.
 ///
-/// Reads 32 values per step as 32-bit words (even element in the low half, odd in the
-/// high half), which keeps every operation on 32-bit lanes.
+/// Magnitude patterns fit in a non-negative Int16, and the SIMD8<Int16> max below lowers
+/// to one `pmaxsw` per 8 values; four accumulators keep the loop free of dependencies.
 @inline(__always)
 func maxMagnitudeHalfBits(_ base: UnsafeRawPointer, _ range: Range<Int>) -> UInt16 {
-    let evenMask = Int32Lanes(repeating: 0x7fff)
-    let oddMask = Int32Lanes(repeating: 0x7fff_0000)
-    var even = Int32Lanes(), odd = Int32Lanes()
-    var index = range.lowerBound
-    while index + 2 * laneCount <= range.upperBound {
-        let words = base.loadUnaligned(fromByteOffset: 2 * index, as: Int32Lanes.self)
-        even = laneMax(even, words & evenMask)
-        // Odd elements are compared in place (still non-negative as Int32) and shifted once.
-        odd = laneMax(odd, words & oddMask)
-        index += 2 * laneCount
+    typealias HalfLanes = SIMD8<Int16>
+    let mask = HalfLanes(repeating: 0x7fff)
+    @inline(__always)
+    func maxLanes(_ m: HalfLanes, _ offset: Int) -> HalfLanes {
+        let bits = base.loadUnaligned(fromByteOffset: offset, as: HalfLanes.self) & mask
+        return m.replacing(with: bits, where: bits .> m)
     }
-    var result = UInt16(horizontalMax(laneMax(even, odd &>> Int32Lanes(repeating: 16))))
+    var m0 = HalfLanes(), m1 = HalfLanes(), m2 = HalfLanes(), m3 = HalfLanes()
+    var index = range.lowerBound
+    while index + 32 <= range.upperBound {
+        let offset = 2 * index
+        m0 = maxLanes(m0, offset)
+        m1 = maxLanes(m1, offset + 16)
+        m2 = maxLanes(m2, offset + 32)
+        m3 = maxLanes(m3, offset + 48)
+        index += 32
+    }
+    while index + 8 <= range.upperBound {
+        m0 = maxLanes(m0, 2 * index)
+        index += 8
+    }
+    m0 = m0.replacing(with: m1, where: m1 .> m0)
+    m2 = m2.replacing(with: m3, where: m3 .> m2)
+    m0 = m0.replacing(with: m2, where: m2 .> m0)
+    var result: UInt16 = 0
+    for lane in 0..<8 { result = max(result, UInt16(m0[lane])) }
     while index < range.upperBound {
         result = max(result, base.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self) & 0x7fff)
         index += 1
