@@ -37,6 +37,7 @@ extension RulesConfig {
 
     /// Parses a YAML or JSON rules config; `path` names it in messages and reasons.
     public init(text: String, path: String) throws(RulesConfigError) {
+        try Self.checkNesting(of: text, path: path)
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
