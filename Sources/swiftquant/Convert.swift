@@ -85,6 +85,7 @@ struct Convert: ParsableCommand {
         let plan = QuantizationPlan(tensors: source.tensors, config: config)
         if !quiet { rules.warnAboutUnusedRules(in: plan) }
 
+        try Self.checkBlockTypes(plan.decisions, input: input, format: resolvedFormat)
         AtomicOutputFile.removeTemporaryFilesOnSignal()
         let file = try AtomicOutputFile(destination: output, force: force, inputs: [input])
         let format = resolvedFormat
