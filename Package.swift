@@ -53,7 +53,7 @@ let package = Package(
 
         .executableTarget(name: "swiftquant", dependencies: [
             "SwiftQuantReaders", "SwiftQuantPlan", "SwiftQuantKernels",
-            "SwiftQuantWriters", "SwiftQuantLoader",
+            "SwiftQuantWriters", "SwiftQuantLoader", "MiniLM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "minilm-embed", dependencies: [
