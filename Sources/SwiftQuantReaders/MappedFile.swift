@@ -22,7 +22,9 @@ public final class MappedFile: @unchecked Sendable {
     /// Maps `path` read-only.
     public init(path: String) throws(FileError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO nobody writes to would otherwise block forever; the
+        // regular-file check below then rejects it. (It changes nothing for regular files.)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw FileError.cannotOpen(path: path, errno: errno) }
         defer { close(fd) }
         var info = stat()
