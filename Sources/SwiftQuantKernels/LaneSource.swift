@@ -141,8 +141,8 @@ struct Float64Lanes: LaneSource {
     @inline(__always)
     func lanes(at index: Int) -> FloatLanes {
         let pointer = base + 8 * index
-        let low = SIMD8<Float>(pointer.loadUnaligned(as: SIMD8<Double>.self))
-        let high = SIMD8<Float>(pointer.loadUnaligned(fromByteOffset: 64, as: SIMD8<Double>.self))
+        let low = rounded(pointer.loadUnaligned(as: SIMD8<Double>.self))
+        let high = rounded(pointer.loadUnaligned(fromByteOffset: 64, as: SIMD8<Double>.self))
         return FloatLanes(lowHalf: low, highHalf: high)
     }
 

@@ -73,7 +73,6 @@ public func quantizationError(
 /// Partial sums of one reduction chunk.
 struct ErrorSums {
     var maxError: Float = 0
-    var maxMagnitude: Float = 0
     var absoluteError: Double = 0
     var signal: Double = 0
     var noise: Double = 0
@@ -91,115 +90,114 @@ func errorMetrics<Source: LaneSource>(
     guard count > 0, let quantized = values.baseAddress, let scaleBase = scales.baseAddress else { return .empty }
     precondition(count % scales.count == 0, "scales do not divide the values into equal blocks")
     let blockLength = count / scales.count
+    // Only values above 10 % of max|w| count for the relative error; the bit-pattern absmax
+    // is cheap, and knowing the threshold up front leaves one pass over the data.
+    let threshold = parallelAbsmax(source) * 0.1
     let chunks = reductionChunkCount(count)
     var partial = [ErrorSums](repeating: ErrorSums(), count: chunks)
     partial.withUnsafeMutableBufferPointer { partial in
         parallelRanges(chunks) { range in
             for chunk in range {
                 partial[chunk] = chunkSums(
-                    source, reductionChunkRange(chunk, count: count), quantized, scaleBase, blockLength,
-                    relativeThreshold: nil)
+                    source, reductionChunkRange(chunk, count: count), quantized, scaleBase, blockLength, threshold)
             }
         }
     }
     var total = ErrorSums()
     for sums in partial {
         total.maxError = max(total.maxError, sums.maxError)
-        total.maxMagnitude = max(total.maxMagnitude, sums.maxMagnitude)
+        total.relative = max(total.relative, sums.relative)
         total.absoluteError += sums.absoluteError
         total.signal += sums.signal
         total.noise += sums.noise
     }
-    // Only values above 10 % of max|w| count, so the relative error needs a second pass.
-    let threshold = total.maxMagnitude * 0.1
-    partial.withUnsafeMutableBufferPointer { partial in
-        parallelRanges(chunks) { range in
-            for chunk in range {
-                partial[chunk] = chunkSums(
-                    source, reductionChunkRange(chunk, count: count), quantized, scaleBase, blockLength,
-                    relativeThreshold: threshold)
-            }
-        }
-    }
-    let relative = partial.reduce(Float(0)) { max($0, $1.relative) }
     let n = Double(count)
     let snr = 10 * log10((total.signal / n) / (total.noise / n + 1e-10))
     return QuantizationErrorMetrics(
         maxAbsError: total.maxError, meanAbsError: Float(total.absoluteError / n),
-        relativeErrorPercent: relative * 100, snrDecibels: Float(snr))
+        relativeErrorPercent: total.relative * 100, snrDecibels: Float(snr))
 }
 
-/// One chunk's sums; with `relativeThreshold`, only the relative error (the second pass).
-private func chunkSums<Source: LaneSource>(
-    _ source: Source, _ range: Range<Int>, _ quantized: UnsafePointer<Int8>, _ scales: UnsafePointer<Float>,
-    _ blockLength: Int, relativeThreshold: Float?
-) -> ErrorSums {
-    var sums = ErrorSums()
-    var maxError = FloatLanes(), maxMagnitude = FloatLanes(), relative = FloatLanes()
-    var absoluteError = FloatLanes(), signal = FloatLanes(), noise = FloatLanes()
-    var steps = 0
-    let threshold = FloatLanes(repeating: relativeThreshold ?? 0)
-    let zero = FloatLanes()
-    let input = UnsafeRawPointer(quantized)
+/// Lane-wise running sums and maxima of one chunk.
+///
+/// Eight lanes, fed twice per 16-value step: five accumulators of SIMD16 would need 20
+/// SSE registers, and the spills cost more than the narrower vectors.
+private struct ErrorLanes {
+    typealias Lanes = SIMD8<Float>
+    var maxError = Lanes()
+    var relative = Lanes()
+    var absoluteError = Lanes()
+    var signal = Lanes()
+    var noise = Lanes()
 
     @inline(__always)
-    func accumulate(_ w: FloatLanes, _ q: SIMD16<Int8>, _ scale: FloatLanes) {
-        let difference = w - floatLanes(q) * scale
-        let error = unsafeBitCast(magnitudeBits(difference), to: FloatLanes.self)
-        let magnitude = unsafeBitCast(magnitudeBits(w), to: FloatLanes.self)
-        if relativeThreshold != nil {
-            let ratio = (error / magnitude).replacing(with: zero, where: magnitude .<= threshold)
-            relative = relative.replacing(with: ratio, where: ratio .> relative)
-            return
-        }
+    mutating func add(_ w: FloatLanes, _ restored: FloatLanes, threshold: Float) {
+        add(w.lowHalf, restored.lowHalf, threshold: Lanes(repeating: threshold))
+        add(w.highHalf, restored.highHalf, threshold: Lanes(repeating: threshold))
+    }
+
+    @inline(__always)
+    private mutating func add(_ w: Lanes, _ restored: Lanes, threshold: Lanes) {
+        let difference = w - restored
+        let error = unsafeBitCast(unsafeBitCast(difference, to: SIMD8<UInt32>.self) & SIMD8(repeating: 0x7fff_ffff), to: Lanes.self)
+        let magnitude = unsafeBitCast(unsafeBitCast(w, to: SIMD8<UInt32>.self) & SIMD8(repeating: 0x7fff_ffff), to: Lanes.self)
         maxError = maxError.replacing(with: error, where: error .> maxError)
-        maxMagnitude = maxMagnitude.replacing(with: magnitude, where: magnitude .> maxMagnitude)
+        // Lanes at or below the threshold (including zero padding) divide harmlessly, then drop out.
+        let ratio = (error / magnitude).replacing(with: Lanes(), where: magnitude .<= threshold)
+        relative = relative.replacing(with: ratio, where: ratio .> relative)
         absoluteError += error
         signal += w * w
         noise += difference * difference
-        steps += 1
-        if steps == foldInterval { fold() }
     }
 
     @inline(__always)
-    func fold() {
+    mutating func fold(into sums: inout ErrorSums) {
         sums.absoluteError += Double(absoluteError.sum())
         sums.signal += Double(signal.sum())
         sums.noise += Double(noise.sum())
-        absoluteError = zero
-        signal = zero
-        noise = zero
-        steps = 0
+        absoluteError = Lanes()
+        signal = Lanes()
+        noise = Lanes()
     }
+}
 
-    // Walk the chunk block by block so that each step uses one broadcast scale.
+/// One chunk's sums, walking it block by block so that each step uses one broadcast scale.
+private func chunkSums<Source: LaneSource>(
+    _ source: Source, _ range: Range<Int>, _ quantized: UnsafePointer<Int8>, _ scales: UnsafePointer<Float>,
+    _ blockLength: Int, _ threshold: Float
+) -> ErrorSums {
+    var sums = ErrorSums()
+    var lanes = ErrorLanes()
+    var steps = 0
+    let codes = UnsafeRawPointer(quantized)
     var index = range.lowerBound
     while index < range.upperBound {
         let block = index / blockLength
         let end = min(range.upperBound, (block + 1) * blockLength)
         let scale = FloatLanes(repeating: scales[block])
         while index + laneCount <= end {
-            accumulate(source.lanes(at: index), input.loadUnaligned(fromByteOffset: index, as: SIMD16<Int8>.self), scale)
+            let restored = floatLanes(codes.loadUnaligned(fromByteOffset: index, as: SIMD16<Int8>.self)) * scale
+            lanes.add(source.finiteLanes(at: index), restored, threshold: threshold)
             index += laneCount
+            steps += 1
+            if steps == foldInterval {
+                lanes.fold(into: &sums)
+                steps = 0
+            }
         }
         if index < end {
             let available = end - index
             var q = SIMD16<Int8>()
             for lane in 0..<available { q[lane] = quantized[index + lane] }
             // Zero lanes add nothing: w = 0 and q = 0 give error 0, and 0 is not above the threshold.
-            accumulate(source.partialLanes(at: index, available: available), q, scale)
+            lanes.add(source.partialLanes(at: index, available: available), floatLanes(q) * scale, threshold: threshold)
             index = end
         }
     }
-    fold()
-    var maximum: Float = 0, magnitudeMaximum: Float = 0, relativeMaximum: Float = 0
-    for lane in 0..<laneCount {
-        maximum = max(maximum, maxError[lane])
-        magnitudeMaximum = max(magnitudeMaximum, maxMagnitude[lane])
-        relativeMaximum = max(relativeMaximum, relative[lane])
+    lanes.fold(into: &sums)
+    for lane in 0..<8 {
+        sums.maxError = max(sums.maxError, lanes.maxError[lane])
+        sums.relative = max(sums.relative, lanes.relative[lane])
     }
-    sums.maxError = maximum
-    sums.maxMagnitude = magnitudeMaximum
-    sums.relative = relativeMaximum
     return sums
 }

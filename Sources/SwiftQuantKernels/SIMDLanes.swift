@@ -43,7 +43,10 @@ func quantizedLanes(_ v: FloatLanes, dividedBy scale: FloatLanes) -> SIMD16<Int8
     q = upper.replacing(with: q, where: q .< upper)
     q = lower.replacing(with: q, where: q .> lower)
     q += FloatLanes(repeating: roundingMagic)
-    return SIMD16<Int8>(truncatingIfNeeded: unsafeBitCast(q, to: Int32Lanes.self))
+    let bits = unsafeBitCast(q, to: Int32Lanes.self)
+    var codes = SIMD16<Int8>()
+    for lane in 0..<laneCount { codes[lane] = Int8(truncatingIfNeeded: bits[lane]) }
+    return codes
 }
 
 /// The scalar definition, used where fewer than 16 values remain in scalar-only helpers.
@@ -55,10 +58,41 @@ func quantizedScalar(_ value: Float, dividedBy scale: Float) -> Int8 {
 /// Zero-extends 16 little-endian UInt16 values at `pointer` to 32-bit lanes.
 @inline(__always)
 func widenedHalfWords(_ pointer: UnsafeRawPointer) -> WordLanes {
-    // Two SIMD8 widenings inline; the SIMD16 one becomes an out-of-line call.
-    let low = SIMD8<UInt32>(truncatingIfNeeded: pointer.loadUnaligned(as: SIMD8<UInt16>.self))
-    let high = SIMD8<UInt32>(truncatingIfNeeded: pointer.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self))
-    return WordLanes(lowHalf: low, highHalf: high)
+    WordLanes(
+        lowHalf: widened(pointer.loadUnaligned(as: SIMD8<UInt16>.self)),
+        highHalf: widened(pointer.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self)))
+}
+
+// Lane-by-lane conversions written out and force-inlined: LLVM turns them into unpack and
+// convert instructions, whereas the standard library's generic SIMD conversions are
+// sometimes left as out-of-line calls inside larger loops.
+
+@inline(__always)
+func widened(_ v: SIMD8<UInt16>) -> SIMD8<UInt32> {
+    var result = SIMD8<UInt32>()
+    for lane in 0..<8 { result[lane] = UInt32(v[lane]) }
+    return result
+}
+
+@inline(__always)
+func widened(_ v: SIMD8<Int8>) -> SIMD8<Int32> {
+    var result = SIMD8<Int32>()
+    for lane in 0..<8 { result[lane] = Int32(v[lane]) }
+    return result
+}
+
+@inline(__always)
+func converted(_ v: SIMD8<Int32>) -> SIMD8<Float> {
+    var result = SIMD8<Float>()
+    for lane in 0..<8 { result[lane] = Float(v[lane]) }
+    return result
+}
+
+@inline(__always)
+func rounded(_ v: SIMD8<Double>) -> SIMD8<Float> {
+    var result = SIMD8<Float>()
+    for lane in 0..<8 { result[lane] = Float(v[lane]) }
+    return result
 }
 
 /// IEEE binary16 bit patterns (in the low 16 bits of each lane) to Float32, exactly.
@@ -114,9 +148,7 @@ func decodedHalf(_ bits: UInt16) -> Float {
 /// 16 Int8 values to Float32 lanes.
 @inline(__always)
 func floatLanes(_ values: SIMD16<Int8>) -> FloatLanes {
-    let low = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: values.lowHalf))
-    let high = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: values.highHalf))
-    return FloatLanes(lowHalf: low, highHalf: high)
+    FloatLanes(lowHalf: converted(widened(values.lowHalf)), highHalf: converted(widened(values.highHalf)))
 }
 
 /// `max(m, bits)` lane-wise for non-negative Int32 lanes (absolute-value bit patterns).
