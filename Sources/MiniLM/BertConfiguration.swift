@@ -3,13 +3,21 @@ import Foundation
 /// The fields of a BERT `config.json` the encoder uses, with the sentence-transformers
 /// sequence limit from `sentence_bert_config.json`.
 public struct BertConfiguration: Sendable, Equatable {
+    /// Rows of the word embedding (`vocab_size`).
     public var vocabularySize: Int
+    /// Width of every hidden state (`hidden_size`, 384 for MiniLM-L6).
     public var hiddenSize: Int
+    /// Encoder layers (`num_hidden_layers`).
     public var layerCount: Int
+    /// Attention heads per layer (`num_attention_heads`); each has `hiddenSize / headCount` dimensions.
     public var headCount: Int
+    /// Width of the MLP between the two dense layers (`intermediate_size`).
     public var intermediateSize: Int
+    /// Rows of the position embedding (`max_position_embeddings`).
     public var maximumPositions: Int
+    /// Rows of the token type embedding (`type_vocab_size`).
     public var tokenTypeCount: Int
+    /// The ε every LayerNorm adds to the variance (`layer_norm_eps`, 1e-12).
     public var layerNormEpsilon: Float
     /// Inputs are truncated to this many tokens, `[CLS]` and `[SEP]` included.
     public var maximumSequenceLength: Int

@@ -9,6 +9,7 @@ import SwiftQuantReaders
 /// Embeddings and LayerNorm parameters are always Float32. One sequence runs at a time, so
 /// there is no padding and the attention mask is all ones.
 public struct BertEncoder: Sendable {
+    /// The sizes the weights were checked against.
     public let configuration: BertConfiguration
     /// `[vocabularySize, hiddenSize]`.
     let wordEmbeddings: [Float]

@@ -14,7 +14,9 @@ import SwiftQuantReaders
 /// print(cosineSimilarity(a, b))                             // ≈ 0.9995
 /// ```
 public struct SentenceEncoder: Sendable {
+    /// Text to token ids.
     public let tokenizer: WordPieceTokenizer
+    /// Token ids to hidden states.
     public let encoder: BertEncoder
 
     /// Loads the tokenizer and configuration from `modelDirectory`, and the weights from its

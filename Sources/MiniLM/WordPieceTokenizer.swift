@@ -19,8 +19,11 @@ public struct WordPieceTokenizer: Sendable {
     private let vocabulary: [[UInt8]: Int32]
     /// The number of lines in `vocab.txt`.
     public let vocabularySize: Int
+    /// The id of `[CLS]`, which starts every sequence.
     public let classifierTokenID: Int32
+    /// The id of `[SEP]`, which ends every sequence.
     public let separatorTokenID: Int32
+    /// The id of `[UNK]`, for words WordPiece cannot spell.
     public let unknownTokenID: Int32
     /// Words longer than this many code points become `[UNK]`.
     public let maximumWordLength = 100

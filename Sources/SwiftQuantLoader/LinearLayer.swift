@@ -39,3 +39,20 @@ public func multiplyTransposed(_ a: FloatTensor, _ b: FloatTensor) throws(LayerE
 final class OwnerToken: Sendable {
     static let shared = OwnerToken()
 }
+
+extension LinearLayer {
+    /// Runs the layer on Float16 activations of shape `[..., inFeatures]`.
+    ///
+    /// Every Float16 value is exact in Float32, so this widens the input once (a pass over the
+    /// activations, small next to the weights) and runs the Float32 kernel: the result equals
+    /// ``forward(_:)`` on the widened input.
+    ///
+    /// - Throws: ``LayerError/inputShapeMismatch(inFeatures:actual:)`` when `values` does not
+    ///   fill `shape` or the last dimension is not `inFeatures`.
+    public func forward(float16 values: [Float16], shape: [Int]) throws(LayerError) -> FloatTensor {
+        guard let count = shape.checkedElementCount, count == values.count else {
+            throw .inputShapeMismatch(inFeatures: inFeatures, actual: shape)
+        }
+        return try forward(FloatTensor(uncheckedShape: shape, storage: values.map(Float.init)))
+    }
+}

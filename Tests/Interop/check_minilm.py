@@ -13,7 +13,7 @@
      ≥ 0.999.
 
 Env: SWIFTQUANT = release swiftquant binary; MINILM_EMBED = release minilm-embed binary
-(default: next to SWIFTQUANT). Exits 0 on success.
+(default: `swift build -c release --product minilm-embed`, run here). Exits 0 on success.
 """
 import json
 import os
@@ -58,8 +58,9 @@ def run(args):
 
 def main():
     swiftquant = os.environ.get("SWIFTQUANT")
-    embed = os.environ.get("MINILM_EMBED") or (swiftquant and os.path.join(os.path.dirname(swiftquant), "minilm-embed"))
-    if not embed or not os.path.exists(embed):
+    embed = os.environ.get("MINILM_EMBED")
+    if not embed:
+        # Built here (incrementally) so that a stale binary from an earlier build is never tested.
         subprocess.run(["swift", "build", "-c", "release", "--product", "minilm-embed"], cwd=root, check=True,
                        stdout=subprocess.DEVNULL)
         bin_path = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=root, check=True,

@@ -175,3 +175,18 @@ struct QuantizedLinearTests {
         }
     }
 }
+
+@Suite("Float16 activations")
+struct Float16InputTests {
+    @Test("Float16 input equals the Float32 forward of the widened values")
+    func matchesWidened() throws {
+        var layer = QuantizedLinear(inFeatures: 24, outFeatures: 5)
+        try layer.quantizeWeights(randomTensor([5, 24], seed: 31))
+        let halves = randomFloats(3 * 24, seed: 32).map { Float16($0) }
+        let y = try layer.forward(float16: halves, shape: [3, 24])
+        #expect(y == (try layer(FloatTensor(shape: [3, 24], storage: halves.map(Float.init)))))
+        #expect(throws: LayerError.inputShapeMismatch(inFeatures: 24, actual: [3, 25])) {
+            try layer.forward(float16: halves, shape: [3, 25])
+        }
+    }
+}
