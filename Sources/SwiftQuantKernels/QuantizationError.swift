@@ -43,7 +43,7 @@ public func quantizationError(original: FloatTensor, quantized: QuantizedTensor)
 }
 
 /// The metrics of caller-owned buffers, laid out as
-/// ``quantizeSymmetric(_:shape:granularity:values:scales:)`` writes them.
+/// ``quantizeSymmetric(_:shape:granularity:values:scales:)`` writes them. `original` must be finite.
 public func quantizationError(
     original: UnsafeBufferPointer<Float>, values: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>
 ) -> QuantizationErrorMetrics {
@@ -53,6 +53,7 @@ public func quantizationError(
 
 /// The metrics against little-endian `encoded` originals, decoded in registers (no Float32
 /// copy), as ``quantizeSymmetric(encoded:encoding:shape:granularity:values:scales:)`` reads them.
+/// The originals must be finite, which quantization has already checked.
 public func quantizationError(
     encoded: UnsafeRawBufferPointer, encoding: FloatEncoding,
     values: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>

@@ -45,7 +45,7 @@ public func quantizeSymmetric(
     }
     let axis = try reductionAxis(dimension, shape: tensor.shape)
     var scaleShape = tensor.shape
-    scaleShape.remove(at: axis.index)
+    if !scaleShape.isEmpty { scaleShape.remove(at: axis.index) }
     var values = [Int8](repeating: 0, count: tensor.elementCount)
     var scales = [Float](repeating: 1, count: axis.outer * axis.inner)
     try tensor.storage.withUnsafeBufferPointer { (input) throws(KernelError) in

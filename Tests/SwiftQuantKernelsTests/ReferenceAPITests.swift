@@ -32,6 +32,15 @@ import SwiftQuantKernels
         #expect(quantized.storage == [0, -127, 0, 64, 2, -32])
     }
 
+    @Test func scalarTensorHasOneScale() throws {
+        let scalar = try FloatTensor(shape: [], storage: [-254])
+        for dimension in [nil, 0, -1] as [Int?] {
+            let (quantized, scale) = try quantizeSymmetric(scalar, dimension: dimension)
+            #expect(quantized.shape == [] && quantized.storage == [-127])
+            #expect(scale.shape == [] && scale.storage == [2])
+        }
+    }
+
     @Test func badDimensionIsAnError() {
         #expect(throws: KernelError.invalidDimension(2, rank: 2)) { try quantizeSymmetric(weight, dimension: 2) }
         #expect(throws: KernelError.invalidDimension(-3, rank: 2)) { try quantizeSymmetric(weight, dimension: -3) }
