@@ -101,6 +101,10 @@ struct Float16Lanes: LaneSource {
         decodedHalf(base.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
     }
 
+    func partialLanes(at index: Int, available: Int) -> FloatLanes {
+        decodedHalfLanes(partialHalfWords(base, index, available))
+    }
+
     /// Works on the 16-bit patterns: |h| bits order like magnitudes, NaN above inf, so only
     /// the winning pattern is decoded.
     @inline(__always)
@@ -122,6 +126,10 @@ struct BFloat16Lanes: LaneSource {
     @inline(__always)
     func value(at index: Int) -> Float {
         Float(bitPattern: UInt32(base.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self)) << 16)
+    }
+
+    func partialLanes(at index: Int, available: Int) -> FloatLanes {
+        decodedBFloat16Lanes(partialHalfWords(base, index, available))
     }
 
     @inline(__always)
@@ -153,6 +161,16 @@ struct Float64Lanes: LaneSource {
 
     @inline(__always)
     func absmax(_ range: Range<Int>) -> Float { absmaxByLanes(range) }
+}
+
+/// `available` (< 16) 16-bit patterns from value `index` on, zero-extended, other lanes zero.
+@inline(__always)
+func partialHalfWords(_ base: UnsafeRawPointer, _ index: Int, _ available: Int) -> WordLanes {
+    var bits = WordLanes()
+    for lane in 0..<available {
+        bits[lane] = UInt32(base.loadUnaligned(fromByteOffset: 2 * (index + lane), as: UInt16.self))
+    }
+    return bits
 }
 
 /// The largest 15-bit magnitude pattern (`bits & 0x7fff`) of 16-bit floats in `range`.
