@@ -11,6 +11,7 @@
      simulation of per-channel weights, so this is the quantization, not the kernels;
    - per group of 128 (uncompressed, so the layers read the map in place): every sentence
      ≥ 0.999.
+4. Bad arguments and files: exit status 1 with one `minilm-embed: error:` line.
 
 Env: SWIFTQUANT = release swiftquant binary; MINILM_EMBED = release minilm-embed binary
 (default: `swift build -c release --product minilm-embed`, run here). Exits 0 on success.
@@ -125,6 +126,20 @@ def main():
                 print(f"check_minilm: {label}: cosine to fp32 min {cosine.min():.5f}, median "
                       f"{np.median(cosine):.5f}; {sum(c < 0.999 for c in cosine)} of {len(cosine)} below 0.999; "
                       f"checkpoint {size} bytes = {size / source:.1%} of model.safetensors")
+
+    # Bad input: exit status 1 and exactly one stderr line, never a trap.
+    bad_runs = [
+        ["--model", "/nonexistent", "x"],
+        ["--model", model_dir, "--checkpoint", os.path.join(model_dir, "model.safetensors"), "x"],
+        ["--model", model_dir, "--checkpoint", "/nonexistent.swq", "x"],
+        ["--model", model_dir],
+        ["--model", model_dir, "--bogus", "x"],
+    ]
+    for arguments in bad_runs:
+        result = subprocess.run([embed, *arguments], capture_output=True, text=True)
+        lines = result.stderr.strip().split("\n")
+        if result.returncode != 1 or len(lines) != 1 or not lines[0].startswith("minilm-embed: error: "):
+            failures.append(f"minilm-embed {' '.join(arguments)}: status {result.returncode}, stderr {result.stderr!r}")
 
     for failure in failures:
         print("check_minilm: FAIL: " + failure)
