@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import SwiftQuantKernels
 import SwiftQuantPlan
 import SwiftQuantReaders
@@ -36,12 +37,13 @@ public final class Converter {
         var reports: [ConvertedTensorReport] = []
         reports.reserveCapacity(decisions.count)
         var doneBytes = 0
-        // One tensor is prepared ahead on a worker while the sink writes the current one.
-        let worker = DispatchQueue(label: "swiftquant.convert.prepare")
-        var pending: PreparedSlot? = decisions.isEmpty ? nil : prepareAsync(0, on: worker)
+        // One tensor is prepared ahead on a worker thread while the sink writes the current one.
+        // A plain thread, not a dispatch queue: on Linux a dispatch worker blocked in the kernels'
+        // concurrentPerform holds a pool slot, and the pool then never grows past it.
+        var pending: PreparedSlot? = decisions.isEmpty ? nil : prepareAsync(0)
         for index in decisions.indices {
             let prepared = try pending!.wait()
-            pending = index + 1 < decisions.count ? prepareAsync(index + 1, on: worker) : nil
+            pending = index + 1 < decisions.count ? prepareAsync(index + 1) : nil
             do {
                 try prepared.withConvertedTensor { try sink.write($0) }
             } catch {
@@ -59,13 +61,15 @@ public final class Converter {
         return reports
     }
 
-    private func prepareAsync(_ index: Int, on queue: DispatchQueue) -> PreparedSlot {
+    private func prepareAsync(_ index: Int) -> PreparedSlot {
         let slot = PreparedSlot()
         let decision = decisions[index]
         let source = self.source
-        queue.async {
+        let thread = Thread {
             slot.fulfil(Result { try PreparedTensor(decision: decision, source: source) })
         }
+        thread.stackSize = 1 << 22
+        thread.start()
         return slot
     }
 
