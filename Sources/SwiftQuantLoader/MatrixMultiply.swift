@@ -103,8 +103,10 @@ struct MatrixProduct<Weights: WeightRows>: @unchecked Sendable {
         // Small products stay on one thread; the split costs more than it saves.
         let work = batch * inFeatures * outFeatures
         let minimumRows = work < 1 << 18 ? outFeatures : max(4, (1 << 16) / max(1, batch * inFeatures))
-        parallelRanges(outFeatures, minimumChunk: minimumRows) { rows in
-            computeRows(rows)
+        // Split in whole groups of 4 rows, so only the last range has rows outside a 4-row tile.
+        let groups = (outFeatures + 3) / 4
+        parallelRanges(groups, minimumChunk: (minimumRows + 3) / 4) { range in
+            computeRows(range.lowerBound * 4 ..< min(outFeatures, range.upperBound * 4))
         }
     }
 
