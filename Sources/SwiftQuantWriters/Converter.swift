@@ -32,6 +32,11 @@ public final class Converter {
 
     /// Converts every tensor; `progress` is called on the calling thread after each one.
     public func run(progress: (ConversionProgress) -> Void = { _ in }) throws -> [ConvertedTensorReport] {
+        // A SwiftQuant checkpoint's quantized tensors read as INT8 values whose scales are
+        // separate: kept as they are, the output would hold the INT8 values without scales.
+        if let quantized = decisions.first(where: { $0.tensor.storage?.quantization != nil }) {
+            throw ConversionError.alreadyQuantized(path: source.path, tensor: quantized.tensor.name)
+        }
         try sink.begin(tensors: decisions.map(\.tensor), metadata: metadata)
         let totalBytes = decisions.reduce(0) { $0 + $1.tensor.byteCount }
         var reports: [ConvertedTensorReport] = []
@@ -120,6 +125,7 @@ public struct ConvertedTensorReport: Sendable {
 public enum ConversionError: Error, Equatable, Sendable, CustomStringConvertible {
     case nonFiniteWeight(path: String, tensor: String, index: Int, value: Float)
     case kernel(path: String, tensor: String, message: String)
+    case alreadyQuantized(path: String, tensor: String)
 
     public var description: String {
         switch self {
@@ -127,6 +133,8 @@ public enum ConversionError: Error, Equatable, Sendable, CustomStringConvertible
             "\(path): tensor '\(tensor)' has a non-finite weight (\(value)) at flat index \(index); fix the checkpoint or keep this tensor with --skip '\(tensor)'"
         case .kernel(let path, let tensor, let message):
             "\(path): tensor '\(tensor)': \(message)"
+        case .alreadyQuantized(let path, let tensor):
+            "\(path): is a SwiftQuant checkpoint whose tensor '\(tensor)' is already quantized; convert the original model instead, or use 'swiftquant export' to get safetensors"
         }
     }
 }
