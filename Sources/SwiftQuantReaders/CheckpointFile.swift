@@ -188,7 +188,9 @@ public final class CheckpointFile: TensorSource, @unchecked Sendable {
         }
         var shape: [Int] = []
         for _ in 0..<rank { shape.append(try cursor.size("dimension")) }
-        guard let elements = shape.checkedElementCount else {
+        // The product of the non-zero dimensions must fit too: a zero must not hide an
+        // overflow that rows × columns or the scale count would hit later.
+        guard let elements = shape.checkedElementCount, shape.map({ max($0, 1) }).checkedElementCount != nil else {
             throw cursor.fail(rankAt, "shape \(shape) has too many elements")
         }
         let quantizationAt = cursor.position
@@ -224,9 +226,9 @@ public final class CheckpointFile: TensorSource, @unchecked Sendable {
         if let quantization {
             guard dtype == .i8 else { throw cursor.fail(entryStart, "a quantized tensor must store I8, not \(dtype.rawValue)") }
             let segment = try readSegment(&cursor, "scales")
-            let count = scaleCount(shape: shape, granularity: quantization)
-            guard segment.rawLength == count * 4 else {
-                throw cursor.fail(entryStart, "scales hold \(segment.rawLength) bytes but \(quantization) needs \(count * 4)")
+            let (bytes, overflow) = scaleCount(shape: shape, granularity: quantization).multipliedReportingOverflow(by: 4)
+            guard !overflow, segment.rawLength == bytes else {
+                throw cursor.fail(entryStart, "scales hold \(segment.rawLength) bytes but \(quantization) of \(shape) needs \(overflow ? "more than 2^63" : String(bytes))")
             }
             scales = segment
             if metricValues.allSatisfy({ !$0.isNaN }) {
