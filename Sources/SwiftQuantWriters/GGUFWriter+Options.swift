@@ -34,7 +34,9 @@ extension GGUFWriter.Options {
             name = modelName(forInput: input)
         }
         let entries = (gguf?.entries ?? []).filter { !GGUFWriter.reservedKeys.contains($0.key) }
-        return Self(architecture: resolved, name: name, sourceEntries: entries)
+        var sourceFileType: UInt32?
+        if case .uint(let value)? = gguf?.metadata["general.file_type"] { sourceFileType = UInt32(exactly: value) }
+        return Self(architecture: resolved, name: name, sourceEntries: entries, sourceFileType: sourceFileType)
     }
 
     /// Letters, digits, `_`, `-` and `.`, as llama.cpp's architecture names are spelled.

@@ -27,15 +27,19 @@ public final class GGUFWriter: CheckpointSink {
         /// Key/values copied ahead of the converter's metadata with their exact types: a GGUF
         /// source's own entries (tokenizer, hyperparameters), without the keys set here.
         public var sourceEntries: [GGUFMetadataEntry]
+        /// A GGUF source's `general.file_type`, kept when no tensor becomes Q8_0 (its block
+        /// types, such as Q4_K, are then copied as they are).
+        public var sourceFileType: UInt32?
 
         public init(
             architecture: String, name: String, alignment: Int = GGUFFormat.defaultAlignment,
-            sourceEntries: [GGUFMetadataEntry] = []
+            sourceEntries: [GGUFMetadataEntry] = [], sourceFileType: UInt32? = nil
         ) {
             self.architecture = architecture
             self.name = name
             self.alignment = alignment
             self.sourceEntries = sourceEntries
+            self.sourceFileType = sourceFileType
         }
     }
 
@@ -64,6 +68,8 @@ public final class GGUFWriter: CheckpointSink {
     private var headerSize = 0
     private var dataStart = 0
     private var position = 0
+    /// The end of the bytes written so far; gaps before it are zeros (file holes).
+    private var writtenEnd = 0
 
     public init(output: AtomicOutputFile, options: Options) {
         precondition(options.alignment > 0 && options.alignment & (options.alignment - 1) == 0)
@@ -125,20 +131,22 @@ public final class GGUFWriter: CheckpointSink {
             throw CheckpointWriterError.missingTensors(count: expected.count - outcomes.count)
         }
         if let index = entries.firstIndex(where: { $0.key == "general.file_type" }) {
-            entries[index].value = .uint(UInt64(fileType().rawValue))
+            entries[index].value = .uint(UInt64(fileType()))
         }
         let header = GGUFHeaderEncoder.encode(entries: entries, tensors: records)
         guard header.count == headerSize else {
             throw CheckpointWriterError.headerTooLarge(bytes: header.count, reserved: headerSize)
         }
         try header.withUnsafeBytes { try output.write($0, at: 0) }
+        writtenEnd = max(writtenEnd, headerSize)
         // Padding between the header and the data, and after the last tensor: ggml reads
         // each tensor's padded size, the last one's too.
         let padding = [UInt8](repeating: 0, count: dataStart - headerSize)
         try padding.withUnsafeBytes { try output.write($0, at: headerSize) }
+        // Written explicitly, so that an empty last tensor's offset is inside the file too.
         let end = aligned(position)
-        if end > position {
-            try [UInt8](repeating: 0, count: end - position).withUnsafeBytes { try output.write($0, at: position) }
+        if end > writtenEnd {
+            try [UInt8](repeating: 0, count: end - writtenEnd).withUnsafeBytes { try output.write($0, at: writtenEnd) }
         }
     }
 
@@ -174,7 +182,10 @@ public final class GGUFWriter: CheckpointSink {
         position = aligned(position)
         records[index].ggmlType = ggmlType
         records[index].offset = UInt64(position - dataStart)
-        if !bytes.isEmpty { try output.write(bytes, at: position) }
+        if !bytes.isEmpty {
+            try output.write(bytes, at: position)
+            writtenEnd = position + bytes.count
+        }
         position += bytes.count
     }
 
@@ -182,17 +193,19 @@ public final class GGUFWriter: CheckpointSink {
         (offset + options.alignment - 1) / options.alignment * options.alignment
     }
 
-    /// Q8_0 when any tensor is Q8_0, else the float type holding the most tensor bytes.
-    private func fileType() -> FileType {
-        if outcomes.contains(where: { $0.dtype == .q8_0 }) { return .mostlyQ8_0 }
+    /// Q8_0 when any tensor is Q8_0, else a GGUF source's own, else the float type holding
+    /// the most values.
+    private func fileType() -> UInt32 {
+        if outcomes.contains(where: { $0.dtype == .q8_0 }) { return FileType.mostlyQ8_0.rawValue }
+        if let own = options.sourceFileType { return own }
         var bytesByType: [DType: Int] = [:]
         for (index, outcome) in outcomes.enumerated() where outcome.dtype.isFloatingPoint {
             bytesByType[outcome.dtype, default: 0] += max(1, expected[index].elementCount)
         }
         switch bytesByType.max(by: { $0.value < $1.value })?.key {
-        case .f16: return .mostlyF16
-        case .bf16: return .mostlyBF16
-        default: return .allF32
+        case .f16: return FileType.mostlyF16.rawValue
+        case .bf16: return FileType.mostlyBF16.rawValue
+        default: return FileType.allF32.rawValue
         }
     }
 
