@@ -93,7 +93,7 @@ struct Float16Lanes: LaneSource {
 
     @inline(__always)
     func finiteLanes(at index: Int) -> FloatLanes {
-        decodedFiniteHalfLanes(widenedHalfWords(base + 2 * index))
+        decodedFiniteHalfLanes(base + 2 * index)
     }
 
     @inline(__always)

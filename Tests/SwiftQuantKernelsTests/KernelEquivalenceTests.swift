@@ -92,6 +92,48 @@ import SwiftQuantKernels
         }
     }
 
+    /// Every finite binary16 value, sorted by magnitude so that each group of 16 spans a
+    /// narrow range and its codes exercise every decoded bit, subnormals included.
+    @Test func everyFiniteFloat16QuantizesLikeItsExactValue() throws {
+        let patterns = (UInt16(0)...UInt16.max).filter { $0 & 0x7C00 != 0x7C00 }
+            .sorted { ($0 & 0x7fff, $0) < ($1 & 0x7fff, $1) }
+        let decoded = patterns.map { Float(Float16(bitPattern: $0)) }
+        for size in [16, 32] {
+            let shape = [patterns.count / 64, 64]
+            let expected = scalarQuantize(decoded, blockLength: size)
+            var values = [Int8](repeating: 0, count: patterns.count)
+            var scales = [Float](repeating: 0, count: patterns.count / size)
+            try bytes(of: patterns).withUnsafeBytes { raw in
+                try values.withUnsafeMutableBufferPointer { values in
+                    try scales.withUnsafeMutableBufferPointer { scales in
+                        try quantizeSymmetric(
+                            encoded: raw, encoding: .float16, shape: shape, granularity: .perGroup(size: size),
+                            values: values, scales: scales)
+                    }
+                }
+            }
+            // Counts rather than whole arrays keep a failure report readable.
+            #expect(zip(values, expected.values).filter { $0 != $1 }.count == 0, "group \(size)")
+            #expect(zip(scales, expected.scales).filter { $0 != $1 }.count == 0, "group \(size)")
+            // The metrics read the same decoded values: any decoding slip changes the sums.
+            let fromBytes = bytes(of: patterns).withUnsafeBytes { raw in
+                values.withUnsafeBufferPointer { values in
+                    scales.withUnsafeBufferPointer { scales in
+                        quantizationError(encoded: raw, encoding: .float16, values: values, scales: scales)
+                    }
+                }
+            }
+            let fromFloats = decoded.withUnsafeBufferPointer { input in
+                values.withUnsafeBufferPointer { values in
+                    scales.withUnsafeBufferPointer { scales in
+                        quantizationError(original: input, values: values, scales: scales)
+                    }
+                }
+            }
+            #expect(fromBytes == fromFloats)
+        }
+    }
+
     @Test(arguments: [1, 2, 8])
     func dequantizeMatchesScalarProducts(threads: Int) throws {
         for shape in [[3, 17], [64, 129], [200_001]] {
