@@ -51,7 +51,7 @@ extension CheckpointFile {
         if entry.quantization != nil {
             return dequantize(try quantizedTensor(named: name).quantizedTensor).storage
         }
-        guard let encoding = checkpointFloatEncoding(entry.dtype) else {
+        guard let encoding = entry.dtype.floatEncoding else {
             throw TensorSourceError.notDecodable(path: path, name: name, dtype: entry.dtype)
         }
         let (bytes, owner) = try decode(entry.values, of: entry)
@@ -190,15 +190,4 @@ final class CheckpointBuffer: @unchecked Sendable {
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: pointer, count: count) }
     var mutableBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: pointer, count: count) }
-}
-
-/// The kernels' float encoding of a checkpoint dtype, or `nil` when it is not a float the kernels decode.
-func checkpointFloatEncoding(_ dtype: DType) -> FloatEncoding? {
-    switch dtype {
-    case .f16: .float16
-    case .bf16: .bfloat16
-    case .f32: .float32
-    case .f64: .float64
-    default: nil
-    }
 }

@@ -24,12 +24,20 @@ public struct ConvertedTensor: @unchecked Sendable {
     /// The dtype of the source tensor.
     public var sourceDType: DType
     public var content: Content
+    /// Releases the input pages of this tensor read so far. A sink streaming through a large
+    /// kept tensor (a view into the source's map) calls it now and then, so resident memory
+    /// stays bounded by its batch rather than by the tensor.
+    public var releaseInputPages: @Sendable () -> Void
 
-    public init(name: String, shape: [Int], sourceDType: DType, content: Content) {
+    public init(
+        name: String, shape: [Int], sourceDType: DType, content: Content,
+        releaseInputPages: @escaping @Sendable () -> Void = {}
+    ) {
         self.name = name
         self.shape = shape
         self.sourceDType = sourceDType
         self.content = content
+        self.releaseInputPages = releaseInputPages
     }
 }
 
@@ -39,6 +47,10 @@ public struct ConvertedTensor: @unchecked Sendable {
 /// order `begin` listed them, then ``finish()``. A sink writes into an ``AtomicOutputFile``
 /// and never holds more than the tensor in hand, so memory stays bounded by the largest tensor.
 public protocol CheckpointSink: AnyObject {
+    /// Whether the sink needs the Float32 weights of quantized tensors (GGUF re-quantizes them
+    /// to Q8_0). When `false`, the converter quantizes straight from the source's encoded bytes
+    /// and passes `weights: nil`, saving a Float32 copy of each tensor. Defaults to `true`.
+    var wantsSourceWeights: Bool { get }
     /// Called before any tensor with every tensor that will follow (as the source describes
     /// them) and file metadata, so a header-first format can reserve its header.
     func begin(tensors: [TensorInfo], metadata: [String: MetadataValue]) throws
@@ -46,4 +58,8 @@ public protocol CheckpointSink: AnyObject {
     func write(_ tensor: ConvertedTensor) throws
     /// Completes the file (writes the header); the caller then commits the output file.
     func finish() throws
+}
+
+extension CheckpointSink {
+    public var wantsSourceWeights: Bool { true }
 }

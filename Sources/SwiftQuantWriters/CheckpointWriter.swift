@@ -41,6 +41,9 @@ public final class CheckpointWriter: CheckpointSink {
         encoder = ZstdChunkEncoder(level: options.compressionLevel ?? 1, chunkSize: options.chunkSize)
     }
 
+    /// The writer stores INT8 values and scales only.
+    public var wantsSourceWeights: Bool { false }
+
     public func begin(tensors: [TensorInfo], metadata: [String: MetadataValue]) throws {
         self.metadata = metadata
         expected = tensors
@@ -69,7 +72,7 @@ public final class CheckpointWriter: CheckpointSink {
                 codec = .zstdPlanes
                 width = size
             }
-            let segment = try writeSegment(bytes, codec: codec, planeWidth: width)
+            let segment = try writeSegment(bytes, codec: codec, planeWidth: width, release: tensor.releaseInputPages)
             entries.append(CheckpointEntry(
                 name: tensor.name, dtype: dtype, sourceDType: tensor.sourceDType, shape: tensor.shape,
                 quantization: nil, metrics: nil, values: segment, scales: nil))
@@ -96,12 +99,20 @@ public final class CheckpointWriter: CheckpointSink {
         (offset + options.alignment - 1) / options.alignment * options.alignment
     }
 
-    private func writeSegment(_ raw: UnsafeRawBufferPointer, codec: CheckpointCodec, planeWidth: Int) throws -> CheckpointSegment {
+    private func writeSegment(
+        _ raw: UnsafeRawBufferPointer, codec: CheckpointCodec, planeWidth: Int, release: () -> Void = {}
+    ) throws -> CheckpointSegment {
         let start = align(position)
         if start > position { try pad(to: start) }
+        var sinceRelease = 0
         let (used, chunks) = try encoder.encode(raw, codec: codec, planeWidth: planeWidth) { bytes in
             try output.write(bytes, at: position)
             position += bytes.count
+            sinceRelease += 1
+            if sinceRelease == 64 {
+                release()
+                sinceRelease = 0
+            }
         }
         let storedLength = position - start
         try pad(to: align(position))

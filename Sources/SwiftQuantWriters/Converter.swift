@@ -70,8 +70,9 @@ public final class Converter {
         let slot = PreparedSlot()
         let decision = decisions[index]
         let source = self.source
+        let wantsWeights = sink.wantsSourceWeights
         let thread = Thread {
-            slot.fulfil(Result { try PreparedTensor(decision: decision, source: source) })
+            slot.fulfil(Result { try PreparedTensor(decision: decision, source: source, wantsWeights: wantsWeights) })
         }
         thread.stackSize = 1 << 22
         thread.start()
@@ -146,16 +147,25 @@ private struct PreparedTensor: @unchecked Sendable {
     private let weights: [Float]
     private let quantized: QuantizedTensor?
     private let kept: (dtype: DType, bytes: UnsafeRawBufferPointer, owner: AnyObject)?
+    private let source: any TensorSource
 
-    init(decision: TensorDecision, source: any TensorSource) throws {
+    init(decision: TensorDecision, source: any TensorSource, wantsWeights: Bool) throws {
         self.decision = decision
+        self.source = source
         let tensor = decision.tensor
         var action = decision.action
         var metrics: QuantizationErrorMetrics?
         var note: String?
         var weights: [Float] = []
         var quantized: QuantizedTensor?
-        if case .quantize = action {
+        if case .quantize(let granularity) = action, decision.minimumSNRDecibels == nil, !wantsWeights,
+           let encoding = tensor.dtype.floatEncoding
+        {
+            // Straight from the source's bytes: no Float32 copy of the tensor. Bit-identical to
+            // decoding and calling resolve(_:weights:), which only adds the min_snr_db retries.
+            (quantized, metrics) = try Self.quantizeEncoded(tensor, granularity: granularity, encoding: encoding, source: source)
+            source.releasePages(for: tensor.name)
+        } else if case .quantize = action {
             weights = try source.floats(for: tensor.name)
             let resolved: ResolvedDecision
             do {
@@ -184,6 +194,36 @@ private struct PreparedTensor: @unchecked Sendable {
             reason: decision.reason, metrics: metrics, note: note)
     }
 
+    private static func quantizeEncoded(
+        _ tensor: TensorInfo, granularity requested: Granularity, encoding: FloatEncoding, source: any TensorSource
+    ) throws -> (QuantizedTensor, QuantizationErrorMetrics) {
+        let data = try source.data(for: tensor.name)
+        let granularity = effectiveGranularity(for: tensor.shape, requested: requested)
+        var values = [Int8](repeating: 0, count: tensor.elementCount)
+        var scales = [Float](repeating: 0, count: scaleCount(shape: tensor.shape, granularity: granularity))
+        let metrics: QuantizationErrorMetrics
+        do {
+            metrics = try withExtendedLifetime(data) { () throws(KernelError) -> QuantizationErrorMetrics in
+                try values.withUnsafeMutableBufferPointer { (values) throws(KernelError) in
+                    try scales.withUnsafeMutableBufferPointer { (scales) throws(KernelError) in
+                        try quantizeSymmetric(
+                            encoded: data.bytes, encoding: encoding, shape: tensor.shape, granularity: granularity,
+                            values: values, scales: scales)
+                        return quantizationError(
+                            encoded: data.bytes, encoding: encoding, values: UnsafeBufferPointer(values),
+                            scales: UnsafeBufferPointer(scales))
+                    }
+                }
+            }
+        } catch {
+            if case .nonFiniteValue(let index, let value) = error {
+                throw ConversionError.nonFiniteWeight(path: source.path, tensor: tensor.name, index: index, value: value)
+            }
+            throw ConversionError.kernel(path: source.path, tensor: tensor.name, message: error.description)
+        }
+        return (QuantizedTensor(shape: tensor.shape, values: values, scales: scales, granularity: granularity), metrics)
+    }
+
     /// The bytes of a kept tensor: the source's own (zero-copy) or re-encoded floats.
     private static func keptBytes(
         _ tensor: TensorInfo, as keep: KeepDType, weights: [Float], source: any TensorSource
@@ -195,7 +235,7 @@ private struct PreparedTensor: @unchecked Sendable {
         case .f32: .f32
         }
         guard let target, target != tensor.dtype, tensor.dtype.isDecodableFloat,
-              let encoding = target.floatEncodingForExport
+              let encoding = target.floatEncoding
         else {
             let data = try source.data(for: tensor.name)
             return (tensor.dtype, data.bytes, data.owner)
@@ -209,10 +249,12 @@ private struct PreparedTensor: @unchecked Sendable {
     func withConvertedTensor(_ body: (ConvertedTensor) throws -> Void) throws {
         let tensor = decision.tensor
         if let kept {
+            let source = self.source, name = tensor.name
             try withExtendedLifetime(kept.owner) {
                 try body(ConvertedTensor(
                     name: tensor.name, shape: tensor.shape, sourceDType: tensor.dtype,
-                    content: .kept(dtype: kept.dtype, bytes: kept.bytes)))
+                    content: .kept(dtype: kept.dtype, bytes: kept.bytes),
+                    releaseInputPages: { source.releasePages(for: name) }))
             }
             return
         }
@@ -223,8 +265,8 @@ private struct PreparedTensor: @unchecked Sendable {
                     try body(ConvertedTensor(
                         name: tensor.name, shape: tensor.shape, sourceDType: tensor.dtype,
                         content: .quantized(
-                            values: values, scales: scales, granularity: quantized.granularity, weights: weights,
-                            metrics: report.metrics)))
+                            values: values, scales: scales, granularity: quantized.granularity,
+                            weights: weights.isEmpty && !values.isEmpty ? nil : weights, metrics: report.metrics)))
                 }
             }
         }

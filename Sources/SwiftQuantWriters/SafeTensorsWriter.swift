@@ -33,6 +33,9 @@ public final class SafeTensorsWriter: CheckpointSink {
         self.layout = layout
     }
 
+    /// The writer stores INT8 values and scales (or their dequantized floats) only.
+    public var wantsSourceWeights: Bool { false }
+
     /// String metadata goes to `__metadata__` (with `format: pt`, which transformers requires);
     /// other values are written as their JSON text.
     public func begin(tensors: [TensorInfo], metadata: [String: MetadataValue]) throws {
@@ -68,8 +71,8 @@ public final class SafeTensorsWriter: CheckpointSink {
                     name: tensor.name + Self.scaleSuffix, dtype: .f32,
                     shape: scaleShape(tensor.shape, granularity), bytes: UnsafeRawBufferPointer(scales))
             case .dequantized(let requested):
-                let dtype = requested ?? (tensor.sourceDType.floatEncodingForExport == nil ? .f32 : tensor.sourceDType)
-                let encoding = dtype.floatEncodingForExport ?? .float32
+                let dtype = requested ?? (tensor.sourceDType.floatEncoding == nil ? .f32 : tensor.sourceDType)
+                let encoding = dtype.floatEncoding ?? .float32
                 let floats = dequantize(QuantizedTensor(
                     shape: tensor.shape, values: Array(values), scales: Array(scales), granularity: granularity)).storage
                 let encoded = OwnedBytes(count: floats.count * encoding.byteWidth)
@@ -117,19 +120,6 @@ public func scaleShape(_ shape: [Int], _ granularity: Granularity) -> [Int] {
     case .perTensor: return [1]
     case .perChannel: return [rows, 1]
     case .perGroup(let size): return [rows, columns / size]
-    }
-}
-
-extension DType {
-    /// The float encoding for writing this dtype, when it is one `encodeFloats` writes.
-    var floatEncodingForExport: FloatEncoding? {
-        switch self {
-        case .f16: .float16
-        case .bf16: .bfloat16
-        case .f32: .float32
-        case .f64: .float64
-        default: nil
-        }
     }
 }
 
