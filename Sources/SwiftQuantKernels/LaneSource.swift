@@ -88,12 +88,12 @@ struct Float16Lanes: LaneSource {
 
     @inline(__always)
     func lanes(at index: Int) -> FloatLanes {
-        decodedHalfLanes(widenedHalfWords(base + 2 * index))
+        decodedHalfLanes(halfBits(base + 2 * index))
     }
 
     @inline(__always)
     func finiteLanes(at index: Int) -> FloatLanes {
-        decodedFiniteHalfLanes(base + 2 * index)
+        decodedHalfLanes(halfBits(base + 2 * index), finite: true)
     }
 
     @inline(__always)
@@ -102,7 +102,11 @@ struct Float16Lanes: LaneSource {
     }
 
     func partialLanes(at index: Int, available: Int) -> FloatLanes {
-        decodedHalfLanes(partialHalfWords(base, index, available))
+        var bits = SIMD16<UInt16>()
+        for lane in 0..<available {
+            bits[lane] = base.loadUnaligned(fromByteOffset: 2 * (index + lane), as: UInt16.self)
+        }
+        return decodedHalfLanes(bits)
     }
 
     /// Works on the 16-bit patterns: |h| bits order like magnitudes, NaN above inf, so only

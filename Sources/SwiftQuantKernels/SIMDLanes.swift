@@ -95,57 +95,54 @@ func rounded(_ v: SIMD8<Double>) -> SIMD8<Float> {
     return result
 }
 
-/// IEEE binary16 bit patterns (in the low 16 bits of each lane) to Float32, exactly.
+/// IEEE binary16 bit patterns to Float32, exactly: ±0, subnormals, ±inf and NaN (payload
+/// kept) included. With `finite`, the caller guarantees there is no inf or NaN (the
+/// quantization pass runs after max|w| has checked) and -0 may come out as +0.
 ///
-/// Integer re-biasing of exponent and mantissa; subnormal halves become normal floats by
-/// subtracting 2⁻¹⁴ from a float that carries the mantissa, which is exact and never
-/// touches a Float32 subnormal. ±0, ±inf and NaN (payload kept) map to themselves.
-@inline(__always)
-func decodedHalfLanes(_ bits: WordLanes) -> FloatLanes {
-    let shifted = (bits & WordLanes(repeating: 0x7fff)) &<< WordLanes(repeating: 13)
-    let exponent = shifted & WordLanes(repeating: 0x0f80_0000)
-    var result = shifted &+ WordLanes(repeating: 0x3800_0000)  // rebias 15 → 127
-    result = result.replacing(
-        with: result &+ WordLanes(repeating: 0x3800_0000),  // inf/NaN: exponent to 255
-        where: exponent .== WordLanes(repeating: 0x0f80_0000))
-    let subnormal = unsafeBitCast(result &+ WordLanes(repeating: 0x0080_0000), to: FloatLanes.self)
-        - FloatLanes(repeating: Float(bitPattern: 0x3880_0000))  // 2⁻¹⁴
-    result = result.replacing(
-        with: unsafeBitCast(subnormal, to: WordLanes.self),
-        where: exponent .== WordLanes(repeating: 0))
-    result |= (bits & WordLanes(repeating: 0x8000)) &<< WordLanes(repeating: 16)
-    return unsafeBitCast(result, to: FloatLanes.self)
-}
-
-/// 16 binary16 values at `pointer` known to be finite (the quantization pass runs after
-/// max|w| has checked them), decoded to Float32 exactly except that -0 becomes +0.
-///
-/// Assembles each Float32 from 16-bit halves, so most of the work runs 8 lanes per
+/// Each Float32 is assembled from 16-bit halves, so most of the work runs 8 lanes per SSE
 /// register: the high half is `sign | (|h| >> 3) + rebias`, the low half `h << 13`.
-/// Subnormal halves get one more in the exponent and then lose the implicit 2⁻¹⁴ in a
-/// single exact subtraction, which also turns ±0 into +0.
+/// Subnormal halves get one more in the exponent and then lose the implicit 2⁻¹⁴ in one
+/// exact subtraction, which never touches a Float32 subnormal.
 @inline(__always)
-func decodedFiniteHalfLanes(_ pointer: UnsafeRawPointer) -> FloatLanes {
+func decodedHalfLanes(_ bits: SIMD16<UInt16>, finite: Bool = false) -> FloatLanes {
     FloatLanes(
-        lowHalf: decodedFiniteHalves(pointer.loadUnaligned(as: SIMD8<UInt16>.self)),
-        highHalf: decodedFiniteHalves(pointer.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self)))
+        lowHalf: decodedHalves(bits.lowHalf, finite: finite),
+        highHalf: decodedHalves(bits.highHalf, finite: finite))
+}
+
+/// 16 little-endian binary16 patterns at `pointer`, possibly unaligned.
+@inline(__always)
+func halfBits(_ pointer: UnsafeRawPointer) -> SIMD16<UInt16> {
+    SIMD16(
+        lowHalf: pointer.loadUnaligned(as: SIMD8<UInt16>.self),
+        highHalf: pointer.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self))
 }
 
 @inline(__always)
-private func decodedFiniteHalves(_ h: SIMD8<UInt16>) -> SIMD8<Float> {
+private func decodedHalves(_ h: SIMD8<UInt16>, finite: Bool) -> SIMD8<Float> {
     typealias Halves = SIMD8<UInt16>
     let sign = h & Halves(repeating: 0x8000)
-    let high = (((h & Halves(repeating: 0x7fff)) &>> Halves(repeating: 3)) &+ Halves(repeating: 0x3800)) | sign
+    let exponent = h & Halves(repeating: 0x7c00)
+    var high = (((h & Halves(repeating: 0x7fff)) &>> Halves(repeating: 3)) &+ Halves(repeating: 0x3800)) | sign
+    if !finite {
+        // inf/NaN: exponent 31 + 112 → 255 takes a second rebias.
+        high = high.replacing(with: high &+ Halves(repeating: 0x3800), where: exponent .== Halves(repeating: 0x7c00))
+    }
     let low = h &<< Halves(repeating: 13)
-    let subnormal = (h & Halves(repeating: 0x7c00)) .== Halves(repeating: 0)
-    let adjustedHigh = high.replacing(with: high &+ Halves(repeating: 0x0080), where: subnormal)
+    let subnormal = exponent .== Halves(repeating: 0)
+    high = high.replacing(with: high &+ Halves(repeating: 0x0080), where: subnormal)
     let offset = Halves(repeating: 0).replacing(with: sign | Halves(repeating: 0x3880), where: subnormal)
     var bits = SIMD8<UInt32>(), offsetBits = SIMD8<UInt32>()
     for lane in 0..<8 {
-        bits[lane] = UInt32(low[lane]) | UInt32(adjustedHigh[lane]) << 16
+        bits[lane] = UInt32(low[lane]) | UInt32(high[lane]) << 16
         offsetBits[lane] = UInt32(offset[lane]) << 16
     }
-    return unsafeBitCast(bits, to: SIMD8<Float>.self) - unsafeBitCast(offsetBits, to: SIMD8<Float>.self)
+    let value = unsafeBitCast(bits, to: SIMD8<Float>.self) - unsafeBitCast(offsetBits, to: SIMD8<Float>.self)
+    if finite { return value }
+    // ±0 came out of the subtraction as +0; the sign bit restores -0 and changes nothing else.
+    var signBits = SIMD8<UInt32>()
+    for lane in 0..<8 { signBits[lane] = UInt32(sign[lane]) << 16 }
+    return unsafeBitCast(unsafeBitCast(value, to: SIMD8<UInt32>.self) | signBits, to: SIMD8<Float>.self)
 }
 
 /// bfloat16 bit patterns (low 16 bits of each lane) to Float32: the top half of a Float32.
@@ -154,10 +151,10 @@ func decodedBFloat16Lanes(_ bits: WordLanes) -> FloatLanes {
     unsafeBitCast(bits &<< WordLanes(repeating: 16), to: FloatLanes.self)
 }
 
-/// Scalar binary16 decoding with the same bit recipe, for tails and error messages.
+/// Scalar binary16 decoding with the same bit recipe, for error messages and scans.
 @inline(__always)
 func decodedHalf(_ bits: UInt16) -> Float {
-    decodedHalfLanes(WordLanes(repeating: UInt32(bits)))[0]
+    decodedHalfLanes(SIMD16(repeating: bits))[0]
 }
 
 /// 16 Int8 values to Float32 lanes.
