@@ -21,6 +21,8 @@ enum CLIRunner {
         var signalled: Bool
         var stdout: String
         var stderr: String
+        /// Whether the run was killed for exceeding its timeout (a hang).
+        var timedOut = false
 
         /// Non-empty stderr lines.
         var stderrLines: [String] {
@@ -28,7 +30,7 @@ enum CLIRunner {
         }
 
         var description: String {
-            "status \(status)\(signalled ? " (signal)" : ""), stdout: \(stdout.prefix(2000)), stderr: \(stderr.prefix(2000))"
+            "status \(status)\(signalled ? " (signal)" : "")\(timedOut ? " (timed out)" : ""), stdout: \(stdout.prefix(2000)), stderr: \(stderr.prefix(2000))"
         }
     }
 
@@ -48,9 +50,11 @@ enum CLIRunner {
     /// - Parameters:
     ///   - environment: variables added to (or replacing) the test process's environment.
     ///   - currentDirectory: the working directory; the test process's when `nil`.
+    ///   - timeout: seconds after which the process is killed (SIGKILL) and the result marked
+    ///     `timedOut`, so a hang fails its test instead of stalling the suite.
     static func run(
         _ arguments: [String], executable: String = "swiftquant",
-        environment: [String: String] = [:], currentDirectory: String? = nil
+        environment: [String: String] = [:], currentDirectory: String? = nil, timeout: Double = 300
     ) throws -> Result {
         let process = Process()
         process.executableURL = try executableURL(named: executable)
@@ -73,7 +77,15 @@ enum CLIRunner {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = stdoutHandle
         process.standardError = stderrHandle
+        let exited = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in exited.signal() }
         try process.run()
+        var timedOut = false
+        if exited.wait(timeout: .now() + timeout) == .timedOut {
+            timedOut = true
+            kill(process.processIdentifier, SIGKILL)
+            exited.wait()
+        }
         process.waitUntilExit()
         try stdoutHandle.close()
         try stderrHandle.close()
@@ -81,7 +93,8 @@ enum CLIRunner {
             status: process.terminationStatus,
             signalled: process.terminationReason == .uncaughtSignal,
             stdout: String(decoding: try Data(contentsOf: stdoutURL), as: UTF8.self),
-            stderr: String(decoding: try Data(contentsOf: stderrURL), as: UTF8.self))
+            stderr: String(decoding: try Data(contentsOf: stderrURL), as: UTF8.self),
+            timedOut: timedOut)
     }
 
     /// The built executable `name`.
