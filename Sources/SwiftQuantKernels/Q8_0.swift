@@ -64,20 +64,23 @@ private func quantizeQ8_0Blocks(
     _ range: Range<Int>, from source: UnsafePointer<Float>, into destination: UnsafeMutableRawPointer
 ) -> Int {
     var bad = Int.max
+    // Pointers stride through the blocks: no per-block index arithmetic to overflow-check.
+    var x = UnsafeRawPointer(source + range.lowerBound &* Q8_0.blockLength)
+    var out = destination + range.lowerBound &* Q8_0.blockByteCount
     for block in range {
-        let x = UnsafeRawPointer(source + block * Q8_0.blockLength)
         let low = x.loadUnaligned(as: SIMD16<Float>.self)
         let high = x.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+        x += 128
+        defer { out += Q8_0.blockByteCount }
         // x − x is 0 for finite x and NaN for NaN or ±inf.
         if !all((low - low) .== 0 .& (high - high) .== 0) {
-            bad = min(bad, block)
+            if block < bad { bad = block }
             continue
         }
         let amax = maximum(magnitude(low), magnitude(high))
         let d = amax / 127
         var id: Float = d != 0 ? 1 / d : 0
         if !id.isFinite { id = 0 }
-        let out = destination + block * Q8_0.blockByteCount
         out.storeBytes(of: Float16(d).bitPattern.littleEndian, toByteOffset: 0, as: UInt16.self)
         let quants = SIMD32<Int8>(lowHalf: roundedQuants(low * id), highHalf: roundedQuants(high * id))
         out.storeBytes(of: quants, toByteOffset: 2, as: SIMD32<Int8>.self)
