@@ -2,9 +2,11 @@
 //
 // Only operations that lower to vector instructions on the baseline x86-64 target (SSE2)
 // are used here: lane-wise arithmetic and bit operations with vector operands, comparisons
-// feeding `replacing(with:where:)`, SIMD8 widening and 32→8 bit narrowing. Scalar-operand
-// overloads, `pointwiseMax`, `.rounded(_:)` and float→int conversions of vectors fall back
-// to per-lane loops or libm calls there, so they are avoided on purpose.
+// feeding `replacing(with:where:)`, and conversions written as force-inlined lane loops.
+// Scalar-operand overloads, `pointwiseMax`, `.rounded(_:)`, `init(clamping:)`, float→int
+// conversions and most SIMD32<Int16> operations become per-lane loops or libm calls there
+// (checked in the generated assembly), so they are avoided on purpose. Swift's own
+// Float16 → Float conversion is a per-value `__extendhfsf2` call without F16C.
 
 #if !_endian(little)
 #error("SwiftQuantKernels reads little-endian tensor bytes with native loads")
@@ -47,12 +49,6 @@ func quantizedLanes(_ v: FloatLanes, dividedBy scale: FloatLanes) -> SIMD16<Int8
     var codes = SIMD16<Int8>()
     for lane in 0..<laneCount { codes[lane] = Int8(truncatingIfNeeded: bits[lane]) }
     return codes
-}
-
-/// The scalar definition, used where fewer than 16 values remain in scalar-only helpers.
-@inline(__always)
-func quantizedScalar(_ value: Float, dividedBy scale: Float) -> Int8 {
-    Int8(min(max((value / scale).rounded(.toNearestOrEven), -128), 127))
 }
 
 /// Zero-extends 16 little-endian UInt16 values at `pointer` to 32-bit lanes.
