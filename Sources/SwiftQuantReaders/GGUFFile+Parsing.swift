@@ -54,7 +54,7 @@ struct GGUFHeader {
                     throw .nestedArray(path: path, offset: elementTypeOffset, key: key)
                 }
                 let count = try cursor.count(
-                    reading: "the length of array '\(key)'", minimumElementSize: elementType.minimumSize)
+                    reading: "the length of array '\(printableInMessage(key))'", minimumElementSize: elementType.minimumSize)
                 var values: [MetadataValue] = []
                 values.reserveCapacity(count)
                 for _ in 0..<count {
@@ -96,13 +96,13 @@ struct GGUFHeader {
             }
 
             let dimensionsOffset = cursor.offset
-            let dimensionCount = try cursor.integer(UInt32.self, reading: "the dimension count of tensor '\(name)'")
+            let dimensionCount = try cursor.integer(UInt32.self, reading: "the dimension count of tensor '\(printableInMessage(name))'")
             guard dimensionCount <= GGUFFormat.maximumDimensions else {
                 throw .tooManyDimensions(path: path, offset: dimensionsOffset, tensor: name, count: dimensionCount)
             }
             var dimensions: [UInt64] = []
             for _ in 0..<dimensionCount {
-                dimensions.append(try cursor.integer(UInt64.self, reading: "the dimensions of tensor '\(name)'"))
+                dimensions.append(try cursor.integer(UInt64.self, reading: "the dimensions of tensor '\(printableInMessage(name))'"))
             }
             // Row-major shape. Every dimension and the product of the non-zero ones must fit in
             // an Int, so a zero cannot hide an overflow (ggml rejects those too).
@@ -113,7 +113,7 @@ struct GGUFHeader {
             }
 
             let typeOffset = cursor.offset
-            let typeNumber = try cursor.integer(UInt32.self, reading: "the type of tensor '\(name)'")
+            let typeNumber = try cursor.integer(UInt32.self, reading: "the type of tensor '\(printableInMessage(name))'")
             guard let dtype = DType(ggmlType: typeNumber) else {
                 throw .unknownTensorType(path: path, offset: typeOffset, tensor: name, type: typeNumber)
             }
@@ -127,7 +127,7 @@ struct GGUFHeader {
             }
 
             let dataOffsetField = cursor.offset
-            let dataOffset = try cursor.integer(UInt64.self, reading: "the data offset of tensor '\(name)'")
+            let dataOffset = try cursor.integer(UInt64.self, reading: "the data offset of tensor '\(printableInMessage(name))'")
             tensors.append(TensorInfo(name: name, dtype: dtype, shape: shape, byteCount: byteCount))
             dataOffsets.append((dataOffset, dataOffsetField))
         }
@@ -228,7 +228,7 @@ struct GGUFCursor {
 
     mutating func valueType(key: String) throws(GGUFError) -> GGUFValueType {
         let start = offset
-        let number = try integer(UInt32.self, reading: "the value type of '\(key)'")
+        let number = try integer(UInt32.self, reading: "the value type of '\(printableInMessage(key))'")
         guard let type = GGUFValueType(rawValue: number) else {
             throw .unknownValueType(path: path, offset: start, key: key, type: number)
         }
@@ -237,7 +237,7 @@ struct GGUFCursor {
 
     /// One value of a non-array type.
     mutating func scalar(_ type: GGUFValueType, key: String) throws(GGUFError) -> MetadataValue {
-        let what = "the value of '\(key)'"
+        let what = "the value of '\(printableInMessage(key))'"
         switch type {
         case .uint8: return .uint(UInt64(try integer(UInt8.self, reading: what)))
         case .int8: return .int(Int64(try integer(Int8.self, reading: what)))
