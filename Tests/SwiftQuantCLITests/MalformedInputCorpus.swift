@@ -295,6 +295,7 @@ enum MalformedInputCorpus {
             c("value type 2^32-1", base.with { $0.keyValues.append(kv("x.y", .max, u32(0))) }),
             // Found by fuzzing: the key's line break went straight into the message.
             c("key with a line break and an unknown type (fuzz regression)", base.with { $0.keyValues.append(kv("G\nUF\u{3}", 1_768_710_446, u32(0))) }),
+            c("key with a carriage return and a value length past the end (fuzz regression)", base.with { $0.keyValues.append(kv("general\u{1}\0\riosee", 8, u64(327_685) + Array("x".utf8))) }),
             c("key with invalid UTF-8", base.with { $0.keyValues.append(([0x78, 0xFF, 0xFE], 4, u32(1))) }),
             c("array of arrays", base.with { $0.keyValues.append(kv("x.nested", 9, u32(9) + u64(1) + u32(4) + u64(1) + u32(7))) }),
             c("array count 2^62 of u8", base.with { $0.keyValues.append(kv("x.bytes", 9, u32(0) + u64(huge) + [1, 2, 3])) }),
