@@ -16,7 +16,7 @@ scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 python3 "$root/Tests/Fuzz/make_seeds.py" safetensors "$scratch"
 n=0
-for input in "$scratch"/small.safetensors "$scratch"/dtypes.safetensors "$scratch"/empty-and-scalar.safetensors; do
+for input in "$scratch"/medium.safetensors "$scratch"/small.safetensors "$scratch"/dtypes.safetensors "$scratch"/empty-and-scalar.safetensors; do
     for options in "" "--granularity per-tensor" "--granularity per-group --group-size 4" "--no-compression"; do
         n=$((n + 1))
         # shellcheck disable=SC2086

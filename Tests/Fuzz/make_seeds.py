@@ -21,6 +21,9 @@ def safetensors_seeds(out):
                   "a.bias": rng.standard_normal(8).astype(np.float32)},
         "dtypes": {"i8": np.arange(6, dtype=np.int8).reshape(2, 3), "i64": np.arange(2, dtype=np.int64),
                    "f64": np.ones((1, 2)), "u8": np.zeros(3, dtype=np.uint8), "bool": np.array([True, False])},
+        # Big enough that zstd pays off, so converted checkpoint seeds hold compressed chunks.
+        "medium": {"layer.weight": rng.standard_normal((64, 128)).astype(np.float16),
+                   "norm.weight": np.ones(128, dtype=np.float32)},
         "empty-and-scalar": {"empty": np.zeros((0, 4), dtype=np.float32), "scalar": np.array(1.5, dtype=np.float32)},
     }
     for name, tensors in files.items():
