@@ -231,3 +231,55 @@ func temporaryFiles(in folder: String) -> [String] {
         #expect((summary["output_bytes"] as? Int ?? .max) < (summary["input_bytes"] as? Int ?? 0) * 6 / 10)
     }
 }
+
+@Suite struct ConvertShardedInputTests {
+    let folder = try! CLIRunner.makeTemporaryFolder()
+
+    /// The llama fixture split in two shards with an index, as huggingface_hub writes them.
+    func shardedModel() throws -> (folder: String, fixture: SafeTensorsFixture) {
+        let fixture = SafeTensorsFixture.llama()
+        let model = folder + "/model"
+        try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
+        let half = fixture.tensors.count / 2
+        var first = SafeTensorsFixture(), second = SafeTensorsFixture()
+        first.tensors = Array(fixture.tensors[..<half])
+        second.tensors = Array(fixture.tensors[half...])
+        try first.write(to: model + "/model-00001-of-00002.safetensors")
+        try second.write(to: model + "/model-00002-of-00002.safetensors")
+        var map: [String] = []
+        for (index, tensor) in fixture.tensors.enumerated() {
+            map.append("\"\(tensor.name)\": \"model-0000\(index < half ? 1 : 2)-of-00002.safetensors\"")
+        }
+        let total = fixture.tensors.reduce(0) { $0 + $1.bytes.count }
+        let index = "{\"metadata\": {\"total_size\": \(total)}, \"weight_map\": {\(map.joined(separator: ", "))}}"
+        try Data(index.utf8).write(to: URL(fileURLWithPath: model + "/model.safetensors.index.json"))
+        return (model, fixture)
+    }
+
+    @Test func aShardedFolderConvertsLikeOneFile() throws {
+        let (model, fixture) = try shardedModel()
+        let single = try fixture.write(to: folder + "/single.safetensors")
+        let fromShards = folder + "/shards.swq", fromSingle = folder + "/single.swq"
+        let sharded = try CLIRunner.run(["convert", model, "-o", fromShards, "--quiet"])
+        #expect(sharded.status == 0, "\(sharded)")
+        #expect(try CLIRunner.run(["convert", single, "-o", fromSingle, "--quiet"]).status == 0)
+        let a = try CheckpointFile(path: fromShards), b = try CheckpointFile(path: fromSingle)
+        #expect(Set(a.tensors.map(\.name)) == Set(b.tensors.map(\.name)))
+        for entry in b.entries where entry.quantization != nil {
+            #expect(try a.quantizedTensor(named: entry.name).quantizedTensor == b.quantizedTensor(named: entry.name).quantizedTensor)
+        }
+        let verify = try CLIRunner.run(["verify", fromShards, "--against", model])
+        #expect(verify.status == 0, "\(verify)")
+    }
+
+    @Test func aShardOfTheInputIsNeverOverwritten() throws {
+        let (model, _) = try shardedModel()
+        let shard = model + "/model-00001-of-00002.safetensors"
+        let original = contents(shard)
+        let result = try CLIRunner.run(["convert", model, "-o", shard, "--force"])
+        #expect(result.status == 1)
+        #expect(result.stderrLines.count == 1 && result.stderr.contains("is the input"), "\(result)")
+        #expect(contents(shard) == original)
+        #expect(temporaryFiles(in: model).isEmpty)
+    }
+}
