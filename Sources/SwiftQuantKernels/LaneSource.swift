@@ -124,7 +124,7 @@ struct BFloat16Lanes: LaneSource {
 
     @inline(__always)
     func lanes(at index: Int) -> FloatLanes {
-        decodedBFloat16Lanes(widenedHalfWords(base + 2 * index))
+        decodedBFloat16Lanes(halfBits(base + 2 * index))
     }
 
     @inline(__always)
@@ -133,7 +133,11 @@ struct BFloat16Lanes: LaneSource {
     }
 
     func partialLanes(at index: Int, available: Int) -> FloatLanes {
-        decodedBFloat16Lanes(partialHalfWords(base, index, available))
+        var bits = SIMD16<UInt16>()
+        for lane in 0..<available {
+            bits[lane] = base.loadUnaligned(fromByteOffset: 2 * (index + lane), as: UInt16.self)
+        }
+        return decodedBFloat16Lanes(bits)
     }
 
     @inline(__always)
@@ -165,16 +169,6 @@ struct Float64Lanes: LaneSource {
 
     @inline(__always)
     func absmax(_ range: Range<Int>) -> Float { absmaxByLanes(range) }
-}
-
-/// `available` (< 16) 16-bit patterns from value `index` on, zero-extended, other lanes zero.
-@inline(__always)
-func partialHalfWords(_ base: UnsafeRawPointer, _ index: Int, _ available: Int) -> WordLanes {
-    var bits = WordLanes()
-    for lane in 0..<available {
-        bits[lane] = UInt32(base.loadUnaligned(fromByteOffset: 2 * (index + lane), as: UInt16.self))
-    }
-    return bits
 }
 
 /// The largest 15-bit magnitude pattern (`bits & 0x7fff`) of 16-bit floats in `range`.

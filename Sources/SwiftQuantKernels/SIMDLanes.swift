@@ -51,24 +51,9 @@ func quantizedLanes(_ v: FloatLanes, dividedBy scale: FloatLanes) -> SIMD16<Int8
     return codes
 }
 
-/// Zero-extends 16 little-endian UInt16 values at `pointer` to 32-bit lanes.
-@inline(__always)
-func widenedHalfWords(_ pointer: UnsafeRawPointer) -> WordLanes {
-    WordLanes(
-        lowHalf: widened(pointer.loadUnaligned(as: SIMD8<UInt16>.self)),
-        highHalf: widened(pointer.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self)))
-}
-
 // Lane-by-lane conversions written out and force-inlined: LLVM turns them into unpack and
 // convert instructions, whereas the standard library's generic SIMD conversions are
 // sometimes left as out-of-line calls inside larger loops.
-
-@inline(__always)
-func widened(_ v: SIMD8<UInt16>) -> SIMD8<UInt32> {
-    var result = SIMD8<UInt32>()
-    for lane in 0..<8 { result[lane] = UInt32(v[lane]) }
-    return result
-}
 
 @inline(__always)
 func widened(_ v: SIMD8<Int8>) -> SIMD8<Int32> {
@@ -141,10 +126,12 @@ private func decodedHalves(_ h: SIMD8<UInt16>, finite: Bool) -> SIMD8<Float> {
     return unsafeBitCast(unsafeBitCast(value, to: SIMD8<UInt32>.self) | signBits, to: SIMD8<Float>.self)
 }
 
-/// bfloat16 bit patterns (low 16 bits of each lane) to Float32: the top half of a Float32.
+/// bfloat16 bit patterns to Float32: each is the top half of a Float32.
 @inline(__always)
-func decodedBFloat16Lanes(_ bits: WordLanes) -> FloatLanes {
-    unsafeBitCast(bits &<< WordLanes(repeating: 16), to: FloatLanes.self)
+func decodedBFloat16Lanes(_ bits: SIMD16<UInt16>) -> FloatLanes {
+    var words = WordLanes()
+    for lane in 0..<laneCount { words[lane] = UInt32(bits[lane]) << 16 }
+    return unsafeBitCast(words, to: FloatLanes.self)
 }
 
 /// Scalar binary16 decoding with the same bit recipe, for error messages and scans.
