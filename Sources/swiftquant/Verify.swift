@@ -121,7 +121,9 @@ private struct VerifyRow {
             measured = quantizationError(original: weights, quantized: try file.quantizedTensor(named: entry.name).quantizedTensor)
         } else if entry.dtype == info.dtype {
             let stored = try file.data(for: entry.name), original = try source.data(for: entry.name)
-            guard stored.bytes.elementsEqual(original.bytes) else {
+            // The bytes are views owned by the TensorData values: keep both alive while comparing.
+            let identical = withExtendedLifetime((stored, original)) { stored.bytes.elementsEqual(original.bytes) }
+            guard identical else {
                 throw VerifyError.keptDiffers(tensor: entry.name)
             }
         } else {

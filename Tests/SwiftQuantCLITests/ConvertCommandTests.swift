@@ -63,6 +63,12 @@ struct SafeTensorsFixture {
 
 func contents(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
 
+/// A copy of a tensor's bytes. `TensorData.bytes` is a view its owner keeps alive, so the copy
+/// is taken while `data` (an argument, alive for the call) still holds it.
+func bytes(_ data: TensorData) -> [UInt8] {
+    withExtendedLifetime(data) { Array(data.bytes) }
+}
+
 func parseJSONObject(_ text: String) throws -> [String: Any] {
     try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
 }
@@ -93,8 +99,7 @@ func temporaryFiles(in folder: String) -> [String] {
         #expect(checkpoint.metadata["general.source"] == .string("model.safetensors"))
         #expect(checkpoint.metadata["general.source_format"] == .string("safetensors"))
         // The kept tensors are the source's bytes.
-        let head = try checkpoint.data(for: "lm_head.weight")
-        #expect(Array(head.bytes) == fixture.tensors.last!.bytes)
+        #expect(bytes(try checkpoint.data(for: "lm_head.weight")) == fixture.tensors.last!.bytes)
 
         let verify = try CLIRunner.run(["verify", output])
         #expect(verify.status == 0, "\(verify)")

@@ -92,7 +92,7 @@ import Testing
             let info = try #require(exported.info(for: tensor.name))
             #expect(info.shape == tensor.shape)
             guard fixture.quantizableNames.contains(tensor.name) else {
-                #expect(Array(try exported.data(for: tensor.name).bytes) == tensor.bytes)
+                #expect(bytes(try exported.data(for: tensor.name)) == tensor.bytes)
                 continue
             }
             #expect(info.dtype == .i8)
@@ -105,7 +105,7 @@ import Testing
             }
             #expect(scale.shape == expectedShape && scale.dtype == .f32)
             let quantized = try stored.quantizedTensor(named: tensor.name)
-            #expect(Array(try exported.data(for: tensor.name).bytes) == Array(quantized.values.bytes))
+            #expect(bytes(try exported.data(for: tensor.name)) == bytes(quantized.values))
             #expect(try exported.floats(for: tensor.name + "_scale") == quantized.scales)
         }
     }

@@ -28,7 +28,7 @@ import Testing
                 #expect(metrics == expected)
             } else {
                 let data = try checkpoint.data(for: tensor.name)
-                #expect(Array(data.bytes) == tensor.keptBytes)
+                #expect(withExtendedLifetime(data) { Array(data.bytes) } == tensor.keptBytes)
                 #expect(info.dtype == tensor.keptDType)
                 #expect(info.storage?.quantization == nil)
                 #expect(throws: CheckpointError.self) { try checkpoint.quantizedTensor(named: tensor.name) }
@@ -62,6 +62,7 @@ import Testing
         let map = try #require((data.owner as? MappedFile)?.bytes)
         let start = try #require(data.bytes.baseAddress)
         #expect(start >= map.baseAddress! && start + data.bytes.count <= map.baseAddress! + map.count)
+        withExtendedLifetime(data) {}
         #expect(Int(bitPattern: start) % 64 == 0)
     }
 
