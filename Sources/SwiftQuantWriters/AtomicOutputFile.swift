@@ -213,6 +213,13 @@ private enum TemporaryFileRegistry {
         // leaves the temporary file; ignored, the write fails with EFBIG and the error path
         // removes it and reports one line.
         signal(SIGXFSZ, SIG_IGN)
+        // A parent may start us with these signals blocked (a process spawned from a
+        // Dispatch worker thread inherits that thread's mask): then Ctrl-C or SIGTERM would
+        // stay pending until the conversion ends. Unblocked here, later threads inherit that.
+        var handled = sigset_t()
+        sigemptyset(&handled)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&handled, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &handled, nil)
     }
 }
 
