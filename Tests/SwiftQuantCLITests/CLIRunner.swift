@@ -52,13 +52,21 @@ enum CLIRunner {
     ///   - currentDirectory: the working directory; the test process's when `nil`.
     ///   - timeout: seconds after which the process is killed (SIGKILL) and the result marked
     ///     `timedOut`, so a hang fails its test instead of stalling the suite.
+    ///   - wrapper: a command that runs the executable, e.g. `["/usr/bin/setpriv", "--reuid=nobody", …]`
+    ///     or `["/bin/bash", "-c", "ulimit -f 64; exec \"$@\"", "bash"]`; the executable's path and
+    ///     `arguments` are appended to it.
     static func run(
         _ arguments: [String], executable: String = "swiftquant",
-        environment: [String: String] = [:], currentDirectory: String? = nil, timeout: Double = 300
+        environment: [String: String] = [:], currentDirectory: String? = nil, timeout: Double = 300,
+        wrapper: [String] = []
     ) throws -> Result {
         let process = Process()
         process.executableURL = try executableURL(named: executable)
         process.arguments = arguments
+        if let command = wrapper.first {
+            process.arguments = Array(wrapper.dropFirst()) + [process.executableURL!.path] + arguments
+            process.executableURL = URL(fileURLWithPath: command)
+        }
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         }
