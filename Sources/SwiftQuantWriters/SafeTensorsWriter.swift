@@ -62,7 +62,7 @@ public final class SafeTensorsWriter: CheckpointSink {
     public func write(_ tensor: ConvertedTensor) throws {
         switch tensor.content {
         case .kept(let dtype, let bytes):
-            try append(name: tensor.name, dtype: dtype, shape: tensor.shape, bytes: bytes)
+            try append(name: tensor.name, dtype: dtype, shape: tensor.shape, bytes: bytes, release: tensor.releaseInputPages)
         case .quantized(let values, let scales, let granularity, _, _):
             switch layout {
             case .int8:
@@ -105,9 +105,20 @@ public final class SafeTensorsWriter: CheckpointSink {
         "{" + metadata.keys.sorted().map { jsonQuoted($0) + ":" + jsonQuoted(metadata[$0]!) }.joined(separator: ",") + "}"
     }
 
-    private func append(name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer) throws {
+    /// Writes in 64 MiB pieces, releasing the input pages read so far after each, so a huge
+    /// kept tensor streams through without becoming resident.
+    private func append(
+        name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, release: () -> Void = {}
+    ) throws {
         let start = position - 8 - headerReserve
-        if bytes.count > 0 { try output.write(bytes, at: position) }
+        let piece = 64 << 20
+        var done = 0
+        while done < bytes.count {
+            let count = min(piece, bytes.count - done)
+            try output.write(UnsafeRawBufferPointer(rebasing: bytes[done..<done + count]), at: position + done)
+            done += count
+            if done < bytes.count { release() }
+        }
         position += bytes.count
         entries.append((name, dtype, shape, start..<start + bytes.count))
     }
