@@ -85,7 +85,7 @@ struct Convert: ParsableCommand {
         let plan = QuantizationPlan(tensors: source.tensors, config: config)
         if !quiet { rules.warnAboutUnusedRules(in: plan) }
 
-        try Self.checkBlockTypes(plan.decisions, input: input, format: resolvedFormat)
+        let decisions = try Self.decisions(plan.decisions, storableIn: resolvedFormat, input: input)
         AtomicOutputFile.removeTemporaryFilesOnSignal()
         let file = try AtomicOutputFile(destination: output, force: force, inputs: [input])
         let format = resolvedFormat
@@ -102,7 +102,7 @@ struct Convert: ParsableCommand {
         let metadata = Converter.standardMetadata(
             source: source, rulesJSON: rulesJSON(plan), compression: level.map { "zstd-\($0)" } ?? "none",
             toolVersion: SwiftQuantCommand.configuration.version)
-        let converter = Converter(source: source, decisions: plan.decisions, sink: sink, metadata: metadata)
+        let converter = Converter(source: source, decisions: decisions, sink: sink, metadata: metadata)
         let bar = ProgressBar(enabled: !quiet)
         let reports: [ConvertedTensorReport]
         do {

@@ -5,8 +5,9 @@ in safetensors, and the reader's limits show up as one clean line.
 - F16 and F32 tensors written by gguf.GGUFWriter, and the same arrays written as safetensors,
   convert (default rules, then per-group 32) to checkpoints whose `export --layout int8`
   outputs are identical: same tensors, same int8 values, same scales, same kept bytes.
-- A Q8_0 tensor (gguf.quants.quantize) is dequantized exactly as gguf.quants.dequantize
-  does: converting it equals converting those dequantized floats from safetensors.
+- Q8_0 tensors (gguf.quants.quantize) are dequantized exactly as gguf.quants.dequantize
+  does: converting them equals converting those dequantized floats from safetensors, both
+  for a quantized tensor and for a kept embedding (stored as exact F32).
 - `inspect` lists a Q4_K tensor; `convert` of a file holding one fails with exactly one
   stderr line naming the tensor and its type, exit status 1, and no output file.
 - A GGUF file cut short fails `inspect` and `convert` with exactly one stderr line and
@@ -138,14 +139,16 @@ def main():
             if not any(name.endswith("_scale") for name in a):
                 fail(f"{tag}: nothing was quantized, so the comparison proves little")
 
-        # Q8_0 in: dequantized as gguf-py does.
+        # Q8_0 in: dequantized as gguf-py does, whether quantized again or kept (as exact F32).
         w = (rng.standard_normal((48, 128)) * 0.05).astype(np.float32)
         q8 = gguf.quants.quantize(w, QT.Q8_0)
+        embedding = gguf.quants.quantize((rng.standard_normal((40, 64)) * 0.02).astype(np.float32), QT.Q8_0)
         q8_path = os.path.join(folder, "q8.gguf")
-        write_gguf(q8_path, {"blk.0.attn_v.weight": (q8, QT.Q8_0)})
+        write_gguf(q8_path, {"token_embd.weight": (embedding, QT.Q8_0), "blk.0.attn_v.weight": (q8, QT.Q8_0)})
         dq = gguf.quants.dequantize(q8, QT.Q8_0).astype(np.float32).reshape(48, 128)
+        dq_embedding = gguf.quants.dequantize(embedding, QT.Q8_0).astype(np.float32).reshape(40, 64)
         dq_path = os.path.join(folder, "q8-dequantized.safetensors")
-        write_safetensors(dq_path, {"blk.0.attn_v.weight": dq})
+        write_safetensors(dq_path, {"token_embd.weight": dq_embedding, "blk.0.attn_v.weight": dq})
         compare("Q8_0 source", exported(folder, q8_path, "q8", []), exported(folder, dq_path, "q8-dq", []))
         compared += 1
 
