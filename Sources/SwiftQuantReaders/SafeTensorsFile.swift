@@ -276,7 +276,14 @@ struct SafeTensorsHeader {
     }
 
     /// ∏shape × bits / 8, with every step checked as the Rust crate does.
+    ///
+    /// Stricter than the crate in one way: the product of the non-zero dimensions must fit
+    /// too. The crate accepts `[0, 2^62, 2^62]` (the zero comes first) but not `[2^62, 2^62, 0]`;
+    /// rows × columns of such a tensor overflows later (and no checkpoint could store it).
     private static func byteSize(of entry: Entry, path: String) throws(SafeTensorsError) -> Int {
+        guard entry.shape.map({ max($0, 1) }).checkedElementCount != nil else {
+            throw .sizeOverflow(path: path, name: entry.name, dtype: entry.dtype, shape: entry.shape)
+        }
         var elements = 1
         for dim in entry.shape {
             let (product, overflow) = elements.multipliedReportingOverflow(by: dim)
