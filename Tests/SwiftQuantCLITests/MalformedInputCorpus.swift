@@ -172,6 +172,7 @@ enum MalformedInputCorpus {
             c("dimension 2^64", twoTensors(a: #"{"dtype":"F32","shape":[18446744073709551616],"data_offsets":[0,16]}"#)),
             c("element count overflows", twoTensors(a: #"{"dtype":"F32","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,16]}"#)),
             c("byte count overflows (2^62 F32)", twoTensors(a: #"{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,16]}"#)),
+            c("zero dimension hides overflowing ones", twoTensors(a: #"{"dtype":"F32","shape":[0,4611686018427387904,4611686018427387904],"data_offsets":[0,0]}"#, b: #"{"dtype":"F16","shape":[12],"data_offsets":[0,24]}"#)),
             c("element count overflows before a zero dimension", twoTensors(a: #"{"dtype":"F32","shape":[4611686018427387904,4611686018427387904,0],"data_offsets":[0,0]}"#, b: #"{"dtype":"F16","shape":[12],"data_offsets":[0,24]}"#)),
             c("data_offsets with one value", twoTensors(a: #"{"dtype":"F32","shape":[2,2],"data_offsets":[0]}"#)),
             c("data_offsets reversed", twoTensors(a: #"{"dtype":"F32","shape":[2,2],"data_offsets":[16,0]}"#)),
