@@ -46,7 +46,8 @@ public enum TensorSourceFormat: Sendable, Hashable {
 /// The format is decided by content (see ``TensorSourceFormat/init(recognizing:)``), so a
 /// renamed file still opens. The one use of the name: a file that matches no format but is
 /// called `*.safetensors` is opened as safetensors anyway, so the user gets the precise
-/// validation error (truncated, header too large, …) instead of "unrecognised format".
+/// validation error (truncated, header too large, …) instead of "unrecognised format";
+/// likewise `*.gguf` is opened as GGUF, so a damaged magic is named as such.
 ///
 /// - Throws: the reader's error for a malformed file, ``FileError`` when it cannot be read,
 ///   ``TensorSourceError/unrecognizedFormat(path:)`` when nothing matches.
@@ -66,6 +67,8 @@ public func openTensorSource(at path: String) throws -> any TensorSource {
         return try CheckpointFile(file: file)
     case nil where path.hasSuffix(".safetensors"):
         return try SafeTensorsFile(file: file)
+    case nil where path.hasSuffix(".gguf"):
+        return try GGUFFile(file: file)
     case nil:
         throw TensorSourceError.unrecognizedFormat(path: path)
     }

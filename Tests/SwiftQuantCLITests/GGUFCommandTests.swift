@@ -51,6 +51,8 @@ private func u32Value(_ value: UInt32) -> [UInt8] {
 @Suite struct GGUFCommandTests {
     /// Crafted files, one per kind of damage; each must end as one stderr line and status 1.
     static let malformed: [(label: String, bytes: [UInt8], mention: String)] = [
+        ("bad magic", Array("GGML".utf8) + ggufBytes().dropFirst(4), "instead of 'GGUF'"),
+        ("empty", [], "not a GGUF file"),
         ("truncated", Array(ggufBytes().prefix(90)), "truncated"),
         ("data cut short", Array(ggufBytes().dropLast(40)), "past the end"),
         ("big-endian", ggufBytes(version: UInt32(3).byteSwapped), "big-endian"),
