@@ -168,6 +168,41 @@ struct MalformedInputCorpusTests {
         }
     }
 
+    /// The bytes no checksum covers are padding the reader never reads: a flip there must leave
+    /// what `export` writes byte for byte the same (and `verify` passing).
+    @Test("bit flips in unchecked padding leave the exported weights unchanged")
+    func paddingFlipsAreHarmless() throws {
+        let folder = try CLIRunner.makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/good.swq"
+        let converted = try CLIRunner.run(["convert", Self.samplePath, "-o", path, "--quiet"])
+        try #require(converted.status == 0, "\(converted)")
+        let good = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let reader = try CheckpointFile(path: path)
+        let headerEnd = 64 + Int(good.u64(at: 16))
+        let lastSegmentEnd = reader.entries.flatMap { [$0.values, $0.scales].compactMap { $0 } }
+            .map { $0.offset + $0.storedLength }.max() ?? reader.dataOffset
+        let padding = [headerEnd, (headerEnd + reader.dataOffset) / 2, reader.dataOffset - 1, lastSegmentEnd, good.count - 1]
+            .filter { ($0 >= headerEnd && $0 < reader.dataOffset) || ($0 >= lastSegmentEnd && $0 < good.count) }
+        #expect(padding.count >= 3, "the sample's layout has too little padding to test")
+
+        let reference = try CLIRunner.run(["export", path, "-o", folder + "/reference.safetensors", "--layout", "int8", "--quiet"])
+        try #require(reference.status == 0, "\(reference)")
+        let expected = try Data(contentsOf: URL(fileURLWithPath: folder + "/reference.safetensors"))
+        for (index, offset) in padding.enumerated() {
+            var bytes = good
+            bytes[offset] ^= UInt8(1) << (index % 8)
+            let flipped = folder + "/flipped.swq"
+            try Data(bytes).write(to: URL(fileURLWithPath: flipped))
+            let verify = try CLIRunner.run(["verify", flipped])
+            #expect(verify.status == 0, "byte \(offset): \(verify)")
+            let output = folder + "/flipped.safetensors"
+            let exported = try CLIRunner.run(["export", flipped, "-o", output, "--layout", "int8", "--quiet", "--force"])
+            #expect(exported.status == 0, "byte \(offset): \(exported)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == expected, "byte \(offset): export changed")
+        }
+    }
+
     @Test("malformed rules configs are rejected in one line")
     func configs() throws {
         let cases = MalformedInputCorpus.configCases()
