@@ -53,6 +53,8 @@ func computeProduct<Weights: WeightRows>(
 ) -> FloatTensor {
     var shape = input.shape
     shape[shape.count - 1] = outFeatures
+    // An empty batch (a leading 0 dimension) has nothing to compute and no storage to point at.
+    guard batch > 0 else { return FloatTensor(uncheckedShape: shape, storage: []) }
     let output = [Float](unsafeUninitializedCapacity: batch * outFeatures) { out, initialized in
         input.storage.withUnsafeBufferPointer { x in
             withOptionalPointer(bias) { biasPointer in

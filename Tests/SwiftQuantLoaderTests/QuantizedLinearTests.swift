@@ -73,6 +73,8 @@ struct QuantizedLinearTests {
         #expect(y.shape == [2, 3, 6])
         let flat = try layer(FloatTensor(shape: [6, 20], storage: x.storage))
         #expect(flat.storage == y.storage)
+        let none = try layer(FloatTensor(shape: [0, 20], storage: []))
+        #expect(none.shape == [0, 6] && none.storage.isEmpty)
         let vector = try layer(FloatTensor(shape: [20], storage: Array(x.storage[0..<20])))
         #expect(vector.shape == [6])
         #expect(vector.storage == Array(y.storage[0..<6]))
