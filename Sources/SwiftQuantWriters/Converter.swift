@@ -42,19 +42,16 @@ public final class Converter {
         var reports: [ConvertedTensorReport] = []
         reports.reserveCapacity(decisions.count)
         var doneBytes = 0
-        // One tensor is prepared ahead on a worker thread while the sink writes the current one.
-        // A plain thread, not a dispatch queue: on Linux a dispatch worker blocked in the kernels'
-        // concurrentPerform holds a pool slot, and the pool then never grows past it.
-        var pending: PreparedSlot? = decisions.isEmpty ? nil : prepareAsync(0)
+        // A producer thread reads and quantizes up to `lookahead` tensors ahead while this thread
+        // hands them to the sink, so a long write (a big kept embedding) and a long quantization
+        // (a big MLP weight) overlap. A plain thread, not a dispatch queue: on Linux a dispatch
+        // worker blocked in the kernels' concurrentPerform holds a pool slot, and the pool then
+        // never grows past it.
+        let pipeline = PreparePipeline(decisions: decisions, source: source, wantsWeights: sink.wantsSourceWeights, lookahead: 2)
+        defer { pipeline.cancel() }
         for index in decisions.indices {
-            let prepared = try pending!.wait()
-            pending = index + 1 < decisions.count ? prepareAsync(index + 1) : nil
-            do {
-                try prepared.withConvertedTensor { try sink.write($0) }
-            } catch {
-                _ = try? pending?.wait()
-                throw error
-            }
+            let prepared = try pipeline.take(index)
+            try prepared.withConvertedTensor { try sink.write($0) }
             source.releasePages(for: prepared.decision.tensor.name)
             reports.append(prepared.report)
             doneBytes += prepared.decision.tensor.byteCount
@@ -64,19 +61,6 @@ public final class Converter {
         }
         try sink.finish()
         return reports
-    }
-
-    private func prepareAsync(_ index: Int) -> PreparedSlot {
-        let slot = PreparedSlot()
-        let decision = decisions[index]
-        let source = self.source
-        let wantsWeights = sink.wantsSourceWeights
-        let thread = Thread {
-            slot.fulfil(Result { try PreparedTensor(decision: decision, source: source, wantsWeights: wantsWeights) })
-        }
-        thread.stackSize = 1 << 22
-        thread.start()
-        return slot
     }
 
     /// The metadata keys the spec defines, for a source and the rules that decided it.
@@ -273,20 +257,60 @@ private struct PreparedTensor: @unchecked Sendable {
     }
 }
 
-/// A prepared tensor that a worker is still producing.
-private final class PreparedSlot: @unchecked Sendable {
-    private let ready = DispatchSemaphore(value: 0)
-    private var result: Result<PreparedTensor, Error>?
+/// The producer side of the conversion: one thread preparing tensors in order, at most
+/// `lookahead` ahead of the consumer.
+private final class PreparePipeline: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var results: [Int: Result<PreparedTensor, Error>] = [:]
+    private var consumed = 0
+    private var cancelled = false
+    private var finished = false
+    private let lookahead: Int
 
-    func fulfil(_ value: Result<PreparedTensor, Error>) {
-        result = value
-        ready.signal()
+    init(decisions: [TensorDecision], source: any TensorSource, wantsWeights: Bool, lookahead: Int) {
+        self.lookahead = lookahead
+        let thread = Thread { [self] in
+            for (index, decision) in decisions.enumerated() {
+                condition.lock()
+                while !cancelled && index >= consumed + lookahead { condition.wait() }
+                let stop = cancelled
+                condition.unlock()
+                if stop { break }
+                let result = Result { try PreparedTensor(decision: decision, source: source, wantsWeights: wantsWeights) }
+                condition.lock()
+                results[index] = result
+                condition.broadcast()
+                condition.unlock()
+                if case .failure = result { break }
+            }
+            condition.lock()
+            finished = true
+            condition.broadcast()
+            condition.unlock()
+        }
+        thread.stackSize = 1 << 22
+        thread.start()
     }
 
-    func wait() throws -> PreparedTensor {
-        ready.wait()
-        ready.signal()
-        return try result!.get()
+    /// Waits for tensor `index` (taken in order) and lets the producer move one further ahead.
+    func take(_ index: Int) throws -> PreparedTensor {
+        condition.lock()
+        defer { condition.unlock() }
+        while results[index] == nil { condition.wait() }
+        let result = results.removeValue(forKey: index)!
+        consumed = index + 1
+        condition.broadcast()
+        return try result.get()
+    }
+
+    /// Stops the producer and waits for it, so no work outlives the conversion.
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        results.removeAll()
+        condition.unlock()
     }
 }
 
