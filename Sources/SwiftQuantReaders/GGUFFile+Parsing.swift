@@ -37,6 +37,7 @@ struct GGUFHeader {
         // Key/value pairs.
         var keys = Set<String>()
         var alignmentEntry: (entry: GGUFMetadataEntry, offset: Int)?
+        var arrayElements = 0
         entries.reserveCapacity(entryCount)
         for index in 0..<entryCount {
             let keyOffset = cursor.offset
@@ -53,8 +54,15 @@ struct GGUFHeader {
                 if elementType == .array {
                     throw .nestedArray(path: path, offset: elementTypeOffset, key: key)
                 }
+                let countOffset = cursor.offset
                 let count = try cursor.count(
                     reading: "the length of array '\(printableInMessage(key))'", minimumElementSize: elementType.minimumSize)
+                arrayElements += count
+                guard arrayElements <= GGUFFormat.maximumMetadataArrayElements else {
+                    throw .metadataTooLarge(
+                        path: path, offset: countOffset, key: key, elements: UInt64(arrayElements),
+                        limit: GGUFFormat.maximumMetadataArrayElements)
+                }
                 var values: [MetadataValue] = []
                 values.reserveCapacity(count)
                 for _ in 0..<count {

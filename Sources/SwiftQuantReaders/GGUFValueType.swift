@@ -92,4 +92,9 @@ public enum GGUFFormat {
     public static let maximumTensorNameBytes = 63
     /// ggml's `GGML_MAX_DIMS`.
     public static let maximumDimensions = 4
+    /// The most metadata array elements one file may hold, all arrays together. Each becomes a
+    /// ``MetadataValue``, so this bounds memory to a few hundred MB whatever the file claims;
+    /// real files stay far below (a 262k-token vocabulary with scores, types and 500k merges
+    /// is about 1.3 million).
+    public static let maximumMetadataArrayElements = 1 << 23
 }

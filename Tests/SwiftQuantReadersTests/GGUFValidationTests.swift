@@ -112,6 +112,26 @@ import Testing
         }
     }
 
+    @Test func metadataArraysBeyondTheElementLimit() throws {
+        // 2^23 + 1 one-byte elements fit in the file, but would become as many MetadataValues.
+        let limit = GGUFFormat.maximumMetadataArrayElements
+        var fixture = GGUFFixture.valid
+        fixture.add(key: "custom.bytes") {
+            $0.u32(GGUFValueType.array.rawValue); $0.u32(GGUFValueType.uint8.rawValue); $0.u64(UInt64(limit + 1))
+            $0.raw([UInt8](repeating: 0, count: limit + 1))
+        }
+        try expectError(fixture, "metadataTooLarge")
+        // The limit counts all arrays together.
+        var split = GGUFFixture.valid
+        for half in 0..<2 {
+            split.add(key: "custom.half\(half)") {
+                $0.u32(GGUFValueType.array.rawValue); $0.u32(GGUFValueType.uint8.rawValue); $0.u64(UInt64(limit / 2 + 1))
+                $0.raw([UInt8](repeating: 0, count: limit / 2 + 1))
+            }
+        }
+        try expectError(split, "metadataTooLarge")
+    }
+
     @Test func tensorNameLengthBeyondFile() throws {
         var bytes = GGUFBytes()
         bytes.raw(Array("GGUF".utf8))
