@@ -31,7 +31,10 @@ struct Verify: ParsableCommand {
         var rows: [VerifyRow] = []
         var firstFailure: Error?
         var failures = 0
-        for entry in file.entries {
+        let bar = ProgressBar(enabled: true)
+        let totalBytes = file.entries.reduce(0) { $0 + $1.values.rawLength }
+        var doneBytes = 0
+        for (index, entry) in file.entries.enumerated() {
             var row = VerifyRow(entry: entry)
             do {
                 try file.verify(tensorNamed: entry.name)
@@ -43,7 +46,10 @@ struct Verify: ParsableCommand {
             }
             rows.append(row)
             source?.releasePages(for: entry.name)
+            doneBytes += entry.values.rawLength
+            bar.update(tensorsDone: index + 1, tensorCount: file.entries.count, bytesDone: doneBytes, totalBytes: totalBytes)
         }
+        bar.finish()
         print(json ? jsonReport(rows, file: file) : textReport(rows, file: file, failures: failures))
         if let firstFailure {
             throw VerifyError.failed(count: failures, first: "\(firstFailure)")
