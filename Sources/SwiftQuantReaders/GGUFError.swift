@@ -17,6 +17,8 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidUTF8(path: String, offset: Int, what: String)
     /// A metadata value type or array element type outside 0…12.
     case unknownValueType(path: String, offset: Int, key: String, type: UInt32)
+    /// More tensors or metadata entries than ``GGUFFormat/maximumCount``.
+    case countTooLarge(path: String, offset: Int, what: String, count: Int)
     /// Metadata arrays holding more elements in all than ``GGUFFormat/maximumMetadataArrayElements``.
     case metadataTooLarge(path: String, offset: Int, key: String, elements: UInt64, limit: Int)
     /// An array whose elements are arrays (ggml rejects them).
@@ -68,6 +70,8 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path): byte \(offset): \(what) is not valid UTF-8; GGUF strings must be UTF-8"
         case .unknownValueType(let path, let offset, let key, let type):
             return "\(path): byte \(offset): metadata '\(printableInMessage(key))' has unknown value type \(type) (GGUF defines 0…12); the file is corrupt or from a newer GGUF revision"
+        case .countTooLarge(let path, let offset, let what, let count):
+            return "\(path): byte \(offset): the file declares \(count) \(what), more than the \(GGUFFormat.maximumCount) SwiftQuant reads; the file is corrupt or crafted"
         case .metadataTooLarge(let path, let offset, let key, let elements, let limit):
             return "\(path): byte \(offset): metadata array '\(printableInMessage(key))' brings the metadata to \(elements) array elements, more than the \(limit) SwiftQuant reads; the file is corrupt or crafted"
         case .nestedArray(let path, let offset, let key):

@@ -31,8 +31,14 @@ struct GGUFHeader {
         }
         let tensorCount = try cursor.count(
             reading: "the tensor count", minimumElementSize: Self.minimumTensorInfoSize)
+        guard tensorCount <= GGUFFormat.maximumCount else {
+            throw .countTooLarge(path: path, offset: 8, what: "tensors", count: tensorCount)
+        }
         let entryCount = try cursor.count(
             reading: "the metadata count", minimumElementSize: Self.minimumEntrySize)
+        guard entryCount <= GGUFFormat.maximumCount else {
+            throw .countTooLarge(path: path, offset: 16, what: "metadata entries", count: entryCount)
+        }
 
         // Key/value pairs.
         var keys = Set<String>()

@@ -97,4 +97,7 @@ public enum GGUFFormat {
     /// real files stay far below (a 262k-token vocabulary with scores, types and 500k merges
     /// is about 1.3 million).
     public static let maximumMetadataArrayElements = 1 << 23
+    /// The most tensors, and the most metadata entries, one file may declare: far above real
+    /// models (thousands of tensors, tens of keys), far below what a crafted count could cost.
+    public static let maximumCount = 1 << 20
 }

@@ -112,6 +112,25 @@ import Testing
         }
     }
 
+    @Test func countsBeyondTheLimitThatFitTheFile() throws {
+        // 2^20 + 1 tensor infos or entries could fit in a file of 25+ MB; the counts alone are
+        // refused, before anything is read or allocated.
+        var bytes = GGUFBytes()
+        bytes.raw(Array("GGUF".utf8))
+        bytes.u32(3)
+        bytes.u64(UInt64(GGUFFormat.maximumCount + 1))
+        bytes.u64(0)
+        bytes.raw([UInt8](repeating: 0, count: 24 * (GGUFFormat.maximumCount + 1)))
+        try expectError(bytes.bytes, "countTooLarge")
+        var entries = GGUFBytes()
+        entries.raw(Array("GGUF".utf8))
+        entries.u32(3)
+        entries.u64(0)
+        entries.u64(UInt64(GGUFFormat.maximumCount + 1))
+        entries.raw([UInt8](repeating: 0, count: 13 * (GGUFFormat.maximumCount + 1)))
+        try expectError(entries.bytes, "countTooLarge")
+    }
+
     @Test func metadataArraysBeyondTheElementLimit() throws {
         // 2^23 + 1 one-byte elements fit in the file, but would become as many MetadataValues.
         let limit = GGUFFormat.maximumMetadataArrayElements
