@@ -100,6 +100,18 @@ extension CheckpointFile {
             }
             return (stored, file)
         }
+        // Before allocating the decoded size: no zstd frame expands more than 32,768-fold (a
+        // 4-byte RLE block per 128 KiB), so a chunk claiming more is damaged or crafted, and a
+        // tiny file cannot make the reader allocate gigabytes.
+        var chunkStart = segment.offset
+        for (index, chunk) in segment.chunks.enumerated() {
+            guard segment.rawRange(ofChunk: index).count / 32_768 <= chunk.storedLength else {
+                throw .corruptChunk(
+                    path: path, tensor: entry.name, chunk: index, offset: chunkStart,
+                    reason: "\(chunk.storedLength) stored bytes cannot hold \(segment.rawRange(ofChunk: index).count) bytes of zstd output")
+            }
+            chunkStart += chunk.storedLength
+        }
         guard let output = CheckpointBuffer(count: segment.rawLength) else {
             throw .corruptChunk(path: path, tensor: entry.name, chunk: 0, offset: segment.offset, reason: "cannot allocate \(segment.rawLength) bytes")
         }
