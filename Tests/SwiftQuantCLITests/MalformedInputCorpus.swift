@@ -533,13 +533,15 @@ enum MalformedInputCorpus {
             c("chunk count 2^64-1", base.with { $0.entries[0].values.chunkCount = max64 }),
             c("chunk stored length 0", base.with { $0.entries[0].values.chunks[0].length = 0 }),
             c("chunk stored length 2^63", base.with { $0.entries[0].values.chunks[0].length = 1 << 63 }),
-            c("zstd chunk claiming 1 GiB from 64 bytes", base.with {
+            MalformedInput(.checkpoint, "zstd chunk claiming 1 GiB from 64 bytes", base.with {
                 $0.entries[0].values.codec = 1
                 $0.entries[0].values.rawLength = 1 << 30
                 $0.entries[0].values.chunkSize = 1 << 30
                 $0.entries[0].shape = [1 << 24, 64]
                 $0.entries[0].scales!.rawLength = 1 << 26
-            }),
+                $0.entries[0].scales!.codec = 1
+                $0.entries[0].scales!.chunkSize = 1 << 30
+            }, expectation: .rejectedOnRead),
             c("scales of the wrong length", base.with { $0.entries[0].scales!.rawLength = 12 }),
             c("segments overlap", base.with { $0.entries[0].scales = $0.entries[0].values; $0.entries[0].scales!.rawLength = 16; $0.entries[0].scales!.chunks[0].length = 16; $0.entries[0].scales!.storedLength = 16 }),
             c("a quantized tensor without scales", base.with {

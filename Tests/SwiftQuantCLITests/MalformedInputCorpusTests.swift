@@ -146,6 +146,16 @@ struct MalformedInputCorpusTests {
             try expectReaderRejection(input)
             try expectCleanRejection(input)
         }
+
+        // A decoded size the stored bytes cannot back is refused before it is allocated.
+        let claim = try #require(cases.first { $0.name.hasPrefix("zstd chunk claiming") })
+        let claimed = try CheckpointFile(path: try claim.write(into: folder + "/claim"))
+        do {
+            try claimed.verify(tensorNamed: "w")
+            Issue.record("a 1 GiB claim from 64 stored bytes was accepted")
+        } catch {
+            #expect("\(error)".contains("cannot hold"), "\(error)")
+        }
     }
 
     @Test("a converted checkpoint truncated at every boundary or bit-flipped is rejected in one line")
