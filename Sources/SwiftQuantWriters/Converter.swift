@@ -102,7 +102,8 @@ public struct ConvertedTensorReport: Sendable {
     public var reason: String
     /// The quantization error, for quantized tensors.
     public var metrics: QuantizationErrorMetrics?
-    /// What a `min_snr_db` check did, if there was one.
+    /// The plan's adjustments (per group falling back to per channel, …) and what a
+    /// `min_snr_db` check did, joined with "; "; `nil` when there were none.
     public var note: String?
 }
 
@@ -175,7 +176,8 @@ private struct PreparedTensor: @unchecked Sendable {
         self.quantized = quantized
         report = ConvertedTensorReport(
             name: tensor.name, sourceDType: tensor.dtype, shape: tensor.shape, action: action,
-            reason: decision.reason, metrics: metrics, note: note)
+            reason: decision.reason, metrics: metrics,
+            note: (decision.notes + [note].compactMap { $0 }).joined(separator: "; ").nilIfEmpty)
     }
 
     private static func quantizeEncoded(
@@ -312,6 +314,10 @@ private final class PreparePipeline: @unchecked Sendable {
         results.removeAll()
         condition.unlock()
     }
+}
+
+extension String {
+    fileprivate var nilIfEmpty: String? { isEmpty ? nil : self }
 }
 
 func lastPathComponent(_ path: String) -> String {

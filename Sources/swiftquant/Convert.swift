@@ -189,9 +189,10 @@ struct ConversionSummary {
                 lines.append("    " + String(format: "%6.1f dB", Double(report.metrics!.snrDecibels)) + "  \(report.name) (\(granularity))")
             }
         }
-        for report in reports {
-            if let note = report.note { lines.append("  \(report.name): \(note)") }
-        }
+        let noted = reports.filter { $0.note != nil }
+        if !noted.isEmpty { lines.append("  notes:") }
+        for report in noted.prefix(10) { lines.append("    \(report.name): \(report.note!)") }
+        if noted.count > 10 { lines.append("    … and \(noted.count - 10) more (--json lists every tensor)") }
         return lines.joined(separator: "\n")
     }
 
