@@ -38,12 +38,8 @@ struct SwiftQuantCommand {
         if let exitCode = error as? ExitCode {
             Glibc.exit(exitCode.rawValue)
         }
-        let message: String
-        if error is CustomStringConvertible, !(error is ValidationError) {
-            message = "\(error)"
-        } else {
-            message = Root.message(for: error)
-        }
+        // ArgumentParser renders its own errors and falls back to `description` for ours.
+        let message = Root.message(for: error)
         let firstLine = message.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? "failed"
         printToStandardError("swiftquant: error: \(firstLine)")
         Glibc.exit(1)
