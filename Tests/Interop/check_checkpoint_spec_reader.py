@@ -3,25 +3,15 @@
 reads what `swiftquant convert` writes — compressed and uncompressed, MiniLM and a fixture
 with every dtype — and agrees byte for byte with `swiftquant export --layout int8`."""
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_export_bitexact import fixtures, load_file, write_safetensors  # noqa: E402
+from check_export_bitexact import fixtures, load_file  # noqa: E402
+from interop_support import MINILM_SAFETENSORS, finish, run, write_safetensors  # noqa: E402
 from swq_reader import read_checkpoint, tensor_scales, tensor_values  # noqa: E402
-
-SWIFTQUANT = os.environ.get("SWIFTQUANT", "swiftquant")
-HERE = os.path.dirname(os.path.abspath(__file__))
-MINILM = os.path.join(HERE, "..", "..", "..", "shared", "models", "all-MiniLM-L6-v2", "model.safetensors")
-
-
-def run(args):
-    result = subprocess.run([SWIFTQUANT] + args, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"swiftquant {' '.join(args)} failed: {result.stderr.strip()}")
 
 
 def compare(checkpoint, exported, failures):
@@ -48,10 +38,10 @@ def main():
             path = os.path.join(folder, f"{dtype}.safetensors")
             write_safetensors(path, tensors)
             sources.append(path)
-        if os.path.exists(MINILM):
-            sources.append(MINILM)
+        if os.path.exists(MINILM_SAFETENSORS):
+            sources.append(MINILM_SAFETENSORS)
         else:
-            failures.append(f"MiniLM not found at {MINILM}")
+            failures.append(f"MiniLM not found at {MINILM_SAFETENSORS}")
         for index, source in enumerate(sources):
             for extra in [[], ["--no-compression"], ["--granularity", "per-group", "--group-size", "32"]]:
                 checkpoint = os.path.join(folder, f"{index}-{len(extra)}.swq")
@@ -59,10 +49,8 @@ def main():
                 exported = checkpoint + ".safetensors"
                 run(["export", checkpoint, "-o", exported, "--layout", "int8", "--force", "--quiet"])
                 count += compare(checkpoint, exported, failures)
-    for failure in failures[:20]:
-        print("FAIL:", failure)
-    print(f"check_checkpoint_spec_reader: {count} tensors read independently, {len(failures)} failures")
-    return 1 if failures else 0
+    return finish(failures, f"check_checkpoint_spec_reader: {count} tensors read independently, "
+                            f"{len(failures)} failures")
 
 
 if __name__ == "__main__":

@@ -13,28 +13,14 @@ Run with SWIFTQUANT=<path to the swiftquant binary>.
 import json
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 from safetensors import safe_open
 
-SWIFTQUANT = os.environ.get("SWIFTQUANT", "swiftquant")
-
-
-def write_safetensors(path, tensors):
-    """tensors: name -> (dtype string, shape, raw little-endian bytes). Written by hand so BF16
-    (which numpy lacks) is stored exactly."""
-    header, blobs, offset = {}, [], 0
-    for name, (dtype, shape, data) in tensors.items():
-        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from interop_support import decode_float, finish, float_fixtures, run, write_safetensors  # noqa: E402
 
 
 NUMPY_DTYPES = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "I8": "i1", "I64": "<i8", "BF16": "<u2"}
@@ -62,16 +48,6 @@ def load_file(path):
                 if not np.array_equal(f.get_tensor(name).view(np.uint8), out[name].view(np.uint8)):
                     raise SystemExit(f"{path}: {name} reads differently through safetensors")
     return out
-
-
-def decode(dtype, shape, data):
-    if dtype == "F32":
-        return np.frombuffer(data, "<f4").reshape(shape).astype(np.float32)
-    if dtype == "F16":
-        return np.frombuffer(data, "<f2").reshape(shape).astype(np.float32)
-    if dtype == "BF16":
-        return (np.frombuffer(data, "<u2").astype(np.uint32) << 16).view(np.float32).reshape(shape)
-    raise ValueError(dtype)
 
 
 def reference_quantize(w, granularity, group):
@@ -124,30 +100,7 @@ def fixtures(rng):
         "model.layers.0.mlp.odd.weight": odd,
         "model.layers.0.input_layernorm.weight": weights((256,), 1.0),
     }
-    out = {}
-    for dtype in ["F32", "F16", "BF16"]:
-        encoded = {}
-        for name, w in tensors.items():
-            if dtype == "F32":
-                data = w.astype("<f4").tobytes()
-            elif dtype == "F16":
-                data = w.astype("<f2").tobytes()
-            else:
-                # Round to bf16 first so the stored value is what both sides decode.
-                bits = w.view(np.uint32).astype(np.uint64)
-                rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype("<u2")
-                data = rounded.tobytes()
-            encoded[name] = (dtype, w.shape, data)
-        encoded["model.position_ids"] = ("I64", (1, 7), np.arange(7, dtype="<i8").tobytes())
-        out[dtype] = encoded
-    return out
-
-
-def run(args):
-    result = subprocess.run([SWIFTQUANT] + args, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"swiftquant {' '.join(args)} failed: {result.stderr.strip()}")
-    return result
+    return float_fixtures(tensors)
 
 
 def main():
@@ -187,7 +140,7 @@ def main():
                             failures.append(f"{tag}: kept tensor {name} changed")
                         checked += 1
                         continue
-                    w = decode(source_dtype, shape, data)
+                    w = decode_float(source_dtype, shape, data)
                     q, scales, effective = reference_quantize(w, granularity, group)
                     got_scales = loaded[name + "_scale"]
                     if stored.dtype != np.int8 or tuple(stored.shape) != tuple(shape):
@@ -207,10 +160,7 @@ def main():
                     if not np.array_equal(dequantized[name].view(np.uint32), expected.astype(np.float32).view(np.uint32)):
                         failures.append(f"{tag}: {name} dequantized export differs from q × scale")
                     checked += 1
-    for failure in failures[:20]:
-        print("FAIL:", failure)
-    print(f"check_export_bitexact: {checked} tensor checks, {len(failures)} failures")
-    return 1 if failures else 0
+    return finish(failures, f"check_export_bitexact: {checked} tensor checks, {len(failures)} failures")
 
 
 if __name__ == "__main__":

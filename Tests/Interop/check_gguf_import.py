@@ -15,10 +15,7 @@ in safetensors, and the reader's limits show up as one clean line.
 
 Run with SWIFTQUANT=<path to the swiftquant binary>.
 """
-import json
 import os
-import struct
-import subprocess
 import sys
 import tempfile
 
@@ -26,33 +23,9 @@ import numpy as np
 import gguf
 from gguf import GGMLQuantizationType as QT
 
-SWIFTQUANT = os.environ.get("SWIFTQUANT", "swiftquant")
-failures = []
-
-
-def fail(message):
-    failures.append(message)
-
-
-def run(args, expect_ok=True):
-    result = subprocess.run([SWIFTQUANT] + args, capture_output=True, text=True)
-    if expect_ok and result.returncode != 0:
-        raise SystemExit(f"swiftquant {' '.join(args)} failed: {result.stderr.strip()}")
-    return result
-
-
-def write_safetensors(path, arrays):
-    header, blobs, offset = {}, [], 0
-    for name, array in arrays.items():
-        dtype = {np.dtype("float32"): "F32", np.dtype("float16"): "F16"}[array.dtype]
-        data = array.tobytes()
-        header[name] = {"dtype": dtype, "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from interop_support import (array_entry, exit_if_failed, fail, read_safetensors, run,  # noqa: E402
+                             write_safetensors)
 
 
 def write_gguf(path, tensors):
@@ -69,22 +42,6 @@ def write_gguf(path, tensors):
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
-
-
-def read_safetensors(path):
-    """name -> (dtype, shape, bytes), in file order."""
-    with open(path, "rb") as f:
-        length = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(length))
-        base = 8 + length
-        out = {}
-        for name, entry in header.items():
-            if name == "__metadata__":
-                continue
-            begin, end = entry["data_offsets"]
-            f.seek(base + begin)
-            out[name] = (entry["dtype"], tuple(entry["shape"]), f.read(end - begin))
-    return out
 
 
 def exported(folder, source, tag, extra):
@@ -130,7 +87,7 @@ def main():
         gguf_path = os.path.join(folder, "weights.gguf")
         st_path = os.path.join(folder, "weights.safetensors")
         write_gguf(gguf_path, arrays)
-        write_safetensors(st_path, arrays)
+        write_safetensors(st_path, {name: array_entry(array) for name, array in arrays.items()})
         for tag, extra in [("default rules", []), ("per-group 32", ["--granularity", "per-group", "--group-size", "32"])]:
             a = exported(folder, gguf_path, "gguf-" + tag.replace(" ", "-"), extra)
             b = exported(folder, st_path, "st-" + tag.replace(" ", "-"), extra)
@@ -148,7 +105,8 @@ def main():
         dq = gguf.quants.dequantize(q8, QT.Q8_0).astype(np.float32).reshape(48, 128)
         dq_embedding = gguf.quants.dequantize(embedding, QT.Q8_0).astype(np.float32).reshape(40, 64)
         dq_path = os.path.join(folder, "q8-dequantized.safetensors")
-        write_safetensors(dq_path, {"token_embd.weight": dq_embedding, "blk.0.attn_v.weight": dq})
+        write_safetensors(dq_path, {"token_embd.weight": array_entry(dq_embedding),
+                                    "blk.0.attn_v.weight": array_entry(dq)})
         compare("Q8_0 source", exported(folder, q8_path, "q8", []), exported(folder, dq_path, "q8-dq", []))
         compared += 1
 
@@ -174,10 +132,7 @@ def main():
         expect_one_line_error("convert truncated", ["convert", cut_path, "-o", os.path.join(folder, "cut.swq")],
                               [cut_path, "truncated"])
 
-    for message in failures:
-        print("check_gguf_import:", message, file=sys.stderr)
-    if failures:
-        sys.exit(1)
+    exit_if_failed("check_gguf_import")
     print(f"check_gguf_import: {compared} exported tensors identical from GGUF and safetensors; "
           "Q8_0 dequantized as gguf-py; Q4_K and truncation are one-line errors")
 

@@ -16,8 +16,6 @@ Run with SWIFTQUANT=<path to the swiftquant binary>.
 """
 import json
 import os
-import struct
-import subprocess
 import sys
 import tempfile
 
@@ -26,60 +24,9 @@ import gguf
 from gguf import GGMLQuantizationType as QT
 from gguf import GGUFValueType as VT
 
-SWIFTQUANT = os.environ.get("SWIFTQUANT", "swiftquant")
-HERE = os.path.dirname(os.path.abspath(__file__))
-MINILM = os.path.join(HERE, "..", "..", "..", "shared", "models", "all-MiniLM-L6-v2")
-
-failures = []
-
-
-def fail(message):
-    failures.append(message)
-
-
-def run(args, expect_ok=True):
-    result = subprocess.run([SWIFTQUANT] + args, capture_output=True, text=True)
-    if expect_ok and result.returncode != 0:
-        raise SystemExit(f"swiftquant {' '.join(args)} failed: {result.stderr.strip()}")
-    return result
-
-
-def write_safetensors(path, tensors):
-    """tensors: name -> (dtype, shape, raw bytes); written by hand so BF16 is stored exactly."""
-    header, blobs, offset = {}, [], 0
-    for name, (dtype, shape, data) in tensors.items():
-        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        length = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(length))
-        base = 8 + length
-        out = {}
-        for name, entry in header.items():
-            if name == "__metadata__":
-                continue
-            begin, end = entry["data_offsets"]
-            f.seek(base + begin)
-            out[name] = (entry["dtype"], tuple(entry["shape"]), f.read(end - begin))
-    return out
-
-
-def to_f32(dtype, shape, data):
-    if dtype == "F32":
-        return np.frombuffer(data, "<f4").reshape(shape).astype(np.float32)
-    if dtype == "F16":
-        return np.frombuffer(data, "<f2").reshape(shape).astype(np.float32)
-    if dtype == "BF16":
-        return (np.frombuffer(data, "<u2").astype(np.uint32) << 16).view(np.float32).reshape(shape)
-    raise ValueError(dtype)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from interop_support import (MINILM_DIR, decode_float, exit_if_failed, fail, float_fixtures,  # noqa: E402
+                             read_safetensors, run, write_safetensors)
 
 
 def fixtures(rng):
@@ -105,21 +52,7 @@ def fixtures(rng):
         "model.layers.0.conv.weight": weights((8, 4, 3, 3)),
         "model.layers.0.input_layernorm.weight": weights((256,), 1.0),
     }
-    out = {}
-    for dtype in ["F32", "F16", "BF16"]:
-        encoded = {}
-        for name, w in tensors.items():
-            if dtype == "F32":
-                data = w.astype("<f4").tobytes()
-            elif dtype == "F16":
-                data = w.astype("<f2").tobytes()
-            else:
-                bits = w.view(np.uint32).astype(np.uint64)
-                data = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype("<u2").tobytes()
-            encoded[name] = (dtype, w.shape, data)
-        encoded["model.position_ids"] = ("I64", (1, 7), np.arange(7, dtype="<i8").tobytes())
-        out[dtype] = encoded
-    return out
+    return float_fixtures(tensors)
 
 
 GGUF_TO_ST = {QT.F32: "F32", QT.F16: "F16", QT.BF16: "BF16", QT.I64: "I64", QT.I32: "I32", QT.I8: "I8"}
@@ -177,7 +110,7 @@ def check_output(tag, path, source_path, sources, architecture, name=None):
                 continue
             fail(f"{tag}: kept tensor {tensor.name} is {tensor.tensor_type.name}, source {dtype}, bytes equal: {stored == data}")
             continue
-        w = to_f32(dtype, shape, data)
+        w = decode_float(dtype, shape, data)
         if shape[-1] % 32 != 0:
             expected = w.astype("<f2").tobytes()
             if tensor.tensor_type != QT.F16 or stored != expected:
@@ -216,13 +149,13 @@ def main():
                     fail(f"{dtype}: --format gguf and the .gguf extension give different files")
 
         # The real model: architecture and name from config.json and the folder.
-        if os.path.isdir(MINILM):
+        if os.path.isdir(MINILM_DIR):
             output = os.path.join(folder, "minilm.gguf")
-            model = os.path.join(MINILM, "model.safetensors")
+            model = os.path.join(MINILM_DIR, "model.safetensors")
             run(["convert", model, "-o", output, "--quiet"])
             q8_checked += check_output("MiniLM", output, model, read_safetensors(model), "bert", name="all-MiniLM-L6-v2")
         else:
-            fail(f"MiniLM not found at {MINILM}")
+            fail(f"MiniLM not found at {MINILM_DIR}")
 
         # A GGUF source written by gguf-py: GGUF in, GGUF out, its metadata kept with its types.
         source = os.path.join(folder, "from-gguf-py.gguf")
@@ -270,10 +203,7 @@ def main():
 
     if q8_checked < 40:
         fail(f"only {q8_checked} Q8_0 tensors were checked")
-    for message in failures:
-        print("check_gguf_q8_0:", message, file=sys.stderr)
-    if failures:
-        sys.exit(1)
+    exit_if_failed("check_gguf_q8_0")
     print(f"check_gguf_q8_0: {q8_checked} Q8_0 tensors bit-exact with gguf.quants.quantize; "
           "F16 fallback, kept tensors and metadata as expected")
 

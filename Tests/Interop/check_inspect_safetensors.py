@@ -18,10 +18,11 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from interop_support import MINILM_SAFETENSORS as MINILM, ROOT, failures  # noqa: E402
+
+# Unlike the other checks, an unset SWIFTQUANT means this checkout's release build.
 SWIFTQUANT = os.environ.get("SWIFTQUANT") or os.path.join(ROOT, ".build", "release", "swiftquant")
-MINILM = os.path.join(ROOT, "..", "shared", "models", "all-MiniLM-L6-v2", "model.safetensors")
 SAMPLE = os.path.join(ROOT, "Samples", "tiny-llama.safetensors")
 
 # Bits per element of each dtype, for the byte sizes Python does not report directly.
@@ -30,8 +31,6 @@ BITS = {
     "F8_E5M2FNUZ": 8, "I16": 16, "U16": 16, "F16": 16, "BF16": 16, "I32": 32, "U32": 32,
     "F32": 32, "C64": 64, "F64": 64, "I64": 64, "U64": 64, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
 }
-
-failures = []
 
 
 def python_view(files):

@@ -26,10 +26,8 @@ import numpy as np
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
+from interop_support import MINILM_DIR as model_dir, ROOT as root  # noqa: E402
 from minilm_reference import MiniLM  # noqa: E402
-
-root = os.path.dirname(os.path.dirname(here))
-model_dir = os.path.normpath(os.path.join(root, "..", "shared", "models", "all-MiniLM-L6-v2"))
 
 SENTENCES = [
     "A man is playing a guitar.",
