@@ -123,11 +123,11 @@ struct Plan: ParsableCommand {
                 fields += [("granularity", "null"), ("group_size", "null"), ("keep_dtype", jsonQuoted(dtype.rawValue))]
             }
             fields.append(("rule", jsonQuoted(row.decision.reason)))
-            if let minimum = row.decision.minimumSNRDecibels { fields.append(("min_snr_db", jsonNumber(minimum))) }
+            if let minimum = row.decision.minimumSNRDecibels { fields.append(("min_snr_db", jsonFloat(minimum))) }
             fields.append(("notes", "[" + row.notes(measured: measure).map(jsonQuoted).joined(separator: ",") + "]"))
             if measure {
-                fields.append(("snr_db", row.resolved?.metrics.map { jsonNumber($0.snrDecibels) } ?? "null"))
-                fields.append(("max_abs_error", row.resolved?.metrics.map { jsonNumber($0.maxAbsError) } ?? "null"))
+                fields.append(("snr_db", jsonFloat(row.resolved?.metrics?.snrDecibels)))
+                fields.append(("max_abs_error", jsonFloat(row.resolved?.metrics?.maxAbsError)))
             }
             entries.append("    {" + fields.map { "\(jsonQuoted($0.0)): \($0.1)" }.joined(separator: ", ") + "}")
         }
@@ -165,7 +165,7 @@ private struct PlanRow {
         if let note = resolved?.note {
             notes.append(note)
         } else if !measured, let minimum = decision.minimumSNRDecibels {
-            notes.append("min_snr_db \(jsonNumber(minimum)) is checked by convert and plan --measure")
+            notes.append("min_snr_db \(String(format: "%g", minimum)) is checked by convert and plan --measure")
         }
         return notes
     }
@@ -201,13 +201,6 @@ enum PlanCommandError: Error, CustomStringConvertible {
             "\(count) tensor(s) cannot be quantized, so convert would stop; the first: \(first); keep them with --skip or a rule"
         }
     }
-}
-
-/// A number as JSON: shortest round-trip form, `null` when not finite.
-private func jsonNumber(_ value: Float) -> String {
-    guard value.isFinite else { return "null" }
-    if value == value.rounded(), abs(value) < 1e9 { return String(Int(value)) }
-    return "\(value)"
 }
 
 private func megabytes(_ bytes: Int) -> String {

@@ -59,8 +59,3 @@ func formatDuration(_ seconds: Double) -> String {
     return hours > 0 ? String(format: "%d:%02d:%02d", hours, minutes, secs) : String(format: "%d:%02d", minutes, secs)
 }
 
-/// A Float as JSON: finite numbers as shortest text, otherwise `null`.
-func jsonFloat(_ value: Float?) -> String {
-    guard let value, value.isFinite else { return "null" }
-    return "\(value)"
-}
