@@ -94,7 +94,7 @@ struct Plan: ParsableCommand {
         let plannedBytes = rows.reduce(0) { $0 + $1.plannedByteCount }
         var text = "\(rows.count) tensors: \(quantized) quantized, \(rows.count - quantized - failed) kept"
         if failed > 0 { text += ", \(failed) cannot be quantized" }
-        text += "; \(megabytes(sourceBytes)) → about \(megabytes(plannedBytes)) before compression"
+        text += "; \(formatBytes(sourceBytes)) → about \(formatBytes(plannedBytes)) before compression"
         if measure, let worst = rows.filter({ $0.resolved?.metrics != nil })
             .min(by: { $0.resolved!.metrics!.snrDecibels < $1.resolved!.metrics!.snrDecibels })
         {
@@ -203,9 +203,6 @@ enum PlanCommandError: Error, CustomStringConvertible {
     }
 }
 
-private func megabytes(_ bytes: Int) -> String {
-    String(format: "%.1f MB", Double(bytes) / 1_000_000)
-}
 
 /// A one-line progress counter on stderr, shown only when stderr is a terminal.
 private final class ProgressLine {
