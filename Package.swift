@@ -2,7 +2,7 @@
 import PackageDescription
 import Foundation
 
-// The inference kernels (SwiftQuantLoader) are compiled for the build machine's vector units
+// The inference kernels (SwiftQuantNN) are compiled for the build machine's vector units
 // (AVX-512/AVX2 + FMA on x86_64): the baseline x86-64 target has neither FMA nor wide
 // sign-extension, and the int8 matmul runs 4-5x slower. SWIFTQUANT_PORTABLE=1 builds for the
 // baseline target instead (binaries that run on any x86_64 CPU).
@@ -10,22 +10,28 @@ let inferenceKernelSettings: [SwiftSetting] =
     ProcessInfo.processInfo.environment["SWIFTQUANT_PORTABLE"] == "1"
     ? [] : [.unsafeFlags(["-target-cpu", "native"]), .define("SWIFTQUANT_FMA")]
 
-// Data flows one way through the library modules:
-//   SwiftQuantReaders (safetensors, GGUF, our checkpoint)
-//   → SwiftQuantPlan (rules decide each tensor)
-//   → SwiftQuantKernels (quantization, SIMD math; depends on nothing)
-//   → SwiftQuantWriters (our checkpoint, GGUF, safetensors; the streaming converter)
-//   → SwiftQuantLoader (QuantizedLinear for inference)
+// Data flows one way:
+//   SwiftQuantCore (dtypes, TensorSource, buffers, mmap, JSON, atomic output)
+//   → SwiftQuantKernels (float decoding, quantization schemes, error metrics)
+//   → one module per file format, each owning both directions:
+//       SwiftQuantSafeTensors, SwiftQuantGGUF, SwiftQuantCheckpoint (zstd + xxhash)
+//   → SwiftQuantPlan (rules decide each tensor; Yams)
+//   → SwiftQuantConversion (format registry, converter, export, verify, reports)
+// and, for inference, with no file-format dependency:
+//   SwiftQuantCore → SwiftQuantKernels → SwiftQuantNN (Linear, QuantizedLinear, blocks)
+//   → SwiftQuantModels (BERT / MiniLM)
+// SwiftQuant re-exports all of them: one `import SwiftQuant`.
 let package = Package(
     name: "SwiftQuant",
     platforms: [.macOS(.v14)],
     products: [
+        .library(name: "SwiftQuant", targets: ["SwiftQuant"]),
+        .library(name: "SwiftQuantInference", targets: [
+            "SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantNN", "SwiftQuantModels",
+            "SwiftQuantSafeTensors", "SwiftQuantGGUF", "SwiftQuantCheckpoint",
+        ]),
         .executable(name: "swiftquant", targets: ["swiftquant"]),
         .executable(name: "minilm-embed", targets: ["minilm-embed"]),
-        .library(name: "SwiftQuant", targets: [
-            "SwiftQuantReaders", "SwiftQuantPlan", "SwiftQuantKernels",
-            "SwiftQuantWriters", "SwiftQuantLoader",
-        ]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,40 +40,49 @@ let package = Package(
     targets: [
         .systemLibrary(
             name: "CZstd", pkgConfig: "libzstd",
-            providers: [.apt(["libzstd-dev"])]),
+            providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
         .systemLibrary(
             name: "CXXHash", pkgConfig: "libxxhash",
-            providers: [.apt(["libxxhash-dev"])]),
+            providers: [.apt(["libxxhash-dev"]), .brew(["xxhash"])]),
 
-        .target(name: "SwiftQuantKernels"),
-        .target(name: "SwiftQuantReaders", dependencies: ["SwiftQuantKernels", "CZstd", "CXXHash"]),
+        .target(name: "SwiftQuantCore"),
+        .target(name: "SwiftQuantKernels", dependencies: ["SwiftQuantCore"]),
+        .target(name: "SwiftQuantSafeTensors", dependencies: ["SwiftQuantCore", "SwiftQuantKernels"]),
+        .target(name: "SwiftQuantGGUF", dependencies: ["SwiftQuantCore", "SwiftQuantKernels"]),
+        .target(name: "SwiftQuantCheckpoint", dependencies: [
+            "SwiftQuantCore", "SwiftQuantKernels", "CZstd", "CXXHash",
+        ]),
         .target(name: "SwiftQuantPlan", dependencies: [
-            "SwiftQuantReaders", "SwiftQuantKernels", .product(name: "Yams", package: "Yams"),
+            "SwiftQuantCore", .product(name: "Yams", package: "Yams"),
         ]),
-        .target(name: "SwiftQuantWriters", dependencies: [
-            "SwiftQuantReaders", "SwiftQuantPlan", "SwiftQuantKernels", "CZstd", "CXXHash",
+        .target(name: "SwiftQuantConversion", dependencies: [
+            "SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantPlan",
+            "SwiftQuantSafeTensors", "SwiftQuantGGUF", "SwiftQuantCheckpoint",
         ]),
-        .target(name: "SwiftQuantLoader", dependencies: ["SwiftQuantReaders", "SwiftQuantKernels"],
+        .target(name: "SwiftQuantNN", dependencies: ["SwiftQuantCore", "SwiftQuantKernels"],
                 swiftSettings: inferenceKernelSettings),
-        .target(name: "MiniLM", dependencies: ["SwiftQuantLoader", "SwiftQuantReaders", "SwiftQuantKernels"]),
+        .target(name: "SwiftQuantModels", dependencies: ["SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantNN"]),
+        .target(name: "SwiftQuant", dependencies: [
+            "SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantSafeTensors", "SwiftQuantGGUF",
+            "SwiftQuantCheckpoint", "SwiftQuantPlan", "SwiftQuantConversion", "SwiftQuantNN",
+            "SwiftQuantModels",
+        ]),
+        .target(name: "SwiftQuantBench", dependencies: ["SwiftQuant"]),
 
         .executableTarget(name: "swiftquant", dependencies: [
-            "SwiftQuantReaders", "SwiftQuantPlan", "SwiftQuantKernels",
-            "SwiftQuantWriters", "SwiftQuantLoader", "MiniLM",
+            "SwiftQuant", "SwiftQuantBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "minilm-embed", dependencies: [
-            "MiniLM", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "SwiftQuant", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "SwiftQuantKernelsTests", dependencies: ["SwiftQuantKernels"]),
-        .testTarget(name: "SwiftQuantReadersTests", dependencies: ["SwiftQuantReaders", "SwiftQuantKernels"]),
-        .testTarget(name: "SwiftQuantPlanTests", dependencies: ["SwiftQuantPlan", "SwiftQuantReaders"]),
-        .testTarget(name: "SwiftQuantWritersTests", dependencies: [
-            "SwiftQuantWriters", "SwiftQuantReaders", "SwiftQuantPlan", "SwiftQuantKernels",
-        ]),
-        .testTarget(name: "SwiftQuantLoaderTests", dependencies: ["SwiftQuantLoader", "MiniLM", "SwiftQuantWriters"]),
-        .testTarget(name: "SwiftQuantCLITests", dependencies: ["SwiftQuantReaders"]),
+        .testTarget(name: "SwiftQuantKernelsTests", dependencies: ["SwiftQuant"]),
+        .testTarget(name: "SwiftQuantReadersTests", dependencies: ["SwiftQuant"]),
+        .testTarget(name: "SwiftQuantPlanTests", dependencies: ["SwiftQuant"]),
+        .testTarget(name: "SwiftQuantWritersTests", dependencies: ["SwiftQuant"]),
+        .testTarget(name: "SwiftQuantLoaderTests", dependencies: ["SwiftQuant"]),
+        .testTarget(name: "SwiftQuantCLITests", dependencies: ["SwiftQuant"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import SwiftQuantCore
 /// The largest magnitude, max |w|, of `values`.
 ///
 /// Returns NaN when any value is NaN, otherwise +inf when any value is infinite, and 0 for

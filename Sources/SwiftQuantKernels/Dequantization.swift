@@ -1,3 +1,4 @@
+import SwiftQuantCore
 /// `q × scale` for every value, with the scale of each value's block.
 public func dequantize(_ tensor: QuantizedTensor) -> FloatTensor {
     let count = tensor.values.count

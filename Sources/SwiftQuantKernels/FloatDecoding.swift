@@ -1,17 +1,4 @@
-/// The float encodings the kernels decode into Float32.
-public enum FloatEncoding: Sendable, Hashable {
-    case float16, bfloat16, float32, float64
-
-    /// Bytes per value.
-    public var byteWidth: Int {
-        switch self {
-        case .float16, .bfloat16: 2
-        case .float32: 4
-        case .float64: 8
-        }
-    }
-}
-
+import SwiftQuantCore
 /// Decodes little-endian `source` values of `encoding` into `destination` as Float32.
 ///
 /// Exact for every representable value (Float16 and BFloat16 always are); Float64 rounds to

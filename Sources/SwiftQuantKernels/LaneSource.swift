@@ -1,3 +1,4 @@
+import SwiftQuantCore
 /// Where a kernel reads its input: Float32 values, or encoded bytes decoded lane by lane.
 ///
 /// Every kernel is generic over this protocol, so quantization, absmax and the error
@@ -73,7 +74,7 @@ struct Float32Lanes: LaneSource {
     }
 
     @inline(__always)
-    func value(at index: Int) -> Float {
+    package func value(at index: Int) -> Float {
         base.loadUnaligned(fromByteOffset: 4 * index, as: Float.self)
     }
 
@@ -97,7 +98,7 @@ struct Float16Lanes: LaneSource {
     }
 
     @inline(__always)
-    func value(at index: Int) -> Float {
+    package func value(at index: Int) -> Float {
         decodedHalf(base.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
     }
 
@@ -128,7 +129,7 @@ struct BFloat16Lanes: LaneSource {
     }
 
     @inline(__always)
-    func value(at index: Int) -> Float {
+    package func value(at index: Int) -> Float {
         Float(bitPattern: UInt32(base.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self)) << 16)
     }
 
@@ -163,7 +164,7 @@ struct Float64Lanes: LaneSource {
     }
 
     @inline(__always)
-    func value(at index: Int) -> Float {
+    package func value(at index: Int) -> Float {
         Float(Double(bitPattern: base.loadUnaligned(fromByteOffset: 8 * index, as: UInt64.self)))
     }
 

@@ -1,3 +1,4 @@
+import SwiftQuantCore
 /// ggml's Q8_0 block format: 32 weights stored as an fp16 scale `d` followed by 32 int8 quants.
 ///
 /// Rows are split into consecutive blocks, so a row's length must be a multiple of

@@ -1,3 +1,4 @@
+import SwiftQuantCore
 // The 16-lane building blocks every kernel shares.
 //
 // Only operations that lower to vector instructions on the baseline x86-64 target (SSE2)

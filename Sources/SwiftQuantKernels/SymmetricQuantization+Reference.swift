@@ -1,3 +1,4 @@
+import SwiftQuantCore
 // Swift mirrors of rotalabs_accel's `quantization/symmetric.py`:
 // quantize_symmetric(tensor, dim), dequantize(q, scale, dim), quantize_weight_per_channel(weight)
 // and calculate_quantization_error(original, q, scale). They share the SIMD kernels of

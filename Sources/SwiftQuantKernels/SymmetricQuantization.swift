@@ -1,3 +1,4 @@
+import SwiftQuantCore
 /// An INT8 tensor with its Float32 scales, as `quantizeSymmetric` produces it.
 ///
 /// Scales: 1 per tensor; `rows` per channel; `rows × (columns / size)` per group, row-major.
@@ -13,27 +14,6 @@ public struct QuantizedTensor: Sendable, Equatable {
         self.scales = scales
         self.granularity = granularity
     }
-}
-
-/// The number of scales ``quantizeSymmetric(_:granularity:)`` produces for `shape` at
-/// `granularity`, after the per-group fallback of ``effectiveGranularity(for:requested:)``.
-public func scaleCount(shape: [Int], granularity: Granularity) -> Int {
-    let (rows, columns) = matrixView(of: shape)
-    switch effectiveGranularity(for: shape, requested: granularity) {
-    case .perTensor: return 1
-    case .perChannel: return rows
-    case .perGroup(let size): return rows * (columns / size)
-    }
-}
-
-/// The granularity actually used: per group falls back to per channel when the row length is
-/// not a multiple of the group size. Callers report the fallback as a notice.
-public func effectiveGranularity(for shape: [Int], requested: Granularity) -> Granularity {
-    if case .perGroup(let size) = requested {
-        let columns = matrixView(of: shape).columns
-        if size <= 0 || columns % size != 0 { return .perChannel }
-    }
-    return requested
 }
 
 /// Symmetric INT8 quantization with the reference library's semantics:

@@ -1,3 +1,4 @@
+import SwiftQuantCore
 /// The dotted-name components that introduce a transformer block number:
 /// `model.layers.3.…` (Llama), `encoder.layer.3.…` (BERT), `transformer.h.3.…` (GPT-2),
 /// `blocks.3.…` and GGUF's `blk.3.…`.

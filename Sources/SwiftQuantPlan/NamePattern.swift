@@ -1,3 +1,4 @@
+import SwiftQuantCore
 /// One `match` pattern: a glob over the whole dotted tensor name, or (with a `re:` prefix)
 /// a regular expression that must match the whole name.
 ///

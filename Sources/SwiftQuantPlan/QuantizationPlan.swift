@@ -1,5 +1,4 @@
-import SwiftQuantKernels
-import SwiftQuantReaders
+import SwiftQuantCore
 
 /// One decision per tensor: the engine both `swiftquant plan` and `swiftquant convert` run,
 /// so the two can never disagree.

@@ -1,3 +1,4 @@
+import SwiftQuantCore
 /// The command-line shortcuts `plan` and `convert` share. They add to a config; they never
 /// replace its rules.
 public struct RuleOverrides: Sendable, Hashable {

@@ -1,3 +1,4 @@
+import SwiftQuantCore
 extension RulesConfig {
     /// Configs nesting deeper than this are refused before YAML parsing. Yams builds nodes
     /// recursively, so a few kilobytes of `[[[[…` or `- - - …` would overflow the stack and

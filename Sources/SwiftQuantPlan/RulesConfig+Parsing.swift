@@ -1,6 +1,6 @@
 import Foundation
-import SwiftQuantReaders
 import Yams
+import SwiftQuantCore
 
 extension RulesConfig {
     /// The keys a config's top level may have.

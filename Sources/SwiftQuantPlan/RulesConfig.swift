@@ -1,5 +1,4 @@
-import SwiftQuantKernels
-import SwiftQuantReaders
+import SwiftQuantCore
 
 /// A rules config: the settings and the ordered rules that decide how each tensor is stored.
 ///

@@ -1,4 +1,4 @@
-import SwiftQuantReaders
+import SwiftQuantCore
 
 /// Why a rules config or a rule option was rejected. Each message is one line that names
 /// the file and line (or the option), what is wrong and what was expected.

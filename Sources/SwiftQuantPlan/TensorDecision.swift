@@ -1,5 +1,4 @@
-import SwiftQuantKernels
-import SwiftQuantReaders
+import SwiftQuantCore
 
 /// The float type a kept tensor is stored as.
 public enum KeepDType: String, Sendable, Hashable, CaseIterable {

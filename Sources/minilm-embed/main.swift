@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
-import MiniLM
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwiftQuant
 
 /// `minilm-embed`: sentence embeddings from all-MiniLM-L6-v2, fp32 or from an INT8 checkpoint.
 struct MiniLMEmbed: ParsableCommand {
@@ -25,7 +25,7 @@ struct MiniLMEmbed: ParsableCommand {
     var checkpoint: String?
 
     @Flag(name: .long, help: "Print {\"embeddings\": [[…], …]} (with --compare: {\"cosine\": […]}).")
-    var json = false
+    package var json = false
 
     @Flag(name: .long, help: "Print the cosine between the fp32 and the INT8 embedding of each sentence.")
     var compare = false
@@ -40,7 +40,7 @@ struct MiniLMEmbed: ParsableCommand {
         if sentences.isEmpty { throw ValidationError("give at least one sentence to embed") }
     }
 
-    func run() throws {
+    package func run() throws {
         if tokens {
             let tokenizer = try SentenceEncoder.tokenizer(modelDirectory: model)
             let rows = sentences.map { tokenizer($0).map(String.init).joined(separator: ", ") }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import SwiftQuantKernels
-import SwiftQuantReaders
+import SwiftQuant
+import SwiftQuantBench
 
 /// `swiftquant bench`: kernel throughput, each case compared with a baseline (memcpy of the
 /// same bytes) measured in the same run. A benchmark, not a test: it asserts nothing.
@@ -20,7 +20,7 @@ struct Bench: ParsableCommand {
     var cases: [String] = []
 
     @Flag(help: "Print a JSON array of {\"name\", \"median_seconds\", …} instead of a table.")
-    var json = false
+    package var json = false
 
     @Flag(help: "List the available cases with a one-line summary each, and exit.")
     var list = false
@@ -40,7 +40,7 @@ struct Bench: ParsableCommand {
         }
     }
 
-    func run() throws {
+    package func run() throws {
         if list {
             let width = BenchCase.all.map(\.name.count).max() ?? 0
             for benchCase in BenchCase.all {

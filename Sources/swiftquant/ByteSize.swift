@@ -1,4 +1,6 @@
 import Foundation
+import SwiftQuant
+import SwiftQuantBench
 
 /// `1.5 GB`, `12.3 MB`, `512 B`: decimal units, as file managers show sizes.
 ///

@@ -1,5 +1,5 @@
-import SwiftQuantPlan
-import SwiftQuantReaders
+import SwiftQuant
+import SwiftQuantBench
 
 extension Convert {
     /// The plan's decisions adapted to what `format` can store. GGUF sources hold ggml block

@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
-import SwiftQuantKernels
-import SwiftQuantPlan
-import SwiftQuantReaders
-import SwiftQuantWriters
+import SwiftQuant
+import SwiftQuantBench
 
 /// `swiftquant convert`: a checkpoint in, a compact INT8 checkpoint out, streaming and atomic.
 struct Convert: ParsableCommand {
@@ -48,7 +46,7 @@ struct Convert: ParsableCommand {
     var quiet = false
 
     @Flag(help: "Print the summary as JSON on stdout.")
-    var json = false
+    package var json = false
 
     @Option(help: ArgumentHelp("general.architecture for GGUF output (default: a GGUF input's own, else model_type from config.json beside INPUT).", valueName: "name"))
     var arch: String?
@@ -77,7 +75,7 @@ struct Convert: ParsableCommand {
         return .native
     }
 
-    func run() throws {
+    package func run() throws {
         let started = Date()
         if let threads { KernelThreads.count = threads }
         let config = try rules.makeConfig()
@@ -90,7 +88,7 @@ struct Convert: ParsableCommand {
         let file = try AtomicOutputFile(destination: output, force: force, inputs: [input])
         let format = resolvedFormat
         let level = noCompression ? nil : Int32(compressionLevel ?? 1)
-        let sink: any CheckpointSink
+        let sink: any TensorWriter
         switch format {
         case .native:
             sink = CheckpointWriter(output: file, options: .init(compressionLevel: level))
@@ -196,7 +194,7 @@ struct ConversionSummary {
         return lines.joined(separator: "\n")
     }
 
-    var json: String {
+    package var json: String {
         func tensorJSON(_ report: ConvertedTensorReport) -> String {
             var fields = ["\"name\":" + jsonQuoted(report.name)]
             switch report.action {

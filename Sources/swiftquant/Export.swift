@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import SwiftQuantReaders
-import SwiftQuantWriters
+import SwiftQuant
+import SwiftQuantBench
 
 /// `swiftquant export`: a SwiftQuant checkpoint as a safetensors file any tool loads.
 struct Export: ParsableCommand {
@@ -55,7 +55,7 @@ struct Export: ParsableCommand {
         }
     }
 
-    func run() throws {
+    package func run() throws {
         let file = try CheckpointFile(path: checkpoint)
         AtomicOutputFile.removeTemporaryFilesOnSignal()
         let destination = try AtomicOutputFile(destination: output, force: force, inputs: [checkpoint])

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import SwiftQuantReaders
+import SwiftQuant
+import SwiftQuantBench
 
 /// `swiftquant inspect`: a checkpoint's tensors, totals and metadata, as a table or JSON.
 struct Inspect: ParsableCommand {
@@ -20,9 +21,9 @@ struct Inspect: ParsableCommand {
     var path: String
 
     @Flag(help: "Print JSON instead of a table: {\"format\", \"tensors\": [{\"name\", \"dtype\", \"shape\", \"bytes\"}, …], \"metadata\"}, with \"quantization\", \"codec\" and \"stored_bytes\" for SwiftQuant checkpoints.")
-    var json = false
+    package var json = false
 
-    func run() throws {
+    package func run() throws {
         let source = try openTensorSource(at: path)
         let report = json ? Self.jsonReport(source) : Self.tableReport(source)
         FileHandle.standardOutput.write(Data(report.utf8))

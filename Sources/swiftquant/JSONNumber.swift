@@ -1,3 +1,5 @@
+import SwiftQuant
+import SwiftQuantBench
 /// A Float as JSON: finite numbers as shortest round-trip text, otherwise `null`.
 ///
 /// The one number formatter of every `--json` report (plan, convert, verify).

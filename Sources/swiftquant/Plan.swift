@@ -1,8 +1,7 @@
 import ArgumentParser
 import Foundation
-import SwiftQuantKernels
-import SwiftQuantPlan
-import SwiftQuantReaders
+import SwiftQuant
+import SwiftQuantBench
 
 /// `swiftquant plan`: what `convert` would do with each tensor, and which rule decided it.
 struct Plan: ParsableCommand {
@@ -22,12 +21,12 @@ struct Plan: ParsableCommand {
     @OptionGroup var rules: RuleOptions
 
     @Flag(help: "Print JSON: {\"tensors\": [...], \"unused_rules\": [...]}.")
-    var json = false
+    package var json = false
 
     @Flag(help: "Quantize each tensor in memory and report its SNR and max abs error.")
     var measure = false
 
-    func run() throws {
+    package func run() throws {
         let config = try rules.makeConfig()
         let source = try openTensorSource(at: input)
         let plan = QuantizationPlan(tensors: source.tensors, config: config)

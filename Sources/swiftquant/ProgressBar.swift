@@ -2,6 +2,8 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwiftQuant
+import SwiftQuantBench
 
 /// A one-line progress bar on stderr: tensors done, bytes, rate and ETA. It draws only when
 /// stderr is a terminal (never into logs or pipes) and at most ten times a second.

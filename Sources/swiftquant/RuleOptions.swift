@@ -1,6 +1,6 @@
 import ArgumentParser
-import SwiftQuantPlan
-import SwiftQuantReaders
+import SwiftQuant
+import SwiftQuantBench
 
 /// The rule options `plan` and `convert` share, so both decide every tensor the same way.
 struct RuleOptions: ParsableArguments {

@@ -2,6 +2,8 @@ import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwiftQuant
+import SwiftQuantBench
 
 /// The `swiftquant` command line.
 ///

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import SwiftQuantKernels
-import SwiftQuantReaders
+import SwiftQuant
+import SwiftQuantBench
 
 /// `swiftquant verify`: every checksum of a checkpoint and, against its source, the error of
 /// every quantized tensor.
@@ -23,9 +23,9 @@ struct Verify: ParsableCommand {
     var against: String?
 
     @Flag(help: "Print the result as JSON on stdout.")
-    var json = false
+    package var json = false
 
-    func run() throws {
+    package func run() throws {
         let file = try CheckpointFile(path: checkpoint)
         let source = try against.map { try openTensorSource(at: $0) }
         var rows: [VerifyRow] = []

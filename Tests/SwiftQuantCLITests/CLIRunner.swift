@@ -1,4 +1,5 @@
 import Foundation
+import SwiftQuant
 
 /// Runs the package's executables (`swiftquant`, `minilm-embed`) as a user would, for
 /// end-to-end tests: a real subprocess, real exit status, stdout and stderr captured apart.

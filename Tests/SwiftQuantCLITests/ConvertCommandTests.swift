@@ -1,6 +1,6 @@
 import Foundation
-import SwiftQuantReaders
 import Testing
+import SwiftQuant
 
 /// A safetensors file built in code: tensors in order, F32 unless stated.
 struct SafeTensorsFixture {

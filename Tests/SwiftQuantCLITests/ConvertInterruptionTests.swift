@@ -1,6 +1,6 @@
 import Foundation
-import SwiftQuantReaders
 import Testing
+import SwiftQuant
 
 /// `convert` killed at random moments: the destination is either absent or a complete, valid
 /// checkpoint; the input is unchanged; the next run removes the dead run's temporary file.

@@ -1,6 +1,6 @@
 import Foundation
-import SwiftQuantReaders
 import Testing
+import SwiftQuant
 
 /// convert applies the same rules engine as plan: keep rules, keep dtypes, min_snr_db fallbacks.
 @Suite struct ConvertRulesTests {

@@ -1,6 +1,6 @@
 import Foundation
-import SwiftQuantReaders
 import Testing
+import SwiftQuant
 
 /// Faults around `convert` and `export`: signals mid-write, a full disk, inputs that cannot be
 /// read, outputs that cannot be written, and an output that is the input. Each ends with one

@@ -1,6 +1,6 @@
 import Foundation
-import SwiftQuantReaders
 import Testing
+import SwiftQuant
 
 /// Minimal GGUF v3 bytes: one string entry and F32 tensors laid out at 32-byte alignment.
 private func ggufBytes(

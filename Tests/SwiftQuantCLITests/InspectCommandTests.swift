@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwiftQuant
 
 /// `swiftquant inspect` end to end: the built binary on good and bad files.
 @Suite("swiftquant inspect")

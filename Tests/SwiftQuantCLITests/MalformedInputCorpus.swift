@@ -1,5 +1,5 @@
 import Foundation
-import SwiftQuantReaders
+import SwiftQuant
 
 /// One malformed input: the files to lay out in a fresh folder, the path to hand the command,
 /// and which commands must reject it.

@@ -1,6 +1,6 @@
 import Foundation
-import SwiftQuantReaders
 import Testing
+import SwiftQuant
 
 /// The malformed-input corpus (``MalformedInputCorpus``) through the real binary and through
 /// the readers in process.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwiftQuant
 
 /// `swiftquant plan` end to end: the built binary with configs, shortcuts and bad input.
 @Suite("swiftquant plan")

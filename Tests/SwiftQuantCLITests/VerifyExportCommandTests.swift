@@ -1,6 +1,6 @@
 import Foundation
-import SwiftQuantReaders
 import Testing
+import SwiftQuant
 
 @Suite struct VerifyCommandTests {
     let folder = try! CLIRunner.makeTemporaryFolder()

@@ -1,5 +1,5 @@
 import Testing
-import SwiftQuantKernels
+import SwiftQuant
 
 @Suite struct FloatDecodingTests {
     private func decode(_ raw: [UInt8], _ encoding: FloatEncoding, offset: Int = 0) -> [Float] {

@@ -1,5 +1,5 @@
 import Testing
-import SwiftQuantKernels
+import SwiftQuant
 
 /// The SIMD, fused and parallel paths against the element-by-element reference in
 /// ScalarReference.swift, bit for bit, on random data.

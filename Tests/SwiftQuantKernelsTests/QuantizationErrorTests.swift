@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import SwiftQuantKernels
+import SwiftQuant
 
 @Suite struct QuantizationErrorTests {
     // w = [254, 3, -1, 0.5, 31], per tensor: scale 2.

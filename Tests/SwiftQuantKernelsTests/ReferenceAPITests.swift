@@ -1,5 +1,5 @@
 import Testing
-import SwiftQuantKernels
+import SwiftQuant
 
 /// The Swift mirrors of rotalabs_accel's quantize_symmetric / dequantize /
 /// quantize_weight_per_channel / calculate_quantization_error.

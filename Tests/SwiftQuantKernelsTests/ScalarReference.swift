@@ -1,4 +1,4 @@
-import SwiftQuantKernels
+import SwiftQuant
 
 // A deliberately plain, element-by-element transcription of the reference semantics.
 // The SIMD/parallel kernels must match it bit for bit.

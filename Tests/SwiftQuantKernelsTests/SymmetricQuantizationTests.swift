@@ -1,5 +1,5 @@
 import Testing
-import SwiftQuantKernels
+import SwiftQuant
 
 /// Hand-computed cases. Scales are chosen as 127 · 2^k where possible so that `w / scale`
 /// is exact and the expected codes can be worked out on paper.

@@ -1,9 +1,14 @@
 import Foundation
-import SwiftQuantKernels
-@testable import SwiftQuantLoader
-@testable import SwiftQuantReaders
-import SwiftQuantWriters
 import Testing
+@testable import SwiftQuantCore
+@testable import SwiftQuantKernels
+@testable import SwiftQuantSafeTensors
+@testable import SwiftQuantGGUF
+@testable import SwiftQuantCheckpoint
+@testable import SwiftQuantPlan
+@testable import SwiftQuantConversion
+@testable import SwiftQuantNN
+@testable import SwiftQuantModels
 
 /// A tensor for a test checkpoint: quantized from weights, or kept as Float32.
 struct CheckpointTensor {

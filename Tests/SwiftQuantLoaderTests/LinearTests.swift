@@ -1,6 +1,13 @@
-import SwiftQuantKernels
-@testable import SwiftQuantLoader
 import Testing
+@testable import SwiftQuantCore
+@testable import SwiftQuantKernels
+@testable import SwiftQuantSafeTensors
+@testable import SwiftQuantGGUF
+@testable import SwiftQuantCheckpoint
+@testable import SwiftQuantPlan
+@testable import SwiftQuantConversion
+@testable import SwiftQuantNN
+@testable import SwiftQuantModels
 
 @Suite("Linear and multiplyTransposed")
 struct LinearTests {

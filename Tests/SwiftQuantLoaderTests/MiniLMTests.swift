@@ -1,8 +1,6 @@
 import Foundation
-import MiniLM
-import SwiftQuantKernels
-import SwiftQuantLoader
 import Testing
+import SwiftQuant
 
 /// The real all-MiniLM-L6-v2: load, embed, and compare fp32 with in-memory INT8.
 /// (The numpy reference comparison, 1e-4 max abs, is Tests/Interop/check_minilm.py.)

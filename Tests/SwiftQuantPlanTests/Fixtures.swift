@@ -1,5 +1,4 @@
-import SwiftQuantPlan
-import SwiftQuantReaders
+import SwiftQuant
 
 /// A tensor description with a consistent byte count.
 func tensor(_ name: String, _ shape: [Int], _ dtype: DType = .f32) -> TensorInfo {

@@ -1,6 +1,13 @@
 import Testing
+@testable import SwiftQuantCore
+@testable import SwiftQuantKernels
+@testable import SwiftQuantSafeTensors
+@testable import SwiftQuantGGUF
+@testable import SwiftQuantCheckpoint
 @testable import SwiftQuantPlan
-import SwiftQuantReaders
+@testable import SwiftQuantConversion
+@testable import SwiftQuantNN
+@testable import SwiftQuantModels
 
 @Suite("Quantization plan")
 struct QuantizationPlanTests {

@@ -1,7 +1,13 @@
 import Testing
+@testable import SwiftQuantCore
+@testable import SwiftQuantKernels
+@testable import SwiftQuantSafeTensors
+@testable import SwiftQuantGGUF
+@testable import SwiftQuantCheckpoint
 @testable import SwiftQuantPlan
-import SwiftQuantKernels
-import SwiftQuantReaders
+@testable import SwiftQuantConversion
+@testable import SwiftQuantNN
+@testable import SwiftQuantModels
 
 @Suite("min_snr_db resolution")
 struct ResolveTests {

@@ -1,7 +1,14 @@
 import Foundation
 import Testing
+@testable import SwiftQuantCore
+@testable import SwiftQuantKernels
+@testable import SwiftQuantSafeTensors
+@testable import SwiftQuantGGUF
+@testable import SwiftQuantCheckpoint
 @testable import SwiftQuantPlan
-import SwiftQuantReaders
+@testable import SwiftQuantConversion
+@testable import SwiftQuantNN
+@testable import SwiftQuantModels
 
 @Suite("Rules config parsing")
 struct RulesConfigParsingTests {

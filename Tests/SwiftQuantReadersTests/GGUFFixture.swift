@@ -1,5 +1,13 @@
 import Foundation
-@testable import SwiftQuantReaders
+@testable import SwiftQuantCore
+@testable import SwiftQuantKernels
+@testable import SwiftQuantSafeTensors
+@testable import SwiftQuantGGUF
+@testable import SwiftQuantCheckpoint
+@testable import SwiftQuantPlan
+@testable import SwiftQuantConversion
+@testable import SwiftQuantNN
+@testable import SwiftQuantModels
 
 /// Little-endian bytes, built field by field: how the tests spell GGUF files, good and bad.
 struct GGUFBytes {

@@ -1,7 +1,14 @@
 import Foundation
 import Testing
-import SwiftQuantKernels
-@testable import SwiftQuantReaders
+@testable import SwiftQuantCore
+@testable import SwiftQuantKernels
+@testable import SwiftQuantSafeTensors
+@testable import SwiftQuantGGUF
+@testable import SwiftQuantCheckpoint
+@testable import SwiftQuantPlan
+@testable import SwiftQuantConversion
+@testable import SwiftQuantNN
+@testable import SwiftQuantModels
 
 @Suite struct GGUFReaderTests {
     @Test(arguments: [UInt32(2), 3])

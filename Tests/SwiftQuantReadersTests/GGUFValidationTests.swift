@@ -1,6 +1,14 @@
 import Foundation
 import Testing
-@testable import SwiftQuantReaders
+@testable import SwiftQuantCore
+@testable import SwiftQuantKernels
+@testable import SwiftQuantSafeTensors
+@testable import SwiftQuantGGUF
+@testable import SwiftQuantCheckpoint
+@testable import SwiftQuantPlan
+@testable import SwiftQuantConversion
+@testable import SwiftQuantNN
+@testable import SwiftQuantModels
 
 /// Crafted GGUF files, one per way llama.cpp's parser has been broken (see REFERENCE.md's
 /// CVE list). Each must be rejected with the specific ``GGUFError`` case: never a crash, a

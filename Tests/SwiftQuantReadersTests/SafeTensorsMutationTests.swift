@@ -1,6 +1,14 @@
 import Foundation
 import Testing
-@testable import SwiftQuantReaders
+@testable import SwiftQuantCore
+@testable import SwiftQuantKernels
+@testable import SwiftQuantSafeTensors
+@testable import SwiftQuantGGUF
+@testable import SwiftQuantCheckpoint
+@testable import SwiftQuantPlan
+@testable import SwiftQuantConversion
+@testable import SwiftQuantNN
+@testable import SwiftQuantModels
 
 /// Damaged copies of a valid file: every one must open cleanly or fail with a
 /// `SafeTensorsError`, never trap, and the survivors must still be internally consistent.

@@ -1,6 +1,14 @@
 import Foundation
 import Testing
-@testable import SwiftQuantReaders
+@testable import SwiftQuantCore
+@testable import SwiftQuantKernels
+@testable import SwiftQuantSafeTensors
+@testable import SwiftQuantGGUF
+@testable import SwiftQuantCheckpoint
+@testable import SwiftQuantPlan
+@testable import SwiftQuantConversion
+@testable import SwiftQuantNN
+@testable import SwiftQuantModels
 
 /// Sharded checkpoints: a folder with an index, the index itself, a folder of shards.
 @Suite("SafeTensors sharded checkpoints")

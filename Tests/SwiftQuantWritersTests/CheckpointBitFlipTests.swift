@@ -1,8 +1,14 @@
 import Foundation
-import SwiftQuantKernels
-import SwiftQuantReaders
 import Testing
-@testable import SwiftQuantWriters
+@testable import SwiftQuantCore
+@testable import SwiftQuantKernels
+@testable import SwiftQuantSafeTensors
+@testable import SwiftQuantGGUF
+@testable import SwiftQuantCheckpoint
+@testable import SwiftQuantPlan
+@testable import SwiftQuantConversion
+@testable import SwiftQuantNN
+@testable import SwiftQuantModels
 
 /// Single bit flips everywhere in a checkpoint: each is either detected, with an error that
 /// names the tensor whose bytes were hit (or the header), or provably harmless: every tensor

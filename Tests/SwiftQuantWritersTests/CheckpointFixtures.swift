@@ -1,7 +1,13 @@
 import Foundation
-import SwiftQuantKernels
-import SwiftQuantReaders
-@testable import SwiftQuantWriters
+@testable import SwiftQuantCore
+@testable import SwiftQuantKernels
+@testable import SwiftQuantSafeTensors
+@testable import SwiftQuantGGUF
+@testable import SwiftQuantCheckpoint
+@testable import SwiftQuantPlan
+@testable import SwiftQuantConversion
+@testable import SwiftQuantNN
+@testable import SwiftQuantModels
 
 /// A fresh empty folder under /tmp.
 func temporaryFolder() -> String {

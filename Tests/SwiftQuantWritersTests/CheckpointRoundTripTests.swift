@@ -1,8 +1,14 @@
 import Foundation
-import SwiftQuantKernels
-import SwiftQuantReaders
 import Testing
-@testable import SwiftQuantWriters
+@testable import SwiftQuantCore
+@testable import SwiftQuantKernels
+@testable import SwiftQuantSafeTensors
+@testable import SwiftQuantGGUF
+@testable import SwiftQuantCheckpoint
+@testable import SwiftQuantPlan
+@testable import SwiftQuantConversion
+@testable import SwiftQuantNN
+@testable import SwiftQuantModels
 
 @Suite struct CheckpointRoundTripTests {
     @Test(arguments: [Int32?.some(1), Int32?.some(3), nil])

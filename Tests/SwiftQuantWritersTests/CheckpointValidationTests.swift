@@ -1,8 +1,14 @@
 import Foundation
-import SwiftQuantKernels
-import SwiftQuantReaders
 import Testing
-@testable import SwiftQuantWriters
+@testable import SwiftQuantCore
+@testable import SwiftQuantKernels
+@testable import SwiftQuantSafeTensors
+@testable import SwiftQuantGGUF
+@testable import SwiftQuantCheckpoint
+@testable import SwiftQuantPlan
+@testable import SwiftQuantConversion
+@testable import SwiftQuantNN
+@testable import SwiftQuantModels
 
 /// Damaged and crafted checkpoints: every one must fail with a `CheckpointError` naming the
 /// problem, never crash, hang or allocate what the file claims.

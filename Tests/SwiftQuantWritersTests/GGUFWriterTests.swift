@@ -1,9 +1,14 @@
 import Foundation
 import Testing
-import SwiftQuantKernels
-import SwiftQuantPlan
-import SwiftQuantReaders
-@testable import SwiftQuantWriters
+@testable import SwiftQuantCore
+@testable import SwiftQuantKernels
+@testable import SwiftQuantSafeTensors
+@testable import SwiftQuantGGUF
+@testable import SwiftQuantCheckpoint
+@testable import SwiftQuantPlan
+@testable import SwiftQuantConversion
+@testable import SwiftQuantNN
+@testable import SwiftQuantModels
 
 /// A source held in memory, for tensors no real file has (odd row lengths, 5-D, U8).
 private struct MemorySource: TensorSource {

@@ -1,9 +1,9 @@
+import SwiftQuant
 // Shared by every fuzz target: the readers take a mapped file, so each input is written to a
 // per-process scratch file and mapped, exactly as the CLI opens files.
 #if canImport(Glibc)
 import Glibc
 #endif
-import SwiftQuantReaders
 
 /// The scratch file inputs are written to (in /dev/shm when it exists: no disk I/O).
 let fuzzScratchPath: String = {

@@ -1,3 +1,4 @@
+import SwiftQuant
 // libFuzzer target: the SwiftQuant checkpoint reader (preamble, header, directory, layout
 // checks, then chunk checksums, zstd and byte-plane decoding of every tensor).
 //
@@ -9,7 +10,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import SwiftQuantReaders
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzCheckpoint(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

@@ -1,7 +1,6 @@
+import SwiftQuant
 // libFuzzer target: the rules config parser (Yams, then the config schema), then the
 // decision engine over a fixed set of tensor names, so parsed rules are also matched.
-import SwiftQuantPlan
-import SwiftQuantReaders
 
 private let tensors: [TensorInfo] = [
     ("model.embed_tokens.weight", [32, 16]), ("model.layers.0.self_attn.q_proj.weight", [16, 16]),

@@ -1,6 +1,6 @@
+import SwiftQuant
 // libFuzzer target: the GGUF reader (header, key/values, tensor infos, alignment, then each
 // tensor's bytes, including Q8_0 dequantization).
-import SwiftQuantReaders
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzGGUF(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

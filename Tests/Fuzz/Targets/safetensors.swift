@@ -1,6 +1,6 @@
+import SwiftQuant
 // libFuzzer target: the safetensors reader (header length, JSON header, every validation rule,
 // then each tensor's bytes).
-import SwiftQuantReaders
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSafeTensors(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

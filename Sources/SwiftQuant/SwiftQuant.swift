@@ -1,0 +1,10 @@
+// One import for the whole library: `import SwiftQuant`.
+@_exported import SwiftQuantCore
+@_exported import SwiftQuantKernels
+@_exported import SwiftQuantSafeTensors
+@_exported import SwiftQuantGGUF
+@_exported import SwiftQuantCheckpoint
+@_exported import SwiftQuantPlan
+@_exported import SwiftQuantConversion
+@_exported import SwiftQuantNN
+@_exported import SwiftQuantModels

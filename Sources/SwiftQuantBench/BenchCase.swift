@@ -1,0 +1,143 @@
+import Foundation
+import SwiftQuant
+
+/// One named benchmark of `swiftquant bench`.
+///
+/// A case prepares its inputs, times its kernel with ``BenchContext/median(_:)`` (or
+/// ``BenchContext/medians(_:_:)`` to interleave a baseline such as memcpy), and returns a
+/// ``BenchResult``. Cases live in `Bench/*BenchCases.swift`, one file per group, each
+/// exposing a static array that ``BenchCase/all`` concatenates.
+package struct BenchCase: Sendable {
+    /// The name used on the command line and in JSON, e.g. `quantize-fp16-per-channel`.
+    package let name: String
+    /// One line for `--list`.
+    package let summary: String
+    package let run: @Sendable (BenchContext) throws -> BenchResult
+}
+
+/// What a case reports: the median time of its kernel plus case-specific fields, in order.
+package struct BenchResult {
+    package var medianSeconds: Double
+    package var fields: [(key: String, value: BenchValue)] = []
+}
+
+/// A JSON-printable field value.
+package enum BenchValue {
+    case number(Double)
+    case integer(Int)
+    case text(String)
+
+    package var json: String {
+        switch self {
+        case .number(let value): value.isFinite ? "\(value)" : "null"
+        case .integer(let value): "\(value)"
+        case .text(let value): jsonQuoted(value)
+        }
+    }
+
+    package var display: String {
+        switch self {
+        case .number(let value): String(format: value.magnitude >= 100 ? "%.1f" : "%.3g", value)
+        case .integer(let value): "\(value)"
+        case .text(let value): value
+        }
+    }
+}
+
+/// Timing settings shared by every case of one run.
+package struct BenchContext: Sendable {
+    /// Timed repetitions per measurement (after one untimed warm-up).
+    package let repetitions: Int
+
+    package init(repetitions: Int) { self.repetitions = repetitions }
+
+    /// The median wall time of `body` in seconds.
+    package func median(_ body: () -> Void) -> Double {
+        body()
+        return Self.median((0..<repetitions).map { _ in Self.seconds(body) })
+    }
+
+    /// Median wall times of `first` and `second`, run round-robin so that machine noise
+    /// (other processes, frequency changes) hits both alike; a baseline measured this way
+    /// gives a fair ratio.
+    package func medians(_ first: () -> Void, _ second: () -> Void) -> (first: Double, second: Double) {
+        first()
+        second()
+        var firstTimes: [Double] = [], secondTimes: [Double] = []
+        for _ in 0..<repetitions {
+            firstTimes.append(Self.seconds(first))
+            secondTimes.append(Self.seconds(second))
+        }
+        return (Self.median(firstTimes), Self.median(secondTimes))
+    }
+
+    private static func seconds(_ body: () -> Void) -> Double {
+        let elapsed = ContinuousClock().measure(body)
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+
+    private static func median(_ times: [Double]) -> Double {
+        let sorted = times.sorted()
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
+}
+
+/// A page-aligned byte buffer for benchmark inputs and outputs, freed on deinit.
+package final class BenchBuffer: @unchecked Sendable {
+    package let bytes: UnsafeMutableRawBufferPointer
+
+    package init(byteCount: Int) {
+        bytes = .allocate(byteCount: max(byteCount, 1), alignment: 4096)
+        // Touch every page now so that page faults are not timed.
+        bytes.initializeMemory(as: UInt8.self, repeating: 0)
+    }
+
+    deinit { bytes.deallocate() }
+
+    package func typed<T>(_ type: T.Type, count: Int) -> UnsafeMutableBufferPointer<T> {
+        UnsafeMutableBufferPointer(start: bytes.baseAddress!.assumingMemoryBound(to: T.self), count: count)
+    }
+}
+
+/// Deterministic pseudo-random weights (xorshift), roughly uniform in ±`amplitude`.
+package struct BenchWeights {
+    private var state: UInt64
+
+    package init(seed: UInt64 = 0x9E37_79B9_7F4A_7C15) { state = seed }
+
+    package mutating func next(amplitude: Float = 0.05) -> Float {
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return (Float(state >> 40) / Float(1 << 24) * 2 - 1) * amplitude
+    }
+}
+
+extension BenchResult {
+    /// A throughput result: `kernel` and a memcpy of the same `inputBytes` timed round-robin
+    /// in this run, reported as GB/s of input and as a ratio to memcpy.
+    package static func comparedToMemcpy(
+        _ context: BenchContext, input: BenchBuffer, inputBytes: Int, shape: [Int],
+        extra: [(key: String, value: BenchValue)] = [], kernel: () -> Void
+    ) -> BenchResult {
+        let destination = BenchBuffer(byteCount: inputBytes)
+        let source = UnsafeRawPointer(input.bytes.baseAddress!)
+        let (kernelSeconds, memcpySeconds) = context.medians(kernel) {
+            destination.bytes.baseAddress!.copyMemory(from: source, byteCount: inputBytes)
+        }
+        return BenchResult(medianSeconds: kernelSeconds, fields: [
+            ("shape", .text(shape.map(String.init).joined(separator: "x"))),
+            ("input_bytes", .integer(inputBytes)),
+            ("gb_per_s", .number(gigabytesPerSecond(inputBytes, kernelSeconds))),
+            ("memcpy_gb_per_s", .number(gigabytesPerSecond(inputBytes, memcpySeconds))),
+            ("ratio_to_memcpy", .number(memcpySeconds / kernelSeconds)),
+            ("threads", .integer(KernelThreads.count)),
+        ] + extra)
+    }
+}
+
+/// `bytes` per second in GB/s (10⁹ bytes).
+package func gigabytesPerSecond(_ bytes: Int, _ seconds: Double) -> Double {
+    Double(bytes) / seconds / 1e9
+}

@@ -1,0 +1,49 @@
+import Foundation
+import SwiftQuant
+
+/// all-MiniLM-L6-v2 end to end (tokenize, encode, pool): the per-channel INT8 encoder against
+/// the fp32 one, timed round-robin in the same run. The model folder is
+/// `$SWIFTQUANT_MINILM`, else `../shared/models/all-MiniLM-L6-v2` beside the source tree.
+extension BenchCase {
+    static let miniLMCases: [BenchCase] = [
+        miniLMCase(words: 8, name: "minilm-int8-short"),
+        miniLMCase(words: 120, name: "minilm-int8-128-tokens"),
+    ]
+
+    static func miniLMCase(words: Int, name: String) -> BenchCase {
+        BenchCase(
+            name: name,
+            summary: "all-MiniLM-L6-v2 sentence embedding, \(words) words: INT8 (per channel, in memory) vs fp32, ratio and cosine."
+        ) { context in
+            let float = try SentenceEncoder(modelDirectory: miniLMBenchDirectory())
+            let int8 = SentenceEncoder(tokenizer: float.tokenizer, encoder: try float.encoder.quantized())
+            let vocabulary = ["the", "model", "runs", "quickly", "on", "two", "cores", "while", "weights", "stay", "small"]
+            let sentence = (0..<words).map { vocabulary[$0 % vocabulary.count] }.joined(separator: " ")
+            let (int8Seconds, floatSeconds) = context.medians(
+                { _ = try? int8.embed(sentence) }, { _ = try? float.embed(sentence) })
+            let cosine = cosineSimilarity(try int8.embed(sentence), try float.embed(sentence))
+            let linearBytes = { (encoder: BertEncoder) in
+                encoder.linearLayers.reduce(0) { total, layer in
+                    if let q = layer as? QuantizedLinear { return total + q.inFeatures * q.outFeatures + 4 * q.scales.count }
+                    return total + 4 * layer.inFeatures * layer.outFeatures
+                }
+            }
+            return BenchResult(medianSeconds: int8Seconds, fields: [
+                ("tokens", .integer(float.tokenIDs(sentence).count)),
+                ("fp32_median_seconds", .number(floatSeconds)),
+                ("ratio_to_fp32", .number(int8Seconds / floatSeconds)),
+                ("cosine_to_fp32", .number(cosine)),
+                ("linear_weight_bytes_int8", .integer(linearBytes(int8.encoder))),
+                ("linear_weight_bytes_fp32", .integer(linearBytes(float.encoder))),
+            ])
+        }
+    }
+
+    static func miniLMBenchDirectory() -> String {
+        if let path = ProcessInfo.processInfo.environment["SWIFTQUANT_MINILM"] { return path }
+        // Sources/swiftquant/Bench/ → the repository → ../shared/models.
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        return repository.deletingLastPathComponent().appendingPathComponent("shared/models/all-MiniLM-L6-v2").path
+    }
+}

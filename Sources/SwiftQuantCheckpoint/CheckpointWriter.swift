@@ -1,0 +1,143 @@
+import SwiftQuantCore
+import SwiftQuantKernels
+
+/// Writes the SwiftQuant checkpoint format (`Specs/swiftquant-checkpoint.md`) as tensors
+/// stream in.
+///
+/// The header comes first in the file but is only known at the end (compressed sizes), so
+/// ``begin(tensors:metadata:)`` reserves an upper bound of its size, tensors are written after
+/// it, and ``finish()`` fills it in. The file holds no timestamps: the same input and options
+/// give the same bytes, whatever the thread count.
+public final class CheckpointWriter: TensorWriter {
+    /// How tensors are stored.
+    public struct Options: Sendable {
+        /// `nil` stores every tensor raw (memory-mappable, zero-copy on load).
+        public var compressionLevel: Int32?
+        public var chunkSize: Int
+        public var alignment: Int
+
+        public init(
+            compressionLevel: Int32? = 1, chunkSize: Int = CheckpointFormat.defaultChunkSize,
+            alignment: Int = CheckpointFormat.defaultAlignment
+        ) {
+            self.compressionLevel = compressionLevel
+            self.chunkSize = chunkSize
+            self.alignment = alignment
+        }
+    }
+
+    public let output: AtomicOutputFile
+    public let options: Options
+    private let encoder: ZstdChunkEncoder
+    private var metadata: [String: MetadataValue] = [:]
+    private var expected: [TensorInfo] = []
+    private var entries: [CheckpointEntry] = []
+    private var dataOffset = 0
+    private var position = 0
+
+    public init(output: AtomicOutputFile, options: Options = Options()) {
+        self.output = output
+        self.options = options
+        encoder = ZstdChunkEncoder(level: options.compressionLevel ?? 1, chunkSize: options.chunkSize)
+    }
+
+    /// The writer stores INT8 values and scales only.
+    public var wantsSourceWeights: Bool { false }
+
+    public func begin(tensors: [TensorInfo], metadata: [String: MetadataValue]) throws {
+        self.metadata = metadata
+        expected = tensors
+        var reserve = CheckpointHeaderEncoder.metadataSize(metadata) + 4
+        for tensor in tensors { reserve += CheckpointHeaderEncoder.entrySizeBound(for: tensor, chunkSize: options.chunkSize) }
+        dataOffset = align(CheckpointFormat.preambleSize + reserve)
+        position = dataOffset
+    }
+
+    public func write(_ tensor: ConvertedTensor) throws {
+        guard entries.count < expected.count, expected[entries.count].name == tensor.name else {
+            throw TensorWriterError.unexpectedTensor(name: tensor.name)
+        }
+        let compress = options.compressionLevel != nil
+        switch tensor.content {
+        case .quantized(let values, let scales, let granularity, _, let metrics):
+            let valueSegment = try writeSegment(UnsafeRawBufferPointer(values), codec: compress ? .zstd : .raw, planeWidth: 1)
+            let scaleSegment = try writeSegment(UnsafeRawBufferPointer(scales), codec: compress ? .zstdPlanes : .raw, planeWidth: 4)
+            entries.append(CheckpointEntry(
+                name: tensor.name, dtype: .i8, sourceDType: tensor.sourceDType, shape: tensor.shape,
+                quantization: granularity, metrics: metrics, values: valueSegment, scales: scaleSegment))
+        case .kept(let dtype, let bytes):
+            var codec: CheckpointCodec = compress ? .zstd : .raw
+            var width = 1
+            if compress, dtype.isFloatingPoint, let size = dtype.elementSize, size > 1 {
+                codec = .zstdPlanes
+                width = size
+            }
+            let segment = try writeSegment(bytes, codec: codec, planeWidth: width, release: tensor.releaseInputPages)
+            entries.append(CheckpointEntry(
+                name: tensor.name, dtype: dtype, sourceDType: tensor.sourceDType, shape: tensor.shape,
+                quantization: nil, metrics: nil, values: segment, scales: nil))
+        }
+    }
+
+    public func finish() throws {
+        guard entries.count == expected.count else {
+            throw TensorWriterError.missingTensors(count: expected.count - entries.count)
+        }
+        let header = CheckpointHeaderEncoder.header(metadata: metadata, entries: entries)
+        guard CheckpointFormat.preambleSize + header.count <= dataOffset else {
+            throw TensorWriterError.headerTooLarge(bytes: header.count, reserved: dataOffset - CheckpointFormat.preambleSize)
+        }
+        let preamble = CheckpointHeaderEncoder.preamble(
+            alignment: options.alignment, headerLength: header.count, dataOffset: dataOffset, fileLength: position,
+            headerChecksum: header.withUnsafeBytes { checkpointChecksum($0) })
+        var front = preamble + header
+        front += [UInt8](repeating: 0, count: dataOffset - front.count)
+        try front.withUnsafeBytes { try output.write($0, at: 0) }
+    }
+
+    private func align(_ offset: Int) -> Int {
+        (offset + options.alignment - 1) / options.alignment * options.alignment
+    }
+
+    private func writeSegment(
+        _ raw: UnsafeRawBufferPointer, codec: CheckpointCodec, planeWidth: Int, release: () -> Void = {}
+    ) throws -> CheckpointSegment {
+        let start = align(position)
+        if start > position { try pad(to: start) }
+        var sinceRelease = 0
+        let (used, chunks) = try encoder.encode(raw, codec: codec, planeWidth: planeWidth) { bytes in
+            try output.write(bytes, at: position)
+            position += bytes.count
+            sinceRelease += 1
+            if sinceRelease == 64 {
+                release()
+                sinceRelease = 0
+            }
+        }
+        let storedLength = position - start
+        try pad(to: align(position))
+        return CheckpointSegment(
+            codec: used, planeWidth: used == .zstdPlanes ? planeWidth : 1, offset: start, rawLength: raw.count,
+            storedLength: storedLength, chunkSize: encoder.chunkSize, chunks: chunks)
+    }
+
+    /// Writes zeros up to `offset`, so the file has no holes and ends aligned.
+    private func pad(to offset: Int) throws {
+        guard offset > position else { return }
+        let zeros = [UInt8](repeating: 0, count: offset - position)
+        try zeros.withUnsafeBytes { try output.write($0, at: position) }
+        position = offset
+    }
+}
+
+/// Errors from the checkpoint writer that are its own: zstd failing.
+public enum CheckpointWriterError: Error, Equatable, Sendable, CustomStringConvertible {
+    case compressionFailed(chunk: Int)
+
+    public var description: String {
+        switch self {
+        case .compressionFailed(let chunk):
+            "zstd failed to compress chunk \(chunk); write the checkpoint uncompressed instead"
+        }
+    }
+}

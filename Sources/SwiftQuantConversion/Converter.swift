@@ -1,0 +1,314 @@
+import Dispatch
+import Foundation
+import SwiftQuantCore
+import SwiftQuantKernels
+import SwiftQuantPlan
+import SwiftQuantSafeTensors
+import SwiftQuantGGUF
+import SwiftQuantCheckpoint
+
+/// The streaming conversion: every tensor of a source is read, decided by the plan, quantized
+/// (or kept), and handed to a ``TensorWriter``, one tensor at a time.
+///
+/// Memory stays bounded by a couple of tensors, never the model: while the sink compresses and
+/// writes tensor *i*, one worker reads and quantizes tensor *i + 1*; input pages are released
+/// once a tensor is written, so resident memory stays bounded too. Both stages use every
+/// kernel thread internally, so both cores stay busy.
+public final class Converter {
+    public let source: any TensorSource
+    public let decisions: [TensorDecision]
+    public let sink: any TensorWriter
+    public let metadata: [String: MetadataValue]
+
+    /// - Parameters:
+    ///   - decisions: one per tensor of `source`, in its order (``QuantizationPlan/decisions``).
+    ///   - metadata: file metadata for the sink (see ``Converter/standardMetadata(source:rules:compression:)``).
+    public init(
+        source: any TensorSource, decisions: [TensorDecision], sink: any TensorWriter,
+        metadata: [String: MetadataValue]
+    ) {
+        self.source = source
+        self.decisions = decisions
+        self.sink = sink
+        self.metadata = metadata
+    }
+
+    /// Converts every tensor; `progress` is called on the calling thread after each one.
+    public func run(progress: (ConversionProgress) -> Void = { _ in }) throws -> [ConvertedTensorReport] {
+        // A SwiftQuant checkpoint's quantized tensors read as INT8 values whose scales are
+        // separate: kept as they are, the output would hold the INT8 values without scales.
+        if let quantized = decisions.first(where: { $0.tensor.storage?.quantization != nil }) {
+            throw ConversionError.alreadyQuantized(path: source.path, tensor: quantized.tensor.name)
+        }
+        try sink.begin(tensors: decisions.map(\.tensor), metadata: metadata)
+        let totalBytes = decisions.reduce(0) { $0 + $1.tensor.byteCount }
+        var reports: [ConvertedTensorReport] = []
+        reports.reserveCapacity(decisions.count)
+        var doneBytes = 0
+        // A producer thread reads and quantizes up to `lookahead` tensors ahead while this thread
+        // hands them to the sink, so a long write (a big kept embedding) and a long quantization
+        // (a big MLP weight) overlap. A plain thread, not a dispatch queue: on Linux a dispatch
+        // worker blocked in the kernels' concurrentPerform holds a pool slot, and the pool then
+        // never grows past it.
+        let pipeline = PreparePipeline(decisions: decisions, source: source, wantsWeights: sink.wantsSourceWeights, lookahead: 2)
+        defer { pipeline.cancel() }
+        for index in decisions.indices {
+            let prepared = try pipeline.take(index)
+            try prepared.withConvertedTensor { try sink.write($0) }
+            source.releasePages(for: prepared.decision.tensor.name)
+            reports.append(prepared.report)
+            doneBytes += prepared.decision.tensor.byteCount
+            progress(ConversionProgress(
+                tensorsDone: index + 1, tensorCount: decisions.count, bytesDone: doneBytes, totalBytes: totalBytes,
+                lastTensor: prepared.decision.tensor.name))
+        }
+        try sink.finish()
+        return reports
+    }
+
+    /// The metadata keys the spec defines, for a source and the rules that decided it.
+    public static func standardMetadata(
+        source: any TensorSource, rulesJSON: String, compression: String, toolVersion: String
+    ) -> [String: MetadataValue] {
+        var metadata: [String: MetadataValue] = [
+            "general.tool": .string("swiftquant \(toolVersion)"),
+            "general.source": .string(lastPathComponent(source.path)),
+            "general.source_format": .string(source.formatName),
+            "swiftquant.rules": .string(rulesJSON),
+            "swiftquant.compression": .string(compression),
+        ]
+        for (key, value) in source.metadata {
+            if case .string = value { metadata["source." + key] = value }
+        }
+        return metadata
+    }
+}
+
+/// Where a conversion is, for a progress bar.
+public struct ConversionProgress: Sendable {
+    public var tensorsDone: Int
+    public var tensorCount: Int
+    /// Source bytes of the tensors done.
+    public var bytesDone: Int
+    public var totalBytes: Int
+    public var lastTensor: String
+}
+
+/// What happened to one tensor.
+public struct ConvertedTensorReport: Sendable {
+    public var name: String
+    public var sourceDType: DType
+    public var shape: [Int]
+    /// The final action, after any `min_snr_db` fallback.
+    public var action: TensorAction
+    /// The decision's reason, as `plan` prints it.
+    public var reason: String
+    /// The quantization error, for quantized tensors.
+    public var metrics: QuantizationErrorMetrics?
+    /// The plan's adjustments (per group falling back to per channel, …) and what a
+    /// `min_snr_db` check did, joined with "; "; `nil` when there were none.
+    public var note: String?
+}
+
+/// Errors converting a tensor.
+
+/// A tensor read and quantized, ready for the sink.
+private struct PreparedTensor: @unchecked Sendable {
+    let decision: TensorDecision
+    let report: ConvertedTensorReport
+    private let weights: [Float]
+    private let quantized: QuantizedTensor?
+    private let kept: (dtype: DType, bytes: UnsafeRawBufferPointer, owner: AnyObject)?
+    private let source: any TensorSource
+
+    init(decision: TensorDecision, source: any TensorSource, wantsWeights: Bool) throws {
+        self.decision = decision
+        self.source = source
+        let tensor = decision.tensor
+        var action = decision.action
+        var metrics: QuantizationErrorMetrics?
+        var note: String?
+        var weights: [Float] = []
+        var quantized: QuantizedTensor?
+        if case .quantize(let granularity) = action, decision.minimumSNRDecibels == nil, !wantsWeights,
+           let encoding = tensor.dtype.floatEncoding
+        {
+            // Straight from the source's bytes: no Float32 copy of the tensor. Bit-identical to
+            // decoding and calling resolve(_:weights:), which only adds the min_snr_db retries.
+            (quantized, metrics) = try Self.quantizeEncoded(tensor, granularity: granularity, encoding: encoding, source: source)
+            source.releasePages(for: tensor.name)
+        } else if case .quantize = action {
+            weights = try source.floats(for: tensor.name)
+            let resolved: ResolvedDecision
+            do {
+                resolved = try resolve(decision, weights: try FloatTensor(shape: tensor.shape, storage: weights))
+            } catch {
+                if case .nonFiniteValue(let index, let value) = error {
+                    throw ConversionError.nonFiniteWeight(path: source.path, tensor: tensor.name, index: index, value: value)
+                }
+                throw ConversionError.kernel(path: source.path, tensor: tensor.name, message: error.description)
+            }
+            action = resolved.action
+            quantized = resolved.quantized
+            metrics = resolved.metrics
+            note = resolved.note
+        }
+        if case .keep(let keepDType) = action {
+            kept = try Self.keptBytes(tensor, as: keepDType, weights: weights, source: source)
+            weights = []
+        } else {
+            kept = nil
+        }
+        self.weights = weights
+        self.quantized = quantized
+        report = ConvertedTensorReport(
+            name: tensor.name, sourceDType: tensor.dtype, shape: tensor.shape, action: action,
+            reason: decision.reason, metrics: metrics,
+            note: (decision.notes + [note].compactMap { $0 }).joined(separator: "; ").nilIfEmpty)
+    }
+
+    private static func quantizeEncoded(
+        _ tensor: TensorInfo, granularity requested: Granularity, encoding: FloatEncoding, source: any TensorSource
+    ) throws -> (QuantizedTensor, QuantizationErrorMetrics) {
+        let data = try source.data(for: tensor.name)
+        let granularity = effectiveGranularity(for: tensor.shape, requested: requested)
+        var values = [Int8](repeating: 0, count: tensor.elementCount)
+        var scales = [Float](repeating: 0, count: scaleCount(shape: tensor.shape, granularity: granularity))
+        let metrics: QuantizationErrorMetrics
+        do {
+            metrics = try withExtendedLifetime(data) { () throws(KernelError) -> QuantizationErrorMetrics in
+                try values.withUnsafeMutableBufferPointer { (values) throws(KernelError) in
+                    try scales.withUnsafeMutableBufferPointer { (scales) throws(KernelError) in
+                        try quantizeSymmetric(
+                            encoded: data.bytes, encoding: encoding, shape: tensor.shape, granularity: granularity,
+                            values: values, scales: scales)
+                        return quantizationError(
+                            encoded: data.bytes, encoding: encoding, values: UnsafeBufferPointer(values),
+                            scales: UnsafeBufferPointer(scales))
+                    }
+                }
+            }
+        } catch {
+            if case .nonFiniteValue(let index, let value) = error {
+                throw ConversionError.nonFiniteWeight(path: source.path, tensor: tensor.name, index: index, value: value)
+            }
+            throw ConversionError.kernel(path: source.path, tensor: tensor.name, message: error.description)
+        }
+        return (QuantizedTensor(shape: tensor.shape, values: values, scales: scales, granularity: granularity), metrics)
+    }
+
+    /// The bytes of a kept tensor: the source's own (zero-copy) or re-encoded floats.
+    private static func keptBytes(
+        _ tensor: TensorInfo, as keep: KeepDType, weights: [Float], source: any TensorSource
+    ) throws -> (DType, UnsafeRawBufferPointer, AnyObject) {
+        let target: DType? = switch keep {
+        case .source: nil
+        case .f16: .f16
+        case .bf16: .bf16
+        case .f32: .f32
+        }
+        guard let target, target != tensor.dtype, tensor.dtype.isDecodableFloat,
+              let encoding = target.floatEncoding
+        else {
+            let data = try source.data(for: tensor.name)
+            return (tensor.dtype, data.bytes, data.owner)
+        }
+        let floats = weights.isEmpty ? try source.floats(for: tensor.name) : weights
+        let encoded = OwnedBytes(count: floats.count * encoding.byteWidth)
+        floats.withUnsafeBufferPointer { encodeFloats($0, as: encoding, into: encoded.mutableBytes) }
+        return (target, encoded.bytes, encoded)
+    }
+
+    func withConvertedTensor(_ body: (ConvertedTensor) throws -> Void) throws {
+        let tensor = decision.tensor
+        if let kept {
+            let source = self.source, name = tensor.name
+            try withExtendedLifetime(kept.owner) {
+                try body(ConvertedTensor(
+                    name: tensor.name, shape: tensor.shape, sourceDType: tensor.dtype,
+                    content: .kept(dtype: kept.dtype, bytes: kept.bytes),
+                    releaseInputPages: { source.releasePages(for: name) }))
+            }
+            return
+        }
+        guard let quantized else { return }
+        try quantized.values.withUnsafeBufferPointer { values in
+            try quantized.scales.withUnsafeBufferPointer { scales in
+                try weights.withUnsafeBufferPointer { weights in
+                    try body(ConvertedTensor(
+                        name: tensor.name, shape: tensor.shape, sourceDType: tensor.dtype,
+                        content: .quantized(
+                            values: values, scales: scales, granularity: quantized.granularity,
+                            weights: weights.isEmpty && !values.isEmpty ? nil : weights, metrics: report.metrics)))
+                }
+            }
+        }
+    }
+}
+
+/// The producer side of the conversion: one thread preparing tensors in order, at most
+/// `lookahead` ahead of the consumer.
+private final class PreparePipeline: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var results: [Int: Result<PreparedTensor, Error>] = [:]
+    private var consumed = 0
+    private var cancelled = false
+    private var finished = false
+    private let lookahead: Int
+
+    init(decisions: [TensorDecision], source: any TensorSource, wantsWeights: Bool, lookahead: Int) {
+        self.lookahead = lookahead
+        let thread = Thread { [self] in
+            for (index, decision) in decisions.enumerated() {
+                condition.lock()
+                while !cancelled && index >= consumed + lookahead { condition.wait() }
+                let stop = cancelled
+                condition.unlock()
+                if stop { break }
+                let result = Result { try PreparedTensor(decision: decision, source: source, wantsWeights: wantsWeights) }
+                condition.lock()
+                results[index] = result
+                condition.broadcast()
+                condition.unlock()
+                if case .failure = result { break }
+            }
+            condition.lock()
+            finished = true
+            condition.broadcast()
+            condition.unlock()
+        }
+        thread.stackSize = 1 << 22
+        thread.start()
+    }
+
+    /// Waits for tensor `index` (taken in order) and lets the producer move one further ahead.
+    func take(_ index: Int) throws -> PreparedTensor {
+        condition.lock()
+        defer { condition.unlock() }
+        while results[index] == nil { condition.wait() }
+        let result = results.removeValue(forKey: index)!
+        consumed = index + 1
+        condition.broadcast()
+        return try result.get()
+    }
+
+    /// Stops the producer and waits for it, so no work outlives the conversion.
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        results.removeAll()
+        condition.unlock()
+    }
+}
+
+extension String {
+    fileprivate var nilIfEmpty: String? { isEmpty ? nil : self }
+}
+
+func lastPathComponent(_ path: String) -> String {
+    var trimmed = Substring(path)
+    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+    return trimmed.split(separator: "/").last.map(String.init) ?? String(trimmed)
+}

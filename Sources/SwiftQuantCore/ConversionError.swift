@@ -1,0 +1,16 @@
+public enum ConversionError: Error, Equatable, Sendable, CustomStringConvertible {
+    case nonFiniteWeight(path: String, tensor: String, index: Int, value: Float)
+    case kernel(path: String, tensor: String, message: String)
+    case alreadyQuantized(path: String, tensor: String)
+
+    public var description: String {
+        switch self {
+        case .nonFiniteWeight(let path, let tensor, let index, let value):
+            "\(path): tensor '\(tensor)' has a non-finite weight (\(value)) at flat index \(index); fix the checkpoint or keep this tensor with --skip '\(tensor)'"
+        case .kernel(let path, let tensor, let message):
+            "\(path): tensor '\(tensor)': \(message)"
+        case .alreadyQuantized(let path, let tensor):
+            "\(path): is a SwiftQuant checkpoint whose tensor '\(tensor)' is already quantized; convert the original model instead, or use 'swiftquant export' to get safetensors"
+        }
+    }
+}

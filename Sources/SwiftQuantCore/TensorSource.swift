@@ -1,0 +1,53 @@
+
+/// A checkpoint that SwiftQuant can read: one safetensors file, a sharded folder, a GGUF
+/// file or a SwiftQuant checkpoint. Every command works through this protocol, so every
+/// command works on every format.
+///
+/// Readers validate their whole header when they are opened; reading a tensor then only
+/// touches that tensor's bytes.
+public protocol TensorSource: Sendable {
+    /// The path the user gave (a file or a folder), for messages.
+    var path: String { get }
+    /// `safetensors`, `gguf` or `swiftquant`.
+    var formatName: String { get }
+    /// Every tensor, in the order the file stores them.
+    var tensors: [TensorInfo] { get }
+    /// File-level metadata (safetensors `__metadata__`, GGUF key/values, our checkpoint's keys).
+    var metadata: [String: MetadataValue] { get }
+
+    /// The tensor's bytes in its stored dtype: zero-copy when the file stores them raw.
+    func data(for name: String) throws -> TensorData
+
+    /// The tensor decoded to Float32 (dequantized for quantized tensors).
+    func floats(for name: String) throws -> [Float]
+
+    /// Drops the tensor's pages from resident memory once a streaming pass is done with it.
+    func releasePages(for name: String)
+}
+
+extension TensorSource {
+    /// Looks a tensor up by name.
+    public func info(for name: String) -> TensorInfo? {
+        tensors.first { $0.name == name }
+    }
+
+    public func releasePages(for name: String) {}
+}
+
+/// Errors that any reader can raise once a file is open.
+public enum TensorSourceError: Error, Equatable, Sendable, CustomStringConvertible {
+    case noSuchTensor(path: String, name: String)
+    case notDecodable(path: String, name: String, dtype: DType)
+    case unrecognizedFormat(path: String)
+
+    public var description: String {
+        switch self {
+        case .noSuchTensor(let path, let name):
+            "\(path): no tensor named '\(printableInMessage(name))'"
+        case .notDecodable(let path, let name, let dtype):
+            "\(path): tensor '\(printableInMessage(name))' has dtype \(dtype.rawValue), which SwiftQuant cannot convert to float; keep it with a rule or convert it first"
+        case .unrecognizedFormat(let path):
+            "\(path): not a safetensors file, a sharded safetensors folder, a GGUF file or a SwiftQuant checkpoint"
+        }
+    }
+}

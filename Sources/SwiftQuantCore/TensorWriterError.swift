@@ -1,0 +1,17 @@
+/// Misuse of a ``TensorWriter`` by its caller: every writer raises these the same way.
+public enum TensorWriterError: Error, Equatable, Sendable, CustomStringConvertible {
+    case unexpectedTensor(name: String)
+    case missingTensors(count: Int)
+    case headerTooLarge(bytes: Int, reserved: Int)
+
+    public var description: String {
+        switch self {
+        case .unexpectedTensor(let name):
+            "internal error: tensor '\(printableInMessage(name))' was written out of the announced order; please report this"
+        case .missingTensors(let count):
+            "internal error: \(count) announced tensors were never written; please report this"
+        case .headerTooLarge(let bytes, let reserved):
+            "internal error: header of \(bytes) bytes exceeds the \(reserved) reserved; please report this"
+        }
+    }
+}

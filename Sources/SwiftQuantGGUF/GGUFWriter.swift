@@ -1,0 +1,295 @@
+import SwiftQuantCore
+import SwiftQuantKernels
+
+/// Writes a GGUF v3 file that llama.cpp and gguf-py read, as tensors stream in.
+///
+/// - Quantized tensors become Q8_0, bit-exact with ggml's `quantize_row_q8_0_ref`, from the
+///   Float32 weights (see ``quantizeQ8_0(_:into:)``). These are ggml's semantics (blocks of 32,
+///   fp16 scales, round half away from zero), not SwiftQuant's own INT8 format's.
+/// - A quantized tensor whose rows are not a multiple of 32 long is written as F16 instead,
+///   and its ``GGUFTensorOutcome/note`` says so.
+/// - Kept tensors keep their dtype (F32, F16, BF16, F64, integer types, and ggml block types
+///   from a GGUF source, byte for byte).
+///
+/// The header's size is known from the tensor names and shapes alone (types and offsets are
+/// fixed-width), so ``begin(tensors:metadata:)`` reserves exactly that much, tensor data
+/// streams in after it, and ``finish()`` writes the header once every type and offset is
+/// known. Every tensor, the last one included, is padded to the alignment, as ggml reads it.
+public final class GGUFWriter: TensorWriter {
+    /// The standard keys this writer sets itself.
+    public struct Options: Sendable {
+        /// `general.architecture`: see ``GGUFWriter/Options/resolve(source:input:architecture:)``.
+        public var architecture: String
+        /// `general.name`.
+        public var name: String
+        /// `general.alignment`, a power of two; 32 is ggml's default.
+        public var alignment: Int
+        /// Key/values copied ahead of the converter's metadata with their exact types: a GGUF
+        /// source's own entries (tokenizer, hyperparameters), without the keys set here.
+        public var sourceEntries: [GGUFMetadataEntry]
+        /// A GGUF source's `general.file_type`, kept when no tensor becomes Q8_0 (its block
+        /// types, such as Q4_K, are then copied as they are).
+        public var sourceFileType: UInt32?
+
+        public init(
+            architecture: String, name: String, alignment: Int = GGUFFormat.defaultAlignment,
+            sourceEntries: [GGUFMetadataEntry] = [], sourceFileType: UInt32? = nil
+        ) {
+            self.architecture = architecture
+            self.name = name
+            self.alignment = alignment
+            self.sourceEntries = sourceEntries
+            self.sourceFileType = sourceFileType
+        }
+    }
+
+    /// The keys the writer owns; copies from a source are dropped.
+    static let reservedKeys: Set<String> = [
+        "general.architecture", "general.name", "general.file_type", "general.quantization_version",
+        "general.alignment",
+    ]
+
+    /// `general.file_type` values (llama.cpp's `llama_ftype`).
+    enum FileType: UInt32 {
+        case allF32 = 0
+        case mostlyF16 = 1
+        case mostlyQ8_0 = 7
+        case mostlyBF16 = 32
+    }
+
+    public let output: AtomicOutputFile
+    public let options: Options
+    /// What was written for each tensor, in order.
+    public private(set) var outcomes: [GGUFTensorOutcome] = []
+
+    private var entries: [GGUFMetadataEntry] = []
+    private var expected: [TensorInfo] = []
+    private var records: [GGUFHeaderEncoder.TensorRecord] = []
+    private var headerSize = 0
+    private var dataStart = 0
+    private var position = 0
+    /// The end of the bytes written so far; gaps before it are zeros (file holes).
+    private var writtenEnd = 0
+
+    public init(output: AtomicOutputFile, options: Options) {
+        precondition(options.alignment > 0 && options.alignment & (options.alignment - 1) == 0)
+        self.output = output
+        self.options = options
+    }
+
+    /// Checks that GGUF can hold every tensor, then reserves the header.
+    public func begin(tensors: [TensorInfo], metadata: [String: MetadataValue]) throws {
+        for tensor in tensors {
+            let bytes = tensor.name.utf8.count
+            guard bytes <= GGUFFormat.maximumTensorNameBytes else {
+                throw GGUFWriterError.tensorNameTooLong(tensor: tensor.name, bytes: bytes)
+            }
+            guard tensor.shape.count <= GGUFFormat.maximumDimensions else {
+                throw GGUFWriterError.tooManyDimensions(tensor: tensor.name, shape: tensor.shape)
+            }
+            guard tensor.dtype.layout.ggmlType != nil else {
+                throw GGUFWriterError.unsupportedDType(tensor: tensor.name, dtype: tensor.dtype)
+            }
+        }
+        expected = tensors
+        entries = composeEntries(metadata)
+        records = tensors.map { .init(name: $0.name, shape: $0.shape, ggmlType: 0, offset: 0) }
+        headerSize = GGUFHeaderEncoder.encode(entries: entries, tensors: records).count
+        dataStart = aligned(headerSize)
+        position = dataStart
+    }
+
+    public func write(_ tensor: ConvertedTensor) throws {
+        let index = outcomes.count
+        guard index < expected.count, expected[index].name == tensor.name else {
+            throw TensorWriterError.unexpectedTensor(name: tensor.name)
+        }
+        let outcome: GGUFTensorOutcome
+        switch tensor.content {
+        case .kept(let dtype, let bytes):
+            guard let ggmlType = dtype.layout.ggmlType else {
+                throw GGUFWriterError.unsupportedDType(tensor: tensor.name, dtype: dtype)
+            }
+            try append(index: index, ggmlType: ggmlType, bytes: bytes)
+            outcome = GGUFTensorOutcome(name: tensor.name, dtype: dtype, metrics: nil, note: nil)
+        case .quantized(let values, let scales, let granularity, let weights, _):
+            // Exporting a checkpoint has no original weights: Q8_0 is then made from q × scale.
+            var restored: [Float] = []
+            if weights == nil {
+                restored = dequantize(QuantizedTensor(
+                    shape: tensor.shape, values: Array(values), scales: Array(scales), granularity: granularity)).storage
+            }
+            outcome = try restored.withUnsafeBufferPointer { restoredBuffer in
+                try writeQuantized(index: index, tensor: tensor, weights: weights ?? restoredBuffer)
+            }
+        }
+        outcomes.append(outcome)
+    }
+
+    public func finish() throws {
+        guard outcomes.count == expected.count else {
+            throw TensorWriterError.missingTensors(count: expected.count - outcomes.count)
+        }
+        if let index = entries.firstIndex(where: { $0.key == "general.file_type" }) {
+            entries[index].value = .uint(UInt64(fileType()))
+        }
+        let header = GGUFHeaderEncoder.encode(entries: entries, tensors: records)
+        guard header.count == headerSize else {
+            throw TensorWriterError.headerTooLarge(bytes: header.count, reserved: headerSize)
+        }
+        try header.withUnsafeBytes { try output.write($0, at: 0) }
+        writtenEnd = max(writtenEnd, headerSize)
+        // Padding between the header and the data, and after the last tensor: ggml reads
+        // each tensor's padded size, the last one's too.
+        let padding = [UInt8](repeating: 0, count: dataStart - headerSize)
+        try padding.withUnsafeBytes { try output.write($0, at: headerSize) }
+        // Written explicitly, so that an empty last tensor's offset is inside the file too.
+        let end = aligned(position)
+        if end > writtenEnd {
+            try [UInt8](repeating: 0, count: end - writtenEnd).withUnsafeBytes { try output.write($0, at: writtenEnd) }
+        }
+    }
+
+    // MARK: - Implementation
+
+    /// Q8_0 when the rows fill whole blocks, F16 otherwise.
+    private func writeQuantized(
+        index: Int, tensor: ConvertedTensor, weights: UnsafeBufferPointer<Float>
+    ) throws -> GGUFTensorOutcome {
+        let rowLength = tensor.shape.last ?? 1
+        if rowLength % Q8_0.blockLength != 0 {
+            let encoded = OwnedBytes(count: weights.count * 2)
+            encodeFloats(weights, as: .float16, into: encoded.mutableBytes)
+            try append(index: index, ggmlType: DType.f16.layout.ggmlType!, bytes: encoded.bytes)
+            let note = "written as F16: Q8_0 needs rows that are a multiple of \(Q8_0.blockLength) long, and its rows are \(rowLength)"
+            return GGUFTensorOutcome(name: tensor.name, dtype: .f16, metrics: nil, note: note)
+        }
+        let blocks = OwnedBytes(count: weights.count / Q8_0.blockLength * Q8_0.blockByteCount)
+        do {
+            try quantizeQ8_0(weights, into: blocks.mutableBytes)
+        } catch {
+            if case .nonFiniteValue(let index, let value) = error {
+                throw ConversionError.nonFiniteWeight(path: output.destination, tensor: tensor.name, index: index, value: value)
+            }
+            throw ConversionError.kernel(path: output.destination, tensor: tensor.name, message: error.description)
+        }
+        try append(index: index, ggmlType: DType.q8_0.layout.ggmlType!, bytes: blocks.bytes)
+        return GGUFTensorOutcome(
+            name: tensor.name, dtype: .q8_0, metrics: q8_0Error(original: weights, blocks: blocks.bytes), note: nil)
+    }
+
+    private func append(index: Int, ggmlType: UInt32, bytes: UnsafeRawBufferPointer) throws {
+        position = aligned(position)
+        records[index].ggmlType = ggmlType
+        records[index].offset = UInt64(position - dataStart)
+        if !bytes.isEmpty {
+            try output.write(bytes, at: position)
+            writtenEnd = position + bytes.count
+        }
+        position += bytes.count
+    }
+
+    private func aligned(_ offset: Int) -> Int {
+        (offset + options.alignment - 1) / options.alignment * options.alignment
+    }
+
+    /// Q8_0 when any tensor is Q8_0, else a GGUF source's own, else the float type holding
+    /// the most values.
+    private func fileType() -> UInt32 {
+        if outcomes.contains(where: { $0.dtype == .q8_0 }) { return FileType.mostlyQ8_0.rawValue }
+        if let own = options.sourceFileType { return own }
+        var bytesByType: [DType: Int] = [:]
+        for (index, outcome) in outcomes.enumerated() where outcome.dtype.isFloatingPoint {
+            bytesByType[outcome.dtype, default: 0] += max(1, expected[index].elementCount)
+        }
+        switch bytesByType.max(by: { $0.value < $1.value })?.key {
+        case .f16: return FileType.mostlyF16.rawValue
+        case .bf16: return FileType.mostlyBF16.rawValue
+        default: return FileType.allF32.rawValue
+        }
+    }
+
+    /// The standard keys first (architecture leading, as llama.cpp writes it), then the
+    /// source's typed entries, then the converter's metadata in key order.
+    private func composeEntries(_ metadata: [String: MetadataValue]) -> [GGUFMetadataEntry] {
+        var entries: [GGUFMetadataEntry] = [
+            GGUFMetadataEntry(key: "general.architecture", type: .string, value: .string(options.architecture)),
+            GGUFMetadataEntry(key: "general.name", type: .string, value: .string(options.name)),
+            GGUFMetadataEntry(key: "general.file_type", type: .uint32, value: .uint(0)),
+            GGUFMetadataEntry(key: "general.quantization_version", type: .uint32, value: .uint(2)),
+            GGUFMetadataEntry(key: "general.alignment", type: .uint32, value: .uint(UInt64(options.alignment))),
+        ]
+        var keys = Set(entries.map(\.key))
+        for entry in options.sourceEntries where keys.insert(entry.key).inserted {
+            entries.append(entry)
+        }
+        // A GGUF source's values are already copied with their types; the converter's
+        // `source.*` string copies of them would only repeat them.
+        let copiedSource = !options.sourceEntries.isEmpty
+        for key in metadata.keys.sorted() {
+            if key == "swiftquant.compression" || (copiedSource && key.hasPrefix("source.")) { continue }
+            if keys.insert(key).inserted { entries.append(GGUFMetadataEntry(key: key, converting: metadata[key]!)) }
+        }
+        return entries
+    }
+}
+
+/// What ``GGUFWriter`` stored for one tensor.
+public struct GGUFTensorOutcome: Sendable, Equatable {
+    public var name: String
+    /// The type written: Q8_0 for a quantized tensor, F16 for one whose rows do not fill blocks,
+    /// the kept dtype otherwise.
+    public var dtype: DType
+    /// The error of the Q8_0 values against the weights (`q × d` with the fp16 `d`, as ggml
+    /// dequantizes), for Q8_0 tensors.
+    public var metrics: QuantizationErrorMetrics?
+    /// Why a quantized tensor was not written as Q8_0.
+    public var note: String?
+}
+
+/// The ``QuantizationErrorMetrics`` of Q8_0 `blocks` against `original`.
+func q8_0Error(original: UnsafeBufferPointer<Float>, blocks: UnsafeRawBufferPointer) -> QuantizationErrorMetrics {
+    let blockCount = blocks.count / Q8_0.blockByteCount
+    var values = [Int8](repeating: 0, count: original.count)
+    var scales = [Float](repeating: 0, count: blockCount)
+    values.withUnsafeMutableBytes { valueBytes in
+        for block in 0..<blockCount {
+            let start = block * Q8_0.blockByteCount
+            let bits = UInt16(blocks[start]) | UInt16(blocks[start + 1]) << 8
+            scales[block] = Float(Float16(bitPattern: bits))
+            valueBytes.baseAddress!.advanced(by: block * Q8_0.blockLength)
+                .copyMemory(from: blocks.baseAddress! + start + 2, byteCount: Q8_0.blockLength)
+        }
+    }
+    return values.withUnsafeBufferPointer { values in
+        scales.withUnsafeBufferPointer { quantizationError(original: original, values: values, scales: $0) }
+    }
+}
+
+/// Why a checkpoint cannot be written as GGUF.
+public enum GGUFWriterError: Error, Equatable, Sendable, CustomStringConvertible {
+    case tensorNameTooLong(tensor: String, bytes: Int)
+    case tooManyDimensions(tensor: String, shape: [Int])
+    case unsupportedDType(tensor: String, dtype: DType)
+    /// Neither `--arch`, a GGUF source, nor a `config.json` beside the input names the architecture.
+    case unknownArchitecture(input: String)
+    case invalidArchitecture(String)
+    case unreadableConfig(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .tensorNameTooLong(let tensor, let bytes):
+            "tensor '\(tensor)': its name is \(bytes) bytes, and GGUF (ggml) allows at most \(GGUFFormat.maximumTensorNameBytes); write --format native or safetensors instead"
+        case .tooManyDimensions(let tensor, let shape):
+            "tensor '\(tensor)' has shape \(shape), and GGUF allows at most \(GGUFFormat.maximumDimensions) dimensions; write --format native or safetensors instead"
+        case .unsupportedDType(let tensor, let dtype):
+            "tensor '\(tensor)' has dtype \(dtype.rawValue), which GGUF cannot store; write --format native or safetensors instead"
+        case .unknownArchitecture(let input):
+            "\(input): cannot tell the model architecture for general.architecture (no config.json with model_type beside it); pass --arch NAME, e.g. --arch llama"
+        case .invalidArchitecture(let name):
+            "--arch '\(name)' is not a valid architecture name; use lower-case letters, digits, '_' and '-', e.g. --arch llama"
+        case .unreadableConfig(let path, let reason):
+            "\(path): cannot read model_type: \(reason); fix the file or pass --arch NAME"
+        }
+    }
+}

@@ -1,0 +1,20 @@
+import SwiftQuantCore
+import SwiftQuantKernels
+
+/// Errors building a layer from a checkpoint's tensors; each description is one line naming
+/// the file and the layer.
+public enum LayerLoadingError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The tensors exist but do not make a valid layer (shape, bias, scales).
+    case invalidLayer(path: String, layer: String, reason: LayerError)
+    /// `<layer>.weight` has a dtype a float layer cannot use.
+    case unsupportedWeightType(path: String, tensor: String, dtype: DType)
+
+    public var description: String {
+        switch self {
+        case .invalidLayer(let path, let layer, let reason):
+            "\(path): layer '\(layer)': \(reason)"
+        case .unsupportedWeightType(let path, let tensor, let dtype):
+            "\(path): tensor '\(tensor)' has dtype \(dtype.rawValue); a Linear layer needs F32, F16, BF16 or F64 weights"
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import SwiftQuantCore
+import SwiftQuantKernels
+
+/// Writes a safetensors file as tensors stream in: quantized tensors either as INT8 with a
+/// `NAME_scale` Float32 tensor beside them (compressed-tensors' convention) or dequantized to
+/// floats. Kept tensors are written unchanged.
+///
+/// Like the checkpoint writer it reserves the JSON header up front (an upper bound, padded with
+/// spaces as safetensors allows) and fills it in at the end, so no tensor is held in memory
+/// after it is written.
+public final class SafeTensorsWriter: TensorWriter {
+    public enum Layout: Sendable, Hashable {
+        /// `NAME` as I8 in its shape, `NAME_scale` as F32: `[1]` per tensor, `[rows, 1]` per
+        /// channel, `[rows, columns / group]` per group.
+        case int8
+        /// `q × scale` as floats, in `dtype`, or in the tensor's source dtype when `nil`
+        /// (F32 when the source was not a float type).
+        case dequantized(DType?)
+    }
+
+    /// The suffix of a scale tensor's name.
+    public static let scaleSuffix = "_scale"
+
+    public let output: AtomicOutputFile
+    public let layout: Layout
+    private var metadata: [String: String] = [:]
+    private var entries: [(name: String, dtype: DType, shape: [Int], range: Range<Int>)] = []
+    private var headerReserve = 0
+    private var position = 0
+
+    public init(output: AtomicOutputFile, layout: Layout = .int8) {
+        self.output = output
+        self.layout = layout
+    }
+
+    /// The writer stores INT8 values and scales (or their dequantized floats) only.
+    public var wantsSourceWeights: Bool { false }
+
+    /// String metadata goes to `__metadata__` (with `format: pt`, which transformers requires);
+    /// other values are written as their JSON text.
+    public func begin(tensors: [TensorInfo], metadata: [String: MetadataValue]) throws {
+        var strings: [String: String] = ["format": "pt"]
+        for (key, value) in metadata {
+            if case .string(let text) = value { strings[key] = text } else { strings[key] = value.json }
+        }
+        self.metadata = strings
+        let names = Set(tensors.map(\.name))
+        for tensor in tensors where names.contains(tensor.name + Self.scaleSuffix) {
+            throw SafeTensorsWriterError.scaleNameTaken(tensor: tensor.name)
+        }
+        // Per tensor at most two entries; every number at most 20 digits.
+        var reserve = 64 + metadataJSON().utf8.count
+        for tensor in tensors {
+            let quoted = jsonQuoted(tensor.name).utf8.count + Self.scaleSuffix.utf8.count
+            let perEntry = quoted + 100 + 21 * max(tensor.shape.count, 2) + 2 * 21
+            reserve += 2 * perEntry
+        }
+        headerReserve = (reserve + 7) / 8 * 8
+        position = 8 + headerReserve
+    }
+
+    public func write(_ tensor: ConvertedTensor) throws {
+        switch tensor.content {
+        case .kept(let dtype, let bytes):
+            try append(name: tensor.name, dtype: dtype, shape: tensor.shape, bytes: bytes, release: tensor.releaseInputPages)
+        case .quantized(let values, let scales, let granularity, _, _):
+            switch layout {
+            case .int8:
+                try append(name: tensor.name, dtype: .i8, shape: tensor.shape, bytes: UnsafeRawBufferPointer(values))
+                try append(
+                    name: tensor.name + Self.scaleSuffix, dtype: .f32,
+                    shape: scaleShape(tensor.shape, granularity), bytes: UnsafeRawBufferPointer(scales))
+            case .dequantized(let requested):
+                let dtype = requested ?? (tensor.sourceDType.floatEncoding == nil ? .f32 : tensor.sourceDType)
+                let encoding = dtype.floatEncoding ?? .float32
+                let floats = dequantize(QuantizedTensor(
+                    shape: tensor.shape, values: Array(values), scales: Array(scales), granularity: granularity)).storage
+                let encoded = OwnedBytes(count: floats.count * encoding.byteWidth)
+                floats.withUnsafeBufferPointer { encodeFloats($0, as: encoding, into: encoded.mutableBytes) }
+                try append(name: tensor.name, dtype: dtype, shape: tensor.shape, bytes: encoded.bytes)
+            }
+        }
+    }
+
+    public func finish() throws {
+        var json = "{\"__metadata__\":" + metadataJSON()
+        for entry in entries {
+            json += "," + jsonQuoted(entry.name) + ":{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":["
+                + entry.shape.map(String.init).joined(separator: ",") + "],\"data_offsets\":["
+                + "\(entry.range.lowerBound),\(entry.range.upperBound)]}"
+        }
+        json += "}"
+        var header = Array(json.utf8)
+        guard header.count <= headerReserve else {
+            throw TensorWriterError.headerTooLarge(bytes: header.count, reserved: headerReserve)
+        }
+        header += [UInt8](repeating: 0x20, count: headerReserve - header.count)
+        var front: [UInt8] = []
+        front.appendLittleEndian(UInt64(headerReserve))
+        front += header
+        try front.withUnsafeBytes { try output.write($0, at: 0) }
+    }
+
+    private func metadataJSON() -> String {
+        "{" + metadata.keys.sorted().map { jsonQuoted($0) + ":" + jsonQuoted(metadata[$0]!) }.joined(separator: ",") + "}"
+    }
+
+    /// Writes in 64 MiB pieces, releasing the input pages read so far after each, so a huge
+    /// kept tensor streams through without becoming resident.
+    private func append(
+        name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, release: () -> Void = {}
+    ) throws {
+        let start = position - 8 - headerReserve
+        let piece = 64 << 20
+        var done = 0
+        while done < bytes.count {
+            let count = min(piece, bytes.count - done)
+            try output.write(UnsafeRawBufferPointer(rebasing: bytes[done..<done + count]), at: position + done)
+            done += count
+            if done < bytes.count { release() }
+        }
+        position += bytes.count
+        entries.append((name, dtype, shape, start..<start + bytes.count))
+    }
+}
+
+/// The shape of a scale tensor in the int8 layout.
+public func scaleShape(_ shape: [Int], _ granularity: Granularity) -> [Int] {
+    let (rows, columns) = matrixView(of: shape)
+    switch granularity {
+    case .perTensor: return [1]
+    case .perChannel: return [rows, 1]
+    case .perGroup(let size): return [rows, columns / size]
+    }
+}
+
+public enum SafeTensorsWriterError: Error, Equatable, Sendable, CustomStringConvertible {
+    case scaleNameTaken(tensor: String)
+
+    public var description: String {
+        switch self {
+        case .scaleNameTaken(let tensor):
+            "tensor '\(tensor)' cannot get a scale tensor '\(tensor)\(SafeTensorsWriter.scaleSuffix)': that name is already a tensor; use --layout dequantized or the native format"
+        }
+    }
+}

@@ -1,6 +1,0 @@
-extension BenchCase {
-    /// Every case `swiftquant bench` knows, in `--list` order. Add a group by writing
-    /// `Bench/<Group>BenchCases.swift` with `static let <group>Cases: [BenchCase]` and
-    /// appending it here.
-    static let all: [BenchCase] = quantizeCases + decodeCases + linearCases + miniLMCases + q8_0Cases
-}
