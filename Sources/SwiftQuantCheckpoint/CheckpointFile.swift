@@ -22,7 +22,7 @@ public final class CheckpointFile: TensorSource, @unchecked Sendable {
     public let alignment: Int
 
     let file: MappedFile
-    private let index: [String: Int]
+    private let index: [ByteExactName: Int]
 
     /// Maps and validates the checkpoint at `path`.
     ///
@@ -86,14 +86,14 @@ public final class CheckpointFile: TensorSource, @unchecked Sendable {
         try Self.validateLayout(entries, path: path, dataOffset: dataStart, fileLength: bytes.count, alignment: alignmentValue)
         self.entries = entries
         tensors = entries.map(\.tensorInfo)
-        var index: [String: Int] = [:]
-        for (position, entry) in entries.enumerated() { index[entry.name] = position }
+        var index: [ByteExactName: Int] = [:]
+        for (position, entry) in entries.enumerated() { index[ByteExactName(entry.name)] = position }
         self.index = index
     }
 
     /// The directory entry of `name`.
     public func entry(named name: String) throws(TensorSourceError) -> CheckpointEntry {
-        guard let position = index[name] else { throw .noSuchTensor(path: path, name: name) }
+        guard let position = index[ByteExactName(name)] else { throw .noSuchTensor(path: path, name: name) }
         return entries[position]
     }
 
@@ -158,14 +158,14 @@ public final class CheckpointFile: TensorSource, @unchecked Sendable {
         }
         var entries: [CheckpointEntry] = []
         entries.reserveCapacity(count)
-        var names: Set<String> = []
+        var names: Set<ByteExactName> = []
         for _ in 0..<count {
             let entryAt = cursor.position
             let length = Int(try cursor.u32("directory entry length"))
             let start = try cursor.take(length, "directory entry")
             var fields = CheckpointHeaderCursor(bytes: cursor.bytes, position: start, end: start + length, path: cursor.path)
             let entry = try readEntry(&fields)
-            guard names.insert(entry.name).inserted else {
+            guard names.insert(ByteExactName(entry.name)).inserted else {
                 throw .malformedEntry(path: cursor.path, tensor: entry.name, offset: entryAt, reason: "duplicate tensor name")
             }
             entries.append(entry)

@@ -54,7 +54,7 @@ public final class CheckpointWriter: TensorWriter {
     }
 
     public func write(_ tensor: ConvertedTensor) throws {
-        guard entries.count < expected.count, expected[entries.count].name == tensor.name else {
+        guard entries.count < expected.count, expected[entries.count].name.hasSameBytes(as: tensor.name) else {
             throw TensorWriterError.unexpectedTensor(name: tensor.name)
         }
         let compress = options.compressionLevel != nil

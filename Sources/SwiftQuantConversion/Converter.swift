@@ -67,6 +67,10 @@ public final class Converter {
     }
 
     /// The metadata keys the spec defines, for a source and the rules that decided it.
+    ///
+    /// Every key of the source's own metadata is carried as `source.<key>` with its value and
+    /// type (a GGUF source's integers, floats, bools and arrays too, not only its strings), so
+    /// a checkpoint made from a GGUF file keeps its hyperparameters and tokenizer.
     public static func standardMetadata(
         source: any TensorSource, rulesJSON: String, compression: String, toolVersion: String
     ) -> [String: MetadataValue] {
@@ -77,9 +81,7 @@ public final class Converter {
             "swiftquant.rules": .string(rulesJSON),
             "swiftquant.compression": .string(compression),
         ]
-        for (key, value) in source.metadata {
-            if case .string = value { metadata["source." + key] = value }
-        }
+        for (key, value) in source.metadata { metadata["source." + key] = value }
         return metadata
     }
 }

@@ -26,9 +26,9 @@ public protocol TensorSource: Sendable {
 }
 
 extension TensorSource {
-    /// Looks a tensor up by name.
+    /// Looks a tensor up by name, compared as exact UTF-8 bytes (see `ByteExactName`).
     public func info(for name: String) -> TensorInfo? {
-        tensors.first { $0.name == name }
+        tensors.first { $0.name.hasSameBytes(as: name) }
     }
 
     public func releasePages(for name: String) {}

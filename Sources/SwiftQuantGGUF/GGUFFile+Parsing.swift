@@ -96,7 +96,7 @@ struct GGUFHeader {
         }
 
         // Tensor infos.
-        var names = Set<String>()
+        var names = Set<ByteExactName>()
         var dataOffsets: [(value: UInt64, fieldOffset: Int)] = []
         tensors.reserveCapacity(tensorCount)
         dataOffsets.reserveCapacity(tensorCount)
@@ -106,7 +106,7 @@ struct GGUFHeader {
             guard name.utf8.count <= GGUFFormat.maximumTensorNameBytes else {
                 throw .tensorNameTooLong(path: path, offset: nameOffset, name: name, length: name.utf8.count)
             }
-            guard names.insert(name).inserted else {
+            guard names.insert(ByteExactName(name)).inserted else {
                 throw .duplicateTensorName(path: path, offset: nameOffset, name: name)
             }
 

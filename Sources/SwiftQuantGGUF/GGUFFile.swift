@@ -29,7 +29,7 @@ public struct GGUFFile: TensorSource {
     let file: MappedFile
     /// Each tensor's bytes as a range of file offsets, in ``tensors`` order.
     let byteRanges: [Range<Int>]
-    let indexByName: [String: Int]
+    let indexByName: [ByteExactName: Int]
 
     /// Maps and validates the GGUF file at `path`. Throws ``FileError`` or ``GGUFError``.
     public init(path: String) throws {
@@ -47,7 +47,7 @@ public struct GGUFFile: TensorSource {
         tensors = header.tensors
         entries = header.entries
         byteRanges = header.byteRanges
-        indexByName = Dictionary(uniqueKeysWithValues: header.tensors.indices.map { (header.tensors[$0].name, $0) })
+        indexByName = Dictionary(uniqueKeysWithValues: header.tensors.indices.map { (ByteExactName(header.tensors[$0].name), $0) })
         var metadata: [String: MetadataValue] = [:]
         metadata.reserveCapacity(header.entries.count)
         for entry in header.entries { metadata[entry.key] = entry.value }
@@ -61,7 +61,7 @@ public struct GGUFFile: TensorSource {
 
     /// The tensor's bytes exactly as stored (ggml blocks for quantized types), without copying.
     public func data(for name: String) throws -> TensorData {
-        guard let index = indexByName[name] else {
+        guard let index = indexByName[ByteExactName(name)] else {
             throw TensorSourceError.noSuchTensor(path: path, name: name)
         }
         let bytes = UnsafeRawBufferPointer(rebasing: file.bytes[byteRanges[index]])
@@ -89,6 +89,6 @@ public struct GGUFFile: TensorSource {
     }
 
     public func releasePages(for name: String) {
-        if let index = indexByName[name] { file.releasePages(byteRanges[index]) }
+        if let index = indexByName[ByteExactName(name)] { file.releasePages(byteRanges[index]) }
     }
 }

@@ -101,7 +101,7 @@ public final class GGUFWriter: TensorWriter {
 
     public func write(_ tensor: ConvertedTensor) throws {
         let index = outcomes.count
-        guard index < expected.count, expected[index].name == tensor.name else {
+        guard index < expected.count, expected[index].name.hasSameBytes(as: tensor.name) else {
             throw TensorWriterError.unexpectedTensor(name: tensor.name)
         }
         let outcome: GGUFTensorOutcome

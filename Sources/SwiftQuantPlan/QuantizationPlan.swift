@@ -35,7 +35,7 @@ public struct QuantizationPlan: Sendable {
     /// The largest block index among the tensor names, which `layers: [-1]` refers to.
     public let lastBlockIndex: Int?
     /// Decision positions by tensor name, so the converter's per-tensor lookups stay O(1).
-    private let positions: [String: Int]
+    private let positions: [ByteExactName: Int]
 
     /// Decides every tensor in `tensors` under `config`.
     public init(tensors: [TensorInfo], config: RulesConfig = RulesConfig()) {
@@ -58,7 +58,7 @@ public struct QuantizationPlan: Sendable {
             decisions.append(Self.decide(tensor, rule: decidingRule.map { config.rules[$0] }, config: config))
         }
         self.decisions = decisions
-        positions = Dictionary(decisions.enumerated().map { ($1.tensor.name, $0) }, uniquingKeysWith: { first, _ in first })
+        positions = Dictionary(decisions.enumerated().map { (ByteExactName($1.tensor.name), $0) }, uniquingKeysWith: { first, _ in first })
         unusedRules = config.rules.indices.filter { decideCounts[$0] == 0 }.map { index in
             let rule = config.rules[index]
             let nameMatches = tensors.count { tensor in rule.patterns.contains { $0.matches(tensor.name) } }
@@ -75,7 +75,7 @@ public struct QuantizationPlan: Sendable {
 
     /// The decision for the tensor named `name`.
     public func decision(for name: String) -> TensorDecision? {
-        positions[name].map { decisions[$0] }
+        positions[ByteExactName(name)].map { decisions[$0] }
     }
 
     // MARK: Deciding one tensor

@@ -33,7 +33,7 @@ public struct SafeTensorsFile: TensorSource {
     public let headerLength: Int
 
     /// Position in ``tensors`` and file byte range of each tensor, by name.
-    private let locations: [String: (index: Int, range: Range<Int>)]
+    private let locations: [ByteExactName: (index: Int, range: Range<Int>)]
 
     /// Maps and validates the file at `path`.
     ///
@@ -52,11 +52,11 @@ public struct SafeTensorsFile: TensorSource {
         metadata = header.metadata.mapValues { .string($0) }
         let dataStart = 8 + header.length
         var tensors: [TensorInfo] = []
-        var locations: [String: (index: Int, range: Range<Int>)] = [:]
+        var locations: [ByteExactName: (index: Int, range: Range<Int>)] = [:]
         tensors.reserveCapacity(header.entries.count)
         locations.reserveCapacity(header.entries.count)
         for entry in header.entries {
-            locations[entry.name] = (tensors.count, dataStart + entry.begin ..< dataStart + entry.end)
+            locations[ByteExactName(entry.name)] = (tensors.count, dataStart + entry.begin ..< dataStart + entry.end)
             tensors.append(TensorInfo(name: entry.name, dtype: entry.dtype, shape: entry.shape,
                                       byteCount: entry.end - entry.begin))
         }
@@ -66,12 +66,12 @@ public struct SafeTensorsFile: TensorSource {
 
     /// Looks a tensor up by name without scanning.
     public func info(for name: String) -> TensorInfo? {
-        locations[name].map { tensors[$0.index] }
+        locations[ByteExactName(name)].map { tensors[$0.index] }
     }
 
     /// The byte range of a tensor's data within ``file``, or `nil` for an unknown name.
     public func fileRange(for name: String) -> Range<Int>? {
-        locations[name]?.range
+        locations[ByteExactName(name)]?.range
     }
 
     /// The tensor's bytes as stored: a view into the map, no copy.
@@ -81,7 +81,7 @@ public struct SafeTensorsFile: TensorSource {
 
     /// Like ``data(for:)``, with the error type spelled out.
     public func rawData(for name: String) throws(TensorSourceError) -> TensorData {
-        guard let (index, range) = locations[name] else {
+        guard let (index, range) = locations[ByteExactName(name)] else {
             throw .noSuchTensor(path: path, name: name)
         }
         return TensorData(info: tensors[index], bytes: UnsafeRawBufferPointer(rebasing: file.bytes[range]), owner: file)
@@ -99,7 +99,7 @@ public struct SafeTensorsFile: TensorSource {
     }
 
     public func releasePages(for name: String) {
-        guard let range = locations[name]?.range else { return }
+        guard let range = locations[ByteExactName(name)]?.range else { return }
         file.releasePages(range)
     }
 }
@@ -147,7 +147,7 @@ struct SafeTensorsHeader {
 
         var metadata: [String: String]?
         var entries: [Entry] = []
-        var seen = Set<String>()
+        var seen = Set<ByteExactName>()
         entries.reserveCapacity(members.count)
         seen.reserveCapacity(members.count)
         for member in members {
@@ -159,7 +159,7 @@ struct SafeTensorsHeader {
                 metadata = try Self.parseMetadata(member.value, path: path)
                 continue
             }
-            guard seen.insert(member.key).inserted else {
+            guard seen.insert(ByteExactName(member.key)).inserted else {
                 throw .duplicateTensor(path: path, name: member.key, offset: offset)
             }
             entries.append(try Self.parseEntry(member, path: path))

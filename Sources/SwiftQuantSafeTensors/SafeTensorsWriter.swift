@@ -44,8 +44,8 @@ public final class SafeTensorsWriter: TensorWriter {
             if case .string(let text) = value { strings[key] = text } else { strings[key] = value.json }
         }
         self.metadata = strings
-        let names = Set(tensors.map(\.name))
-        for tensor in tensors where names.contains(tensor.name + Self.scaleSuffix) {
+        let names = Set(tensors.map { ByteExactName($0.name) })
+        for tensor in tensors where names.contains(ByteExactName(tensor.name + Self.scaleSuffix)) {
             throw SafeTensorsWriterError.scaleNameTaken(tensor: tensor.name)
         }
         // Per tensor at most two entries; every number at most 20 digits.

@@ -31,7 +31,7 @@ public struct ShardedSafeTensors: TensorSource {
     public let metadata: [String: MetadataValue]
 
     /// The shard (an index into ``shards``) holding each tensor.
-    private let shardByTensor: [String: Int]
+    private let shardByTensor: [ByteExactName: Int]
 
     /// Opens a sharded checkpoint from a folder or from its index file.
     ///
@@ -65,9 +65,9 @@ public struct ShardedSafeTensors: TensorSource {
             for (tensor, shardName) in index.weightMap where shards[shardNumber[shardName]!].info(for: tensor) == nil {
                 throw SafeTensorsError.tensorMissingFromShard(index: indexPath, tensor: tensor, shard: shardName)
             }
-            let mapped = Dictionary(index.weightMap.map { ($0.tensor, $0.shard) }, uniquingKeysWith: { first, _ in first })
+            let mapped = Dictionary(index.weightMap.map { (ByteExactName($0.tensor), $0.shard) }, uniquingKeysWith: { first, _ in first })
             for (number, shard) in shards.enumerated() {
-                for info in shard.tensors where mapped[info.name] != index.shardNames[number] {
+                for info in shard.tensors where mapped[ByteExactName(info.name)] != index.shardNames[number] {
                     throw SafeTensorsError.tensorNotInIndex(index: indexPath, tensor: info.name, shard: index.shardNames[number])
                 }
             }
@@ -78,11 +78,11 @@ public struct ShardedSafeTensors: TensorSource {
         }
 
         var tensors: [TensorInfo] = []
-        var shardByTensor: [String: Int] = [:]
+        var shardByTensor: [ByteExactName: Int] = [:]
         var metadata: [String: MetadataValue] = [:]
         for (number, shard) in shards.enumerated() {
             for info in shard.tensors {
-                if let first = shardByTensor.updateValue(number, forKey: info.name) {
+                if let first = shardByTensor.updateValue(number, forKey: ByteExactName(info.name)) {
                     throw SafeTensorsError.duplicateTensorAcrossShards(
                         folder: indexPath ?? folder, tensor: info.name,
                         firstShard: Self.fileName(shards[first].path), secondShard: Self.fileName(shard.path))
@@ -100,7 +100,7 @@ public struct ShardedSafeTensors: TensorSource {
 
     /// The shard that holds `name`, or `nil` for an unknown name.
     public func shard(for name: String) -> SafeTensorsFile? {
-        shardByTensor[name].map { shards[$0] }
+        shardByTensor[ByteExactName(name)].map { shards[$0] }
     }
 
     public func info(for name: String) -> TensorInfo? {
@@ -177,12 +177,12 @@ struct ShardIndex {
             throw SafeTensorsError.invalidIndex(path: path, offset: weightMapNode.offset, reason: "\"weight_map\" is \(weightMapNode.typeDescription), not an object")
         }
         var weightMap: [(tensor: String, shard: String)] = []
-        var seen = Set<String>()
+        var seen = Set<ByteExactName>()
         for entry in entries {
             guard case .string(let shard) = entry.value.value else {
                 throw SafeTensorsError.invalidIndex(path: path, offset: entry.value.offset, reason: "tensor \(quotedName(entry.key)) maps to \(entry.value.typeDescription), not a shard file name")
             }
-            guard seen.insert(entry.key).inserted else {
+            guard seen.insert(ByteExactName(entry.key)).inserted else {
                 throw SafeTensorsError.invalidIndex(path: path, offset: entry.keyOffset, reason: "tensor \(quotedName(entry.key)) appears twice in \"weight_map\"")
             }
             let components = shard.split(separator: "/", omittingEmptySubsequences: false)
