@@ -180,7 +180,12 @@ public final class CheckpointFile: TensorSource, @unchecked Sendable {
         let name = try cursor.string("tensor name")
         guard !name.isEmpty else { throw cursor.fail(entryStart, "empty tensor name") }
         cursor.fail = { offset, reason in .malformedEntry(path: path, tensor: name, offset: offset, reason: reason) }
+        let dtypeAt = cursor.position
         let dtype = try readDType(&cursor, "dtype")
+        // The stored values are plain elements; ggml block types are only valid as source_dtype.
+        guard !dtype.isBlockQuantized else {
+            throw cursor.fail(dtypeAt, "dtype \(dtype.rawValue) is a ggml block type, which a checkpoint stores only as source_dtype")
+        }
         let sourceDType = try readDType(&cursor, "source dtype")
         let rankAt = cursor.position
         let rank = Int(try cursor.u8("rank"))

@@ -66,6 +66,10 @@ public final class CheckpointWriter: TensorWriter {
                 name: tensor.name, dtype: .i8, sourceDType: tensor.sourceDType, shape: tensor.shape,
                 quantization: granularity, metrics: metrics, values: valueSegment, scales: scaleSegment))
         case .kept(let dtype, let bytes):
+            // The spec's dtype table has no ggml block types: a reader would refuse the file.
+            guard !dtype.isBlockQuantized else {
+                throw CheckpointWriterError.blockTypeNotStorable(tensor: tensor.name, dtype: dtype)
+            }
             var codec: CheckpointCodec = compress ? .zstd : .raw
             var width = 1
             if compress, dtype.isFloatingPoint, let size = dtype.elementSize, size > 1 {
@@ -133,11 +137,15 @@ public final class CheckpointWriter: TensorWriter {
 /// Errors from the checkpoint writer that are its own: zstd failing.
 public enum CheckpointWriterError: Error, Equatable, Sendable, CustomStringConvertible {
     case compressionFailed(chunk: Int)
+    /// A kept tensor in a ggml block type (Q8_0, Q4_K, …): the format stores plain dtypes only.
+    case blockTypeNotStorable(tensor: String, dtype: DType)
 
     public var description: String {
         switch self {
         case .compressionFailed(let chunk):
             "zstd failed to compress chunk \(chunk); write the checkpoint uncompressed instead"
+        case .blockTypeNotStorable(let tensor, let dtype):
+            "tensor '\(printableInMessage(tensor))' is \(dtype.rawValue), a ggml block type a SwiftQuant checkpoint cannot store; keep it as F32 or quantize it"
         }
     }
 }

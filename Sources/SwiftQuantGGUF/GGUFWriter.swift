@@ -202,7 +202,9 @@ public final class GGUFWriter: TensorWriter {
         for (index, outcome) in outcomes.enumerated() where outcome.dtype.isFloatingPoint {
             bytesByType[outcome.dtype, default: 0] += max(1, expected[index].elementCount)
         }
-        switch bytesByType.max(by: { $0.value < $1.value })?.key {
+        // A tie goes to the lower ggml type number, so the header never depends on hash order.
+        let rank = { (entry: (key: DType, value: Int)) in (entry.value, -Int(entry.key.layout.ggmlType ?? 0)) }
+        switch bytesByType.max(by: { rank($0) < rank($1) })?.key {
         case .f16: return FileType.mostlyF16.rawValue
         case .bf16: return FileType.mostlyBF16.rawValue
         default: return FileType.allF32.rawValue
@@ -210,7 +212,7 @@ public final class GGUFWriter: TensorWriter {
     }
 
     /// The standard keys first (architecture leading, as llama.cpp writes it), then the
-    /// source's typed entries, then the converter's metadata in key order.
+    /// source's typed entries, then the converter's metadata sorted by the keys' UTF-8 bytes.
     private func composeEntries(_ metadata: [String: MetadataValue]) -> [GGUFMetadataEntry] {
         var entries: [GGUFMetadataEntry] = [
             GGUFMetadataEntry(key: "general.architecture", type: .string, value: .string(options.architecture)),
@@ -226,7 +228,7 @@ public final class GGUFWriter: TensorWriter {
         // A GGUF source's values are already copied with their types; the converter's
         // `source.*` string copies of them would only repeat them.
         let copiedSource = !options.sourceEntries.isEmpty
-        for key in metadata.keys.sorted() {
+        for key in metadata.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             if key == "swiftquant.compression" || (copiedSource && key.hasPrefix("source.")) { continue }
             if keys.insert(key).inserted { entries.append(GGUFMetadataEntry(key: key, converting: metadata[key]!)) }
         }

@@ -102,7 +102,7 @@ public final class SafeTensorsWriter: TensorWriter {
     }
 
     private func metadataJSON() -> String {
-        "{" + metadata.keys.sorted().map { jsonQuoted($0) + ":" + jsonQuoted(metadata[$0]!) }.joined(separator: ",") + "}"
+        "{" + metadata.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).map { jsonQuoted($0) + ":" + jsonQuoted(metadata[$0]!) }.joined(separator: ",") + "}"
     }
 
     /// Writes in 64 MiB pieces, releasing the input pages read so far after each, so a huge

@@ -17,8 +17,11 @@ private struct KeptSource: TensorSource {
     var storage: [String: OwnedBytes] = [:]
 
     mutating func add(_ name: String, floats: [Float]) {
-        let bytes = floats.withUnsafeBytes { Array($0) }
-        tensors.append(TensorInfo(name: name, dtype: .f32, shape: [floats.count], byteCount: bytes.count))
+        add(name, .f32, count: floats.count, bytes: floats.withUnsafeBytes { Array($0) })
+    }
+
+    mutating func add(_ name: String, _ dtype: DType, count: Int, bytes: [UInt8]) {
+        tensors.append(TensorInfo(name: name, dtype: dtype, shape: [count], byteCount: bytes.count))
         storage[name] = bytes.withUnsafeBytes { OwnedBytes(copying: $0) }
     }
 
@@ -86,6 +89,43 @@ private func convert(
         let again = try GGUFFile(path: second)
         for (key, value) in gguf.metadata {
             #expect(again.metadata["source." + key] == value, "source.\(key) in the second GGUF")
+        }
+    }
+
+    /// Specs/gguf-support.md: the five standard keys in a fixed order, then a GGUF source's
+    /// entries in its order, then the converter's keys sorted by their UTF-8 bytes.
+    @Test func ggufMetadataOrderIsStandardKeysThenSortedKeys() throws {
+        var memory = KeptSource()
+        memory.add("norm.weight", floats: [1, 2, 3, 4])
+        let path = temporaryFolder() + "/order.gguf"
+        let output = try AtomicOutputFile(destination: path, force: true)
+        let metadata: [String: MetadataValue] = [
+            "source.z": .string("z"), "general.tool": .string("t"), "source.\u{E9}": .string("é"), "source.f": .string("f"),
+            "swiftquant.compression": .string("zstd-1"),
+        ]
+        try convert(memory, sink: GGUFWriter(output: output, options: .init(architecture: "llama", name: "m")),
+                    output: output, metadata: metadata)
+        let keys = try GGUFFile(path: path).entries.map(\.key)
+        let standard = ["general.architecture", "general.name", "general.file_type", "general.quantization_version", "general.alignment"]
+        #expect(Array(keys.prefix(5)) == standard)
+        let rest = Array(keys.dropFirst(5))
+        #expect(rest == rest.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        #expect(Set(rest) == Set(metadata.keys).subtracting(["swiftquant.compression"]))
+    }
+
+    /// `general.file_type` from the float type with the most elements; a tie goes to the
+    /// lower ggml type number (F16 = 1 before BF16 = 30), whatever the hash order.
+    @Test func ggufFileTypeTieIsDeterministic() throws {
+        for round in 0..<4 {
+            var memory = KeptSource()
+            let halves = [UInt8](repeating: 0, count: 128)
+            memory.add("a\(round)", .bf16, count: 64, bytes: halves)
+            memory.add("b\(round)", .f16, count: 64, bytes: halves)
+            let path = temporaryFolder() + "/tie\(round).gguf"
+            let output = try AtomicOutputFile(destination: path, force: true)
+            try convert(memory, sink: GGUFWriter(output: output, options: .init(architecture: "llama", name: "m")),
+                        output: output, metadata: [:])
+            #expect(try GGUFFile(path: path).metadata["general.file_type"] == .uint(1))
         }
     }
 }
