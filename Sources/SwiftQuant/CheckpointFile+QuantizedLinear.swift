@@ -11,13 +11,13 @@ extension CheckpointFile {
     /// into memory the layer owns. Scales and bias are small and always copied.
     ///
     /// ```swift
-    /// let checkpoint = try CheckpointFile(path: "minilm-int8.sqnt")
+    /// let checkpoint = try CheckpointFile(path: "minilm-int8.swq")
     /// let query = try checkpoint.quantizedLinear("encoder.layer.0.attention.self.query")
     /// let y = try query(x)   // x: [tokens, 384]
     /// ```
     ///
-    /// - Throws: ``SwiftQuantReaders/TensorSourceError/noSuchTensor(path:name:)`` when the
-    ///   weight is missing, ``SwiftQuantReaders/CheckpointError/notQuantized(path:tensor:)``
+    /// - Throws: ``SwiftQuantCore/TensorSourceError/noSuchTensor(path:name:)`` when the
+    ///   weight is missing, ``SwiftQuantCheckpoint/CheckpointError/notQuantized(path:tensor:)``
     ///   when the rules kept it float (use ``linearLayer(_:)`` to accept either),
     ///   ``LayerLoadingError`` when the tensors do not form a layer, and checksum errors.
     public func quantizedLinear(_ name: String) throws -> QuantizedLinear {
