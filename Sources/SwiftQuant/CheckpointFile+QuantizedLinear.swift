@@ -16,10 +16,10 @@ extension CheckpointFile {
     /// let y = try query(x)   // x: [tokens, 384]
     /// ```
     ///
-    /// - Throws: ``SwiftQuantCore/TensorSourceError/noSuchTensor(path:name:)`` when the
-    ///   weight is missing, ``SwiftQuantCheckpoint/CheckpointError/notQuantized(path:tensor:)``
+    /// - Throws: `TensorSourceError.noSuchTensor(path:name:)` when the
+    ///   weight is missing, `CheckpointError.notQuantized(path:tensor:)`
     ///   when the rules kept it float (use ``linearLayer(_:)`` to accept either),
-    ///   ``LayerLoadingError`` when the tensors do not form a layer, and checksum errors.
+    ///   `LayerLoadingError` when the tensors do not form a layer, and checksum errors.
     public func quantizedLinear(_ name: String) throws -> QuantizedLinear {
         let weightName = name + ".weight"
         guard info(for: weightName) != nil else {
@@ -40,8 +40,8 @@ extension CheckpointFile {
         }
     }
 
-    /// Whichever layer the checkpoint holds for `name`: a ``QuantizedLinear`` when
-    /// `<name>.weight` is quantized, a float ``Linear`` when the rules kept it.
+    /// Whichever layer the checkpoint holds for `name`: a `QuantizedLinear` when
+    /// `<name>.weight` is quantized, a float `Linear` when the rules kept it.
     public func linearLayer(_ name: String) throws -> any LinearLayer {
         let weightName = name + ".weight"
         guard let info = info(for: weightName) else {

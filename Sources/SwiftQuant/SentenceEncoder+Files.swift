@@ -8,7 +8,7 @@ import SwiftQuantNN
 extension SentenceEncoder {
     /// Loads the tokenizer and configuration from `modelDirectory`, and the weights from its
     /// `model.safetensors` (Float32 layers) or, when `checkpoint` is given, from a SwiftQuant
-    /// checkpoint (every quantized linear layer becomes a ``SwiftQuantNN/QuantizedLinear``;
+    /// checkpoint (every quantized linear layer becomes a `QuantizedLinear`;
     /// embeddings and norms load as the float tensors the checkpoint keeps).
     public init(modelDirectory: String, checkpoint: String? = nil) throws {
         let configuration = try BertConfiguration(modelDirectory: modelDirectory)

@@ -69,7 +69,7 @@ public struct CheckpointEntry: Sendable, Equatable {
     /// The quantization error against the source, for a quantized tensor.
     public var metrics: QuantizationErrorMetrics?
     public var values: CheckpointSegment
-    /// Float32 scales of a quantized tensor (see ``scaleCount(shape:granularity:)``).
+    /// Float32 scales of a quantized tensor (see `scaleCount(shape:granularity:)`).
     public var scales: CheckpointSegment?
 
     public init(

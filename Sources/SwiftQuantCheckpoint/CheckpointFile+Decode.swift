@@ -18,7 +18,7 @@ public struct CheckpointQuantizedTensor: @unchecked Sendable {
 
     public var shape: [Int] { values.info.shape }
 
-    /// The values as a kernel ``QuantizedTensor`` (copies the values).
+    /// The values as a kernel `QuantizedTensor` (copies the values).
     public var quantizedTensor: QuantizedTensor {
         QuantizedTensor(
             shape: shape, values: Array(values.bytes.bindMemory(to: Int8.self)), scales: scales,

@@ -26,7 +26,7 @@ public final class CheckpointFile: TensorSource, @unchecked Sendable {
 
     /// Maps and validates the checkpoint at `path`.
     ///
-    /// - Throws: ``FileError`` when the file cannot be opened, ``CheckpointError`` when it is
+    /// - Throws: `FileError` when the file cannot be opened, ``CheckpointError`` when it is
     ///   not a valid checkpoint.
     public convenience init(path: String) throws {
         try self.init(file: MappedFile(path: path))

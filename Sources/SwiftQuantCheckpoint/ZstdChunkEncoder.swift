@@ -4,7 +4,7 @@ import SwiftQuantCore
 import SwiftQuantKernels
 
 /// Encodes a segment's raw bytes into independent chunks (`Specs/swiftquant-checkpoint.md`),
-/// compressing several chunks at once on ``KernelThreads/count`` threads.
+/// compressing several chunks at once on `KernelThreads.count` threads.
 ///
 /// Chunks are cut at fixed raw offsets and each is compressed on its own, so the output is the
 /// same bytes whatever the thread count.

@@ -3,7 +3,7 @@ import SwiftQuantGGUF
 import SwiftQuantKernels
 
 extension [ConvertedTensorReport] {
-    /// The converter's reports amended with what ``GGUFWriter`` stored: a Q8_0 tensor reports
+    /// The converter's reports amended with what `GGUFWriter` stored: a Q8_0 tensor reports
     /// per-group(32) with the Q8_0 error; one written as F16 instead reports kept F16 and why.
     public func applying(_ outcomes: [GGUFTensorOutcome]) -> [ConvertedTensorReport] {
         let byName = Dictionary(outcomes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

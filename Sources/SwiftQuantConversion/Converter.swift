@@ -8,7 +8,7 @@ import SwiftQuantGGUF
 import SwiftQuantCheckpoint
 
 /// The streaming conversion: every tensor of a source is read, decided by the plan, quantized
-/// (or kept), and handed to a ``TensorWriter``, one tensor at a time.
+/// (or kept), and handed to a `TensorWriter`, one tensor at a time.
 ///
 /// Memory stays bounded by a couple of tensors, never the model: while the sink compresses and
 /// writes tensor *i*, one worker reads and quantizes tensor *i + 1*; input pages are released
@@ -20,9 +20,13 @@ public final class Converter {
     public let sink: any TensorWriter
     public let metadata: [String: MetadataValue]
 
+    /// Prepares a conversion; nothing is read or written until ``run(progress:)``.
+    ///
     /// - Parameters:
-    ///   - decisions: one per tensor of `source`, in its order (``QuantizationPlan/decisions``).
-    ///   - metadata: file metadata for the sink (see ``Converter/standardMetadata(source:rules:compression:)``).
+    ///   - source: the tensors to convert, from any reader.
+    ///   - decisions: one per tensor of `source`, in its order (`QuantizationPlan.decisions`).
+    ///   - sink: the writer that receives every tensor, in the source's order.
+    ///   - metadata: file metadata for the sink (see ``Converter/standardMetadata(source:rulesJSON:compression:toolVersion:)``).
     public init(
         source: any TensorSource, decisions: [TensorDecision], sink: any TensorWriter,
         metadata: [String: MetadataValue]

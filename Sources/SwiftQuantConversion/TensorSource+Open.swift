@@ -55,8 +55,8 @@ public enum TensorSourceFormat: Sendable, Hashable {
 /// validation error (truncated, header too large, …) instead of "unrecognised format";
 /// likewise `*.gguf` is opened as GGUF, so a damaged magic is named as such.
 ///
-/// - Throws: the reader's error for a malformed file, ``FileError`` when it cannot be read,
-///   ``TensorSourceError/unrecognizedFormat(path:)`` when nothing matches.
+/// - Throws: the reader's error for a malformed file, `FileError` when it cannot be read,
+///   `TensorSourceError.unrecognizedFormat(path:)` when nothing matches.
 public func openTensorSource(at path: String) throws -> any TensorSource {
     if isDirectory(path) {
         return try ShardedSafeTensors(path: path)

@@ -23,7 +23,7 @@ extension TensorSource {
     /// ``resolve(_:weights:)``); a keep decision returns without reading anything.
     ///
     /// `plan --measure` and `convert` both go through here. The caller releases the
-    /// tensor's pages (``TensorSource/releasePages(for:)``) once it has used the result.
+    /// tensor's pages (`TensorSource.releasePages(for:)`) once it has used the result.
     public func resolve(_ decision: TensorDecision) throws -> ResolvedDecision {
         guard decision.quantizes else {
             return ResolvedDecision(action: decision.action, quantized: nil, metrics: nil, attempts: [], note: nil)

@@ -23,6 +23,7 @@ public final class AtomicOutputFile {
     /// Creates the temporary file for `destination`.
     ///
     /// - Parameters:
+    ///   - destination: the path the output is renamed to once it is complete.
     ///   - force: replace an existing destination (never one of `inputs`).
     ///   - inputs: files or folders being read; the destination may not be any of them or any
     ///     file directly inside them.

@@ -28,7 +28,7 @@ public enum Granularity: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// The number of scales ``quantizeSymmetric(_:granularity:)`` produces for `shape` at
+/// The number of scales `quantizeSymmetric(_:granularity:)` produces for `shape` at
 /// `granularity`, after the per-group fallback of ``effectiveGranularity(for:requested:)``.
 public func scaleCount(shape: [Int], granularity: Granularity) -> Int {
     let (rows, columns) = matrixView(of: shape)

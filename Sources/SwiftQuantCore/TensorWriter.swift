@@ -39,7 +39,7 @@ public struct ConvertedTensor: @unchecked Sendable {
     }
 }
 
-/// Where the streaming ``Converter`` sends tensors: the native checkpoint, GGUF or safetensors.
+/// Where the streaming `Converter` sends tensors: the native checkpoint, GGUF or safetensors.
 ///
 /// The converter calls ``begin(tensors:metadata:)`` once, ``write(_:)`` once per tensor in the
 /// order `begin` listed them, then ``finish()``. A sink writes into an ``AtomicOutputFile``

@@ -31,7 +31,7 @@ public struct GGUFFile: TensorSource {
     let byteRanges: [Range<Int>]
     let indexByName: [ByteExactName: Int]
 
-    /// Maps and validates the GGUF file at `path`. Throws ``FileError`` or ``GGUFError``.
+    /// Maps and validates the GGUF file at `path`. Throws `FileError` or ``GGUFError``.
     public init(path: String) throws {
         try self.init(file: MappedFile(path: path))
     }
@@ -69,7 +69,7 @@ public struct GGUFFile: TensorSource {
     }
 
     /// The tensor as Float32: floats are widened, Q8_0 is dequantized (`q × d`, as ggml does).
-    /// Other ggml block types and integer tensors throw ``TensorSourceError/notDecodable(path:name:dtype:)``.
+    /// Other ggml block types and integer tensors throw `TensorSourceError.notDecodable(path:name:dtype:)`.
     public func floats(for name: String) throws -> [Float] {
         let data = try data(for: name)
         let dtype = data.info.dtype

@@ -58,7 +58,7 @@ public enum GGUFValueType: UInt32, Sendable, Hashable, CaseIterable, CustomStrin
 
 /// One GGUF key/value pair with the exact type the file stores it as.
 ///
-/// ``MetadataValue`` folds all integer widths into one case; llama.cpp checks the stored type
+/// `MetadataValue` folds all integer widths into one case; llama.cpp checks the stored type
 /// of many keys (`general.file_type` must be a u32, for example), so GGUF-to-GGUF conversion
 /// copies these entries rather than the folded values.
 public struct GGUFMetadataEntry: Sendable, Hashable {
@@ -95,7 +95,7 @@ public enum GGUFFormat {
     /// ggml's `GGML_MAX_DIMS`.
     public static let maximumDimensions = 4
     /// The most metadata array elements one file may hold, all arrays together. Each becomes a
-    /// ``MetadataValue``, so this bounds memory to a few hundred MB whatever the file claims;
+    /// `MetadataValue`, so this bounds memory to a few hundred MB whatever the file claims;
     /// real files stay far below (a 262k-token vocabulary with scores, types and 500k merges
     /// is about 1.3 million).
     public static let maximumMetadataArrayElements = 1 << 23

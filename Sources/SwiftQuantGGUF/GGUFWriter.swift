@@ -4,7 +4,7 @@ import SwiftQuantKernels
 /// Writes a GGUF v3 file that llama.cpp and gguf-py read, as tensors stream in.
 ///
 /// - Quantized tensors become Q8_0, bit-exact with ggml's `quantize_row_q8_0_ref`, from the
-///   Float32 weights (see ``quantizeQ8_0(_:into:)``). These are ggml's semantics (blocks of 32,
+///   Float32 weights (see `quantizeQ8_0(_:into:)`). These are ggml's semantics (blocks of 32,
 ///   fp16 scales, round half away from zero), not SwiftQuant's own INT8 format's.
 /// - A quantized tensor whose rows are not a multiple of 32 long is written as F16 instead,
 ///   and its ``GGUFTensorOutcome/note`` says so.

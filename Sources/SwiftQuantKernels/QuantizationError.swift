@@ -1,7 +1,7 @@
 import Foundation
 import SwiftQuantCore
 
-/// Computes ``QuantizationErrorMetrics`` of `quantized` against `original`.
+/// Computes `QuantizationErrorMetrics` of `quantized` against `original`.
 ///
 /// `original` must be finite, as ``quantizeSymmetric(_:granularity:)`` requires.
 public func quantizationError(original: FloatTensor, quantized: QuantizedTensor) -> QuantizationErrorMetrics {

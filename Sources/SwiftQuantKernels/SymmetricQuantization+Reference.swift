@@ -70,7 +70,7 @@ public func quantizeSymmetric(
 /// `quantize_weight_per_channel(weight)`: one scale per output row.
 ///
 /// The reference accepts only 2-D weights; here an N-D weight is treated as
-/// `[shape[0], rest]`, like ``Granularity/perChannel``. `scales` has shape `[shape[0]]`.
+/// `[shape[0], rest]`, like `Granularity.perChannel`. `scales` has shape `[shape[0]]`.
 public func quantizeWeightPerChannel(
     _ weight: FloatTensor
 ) throws(KernelError) -> (quantized: Int8Tensor, scales: FloatTensor) {
@@ -107,7 +107,7 @@ public func dequantize(
 }
 
 /// `calculate_quantization_error(original, q, scale, dim)`: the four metrics of
-/// ``QuantizationErrorMetrics``, against `Float(q) × scale` in Float32.
+/// `QuantizationErrorMetrics`, against `Float(q) × scale` in Float32.
 ///
 /// `dimension` is read as in ``dequantize(_:scale:dimension:)``. Throws `shapeMismatch`
 /// when `original`, `quantized` and `scale` do not fit together.

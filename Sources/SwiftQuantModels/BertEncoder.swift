@@ -4,7 +4,7 @@ import SwiftQuantKernels
 import SwiftQuantNN
 
 /// A BERT encoder (post-LayerNorm, absolute positions, erf GELU) whose linear layers are
-/// either float ``SwiftQuantNN/Linear`` or INT8 ``SwiftQuantNN/QuantizedLinear``.
+/// either float `Linear` or INT8 `QuantizedLinear`.
 ///
 /// Embeddings and LayerNorm parameters are always Float32. One sequence runs at a time, so
 /// there is no padding and the attention mask is all ones.

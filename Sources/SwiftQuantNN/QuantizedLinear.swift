@@ -44,7 +44,7 @@ public struct QuantizedLinear: Sendable {
         self.bias = bias ? [Float](repeating: 0, count: max(0, outFeatures)) : nil
     }
 
-    /// Creates a layer from already quantized weights, such as ``SwiftQuantKernels/quantizeSymmetric(_:granularity:)`` returns.
+    /// Creates a layer from already quantized weights, such as `quantizeSymmetric(_:granularity:)` returns.
     ///
     /// - Throws: ``LayerError`` when the shape is not 2-D, the scale count does not fit the
     ///   granularity, or the bias count is not `outFeatures`.
@@ -93,7 +93,7 @@ public struct QuantizedLinear: Sendable {
 
     /// Quantizes a float weight of shape `[outFeatures, inFeatures]` into the layer.
     ///
-    /// Uses the reference semantics of ``SwiftQuantKernels/quantizeSymmetric(_:granularity:)``:
+    /// Uses the reference semantics of `quantizeSymmetric(_:granularity:)`:
     /// `scale = max|w| / 127`, round half to even, clamp to [-128, 127]. Per group falls back
     /// to per channel when `inFeatures` is not a multiple of the group size.
     ///
@@ -143,7 +143,7 @@ public struct QuantizedLinear: Sendable {
         values?.elements(as: Int8.self)
     }
 
-    /// The weight as ``SwiftQuantKernels/QuantizedTensor``, or `nil` before quantization.
+    /// The weight as `QuantizedTensor`, or `nil` before quantization.
     public var quantizedWeight: QuantizedTensor? {
         guard let weightValues, let granularity else { return nil }
         return QuantizedTensor(shape: [outFeatures, inFeatures], values: weightValues, scales: scales, granularity: granularity)

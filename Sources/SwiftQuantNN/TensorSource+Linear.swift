@@ -13,7 +13,7 @@ extension TensorSource {
     /// let query = try model.linear("encoder.layer.0.attention.self.query")
     /// ```
     ///
-    /// - Throws: ``SwiftQuantCore/TensorSourceError/noSuchTensor(path:name:)`` when the
+    /// - Throws: `TensorSourceError.noSuchTensor(path:name:)` when the
     ///   weight is missing, ``LayerLoadingError`` when the tensors do not form a layer, and
     ///   the reader's errors.
     public func linear(_ name: String) throws -> Linear {

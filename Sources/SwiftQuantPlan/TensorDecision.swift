@@ -25,7 +25,7 @@ public struct TensorDecision: Sendable, Hashable {
     /// `default: name contains "embed"`, `default: 1-D`, `--skip "lm_head"`.
     public var reason: String
     /// When set, quantizing must reach this SNR or fall back (per group, then keep);
-    /// see ``resolve(_:weights:)``.
+    /// see `resolve(_:weights:)`.
     public var minimumSNRDecibels: Float?
     /// The group size tried when a `min_snr_db` fallback goes per group.
     public var fallbackGroupSize: Int

@@ -25,7 +25,7 @@ public struct SafeTensorsFile: TensorSource {
     public var formatName: String { "safetensors" }
     /// Every tensor, sorted by data offset (the order the file stores them).
     public let tensors: [TensorInfo]
-    /// `__metadata__`, all values ``MetadataValue/string(_:)``; empty when absent.
+    /// `__metadata__`, all values `MetadataValue.string(_:)`; empty when absent.
     public let metadata: [String: MetadataValue]
     /// The map of the whole file.
     public let file: MappedFile
@@ -37,7 +37,7 @@ public struct SafeTensorsFile: TensorSource {
 
     /// Maps and validates the file at `path`.
     ///
-    /// - Throws: ``FileError`` when the file cannot be opened or mapped, ``SafeTensorsError``
+    /// - Throws: `FileError` when the file cannot be opened or mapped, ``SafeTensorsError``
     ///   when it breaks a rule of the format.
     public init(path: String) throws {
         try self.init(file: MappedFile(path: path))
@@ -89,7 +89,7 @@ public struct SafeTensorsFile: TensorSource {
 
     /// The tensor decoded to Float32: exact for F16, BF16 and F32, round-to-nearest-even for F64.
     ///
-    /// - Throws: ``TensorSourceError/notDecodable(path:name:dtype:)`` for any other dtype.
+    /// - Throws: `TensorSourceError.notDecodable(path:name:dtype:)` for any other dtype.
     public func floats(for name: String) throws -> [Float] {
         let data = try rawData(for: name)
         guard let encoding = data.info.dtype.floatEncoding else {

@@ -36,7 +36,7 @@ public struct ShardedSafeTensors: TensorSource {
     /// Opens a sharded checkpoint from a folder or from its index file.
     ///
     /// - Throws: ``SafeTensorsError`` for a bad index, a bad shard or a disagreement between
-    ///   them; ``FileError`` when a file cannot be opened.
+    ///   them; `FileError` when a file cannot be opened.
     public init(path: String) throws {
         self.path = path
         let folder: String
