@@ -12,8 +12,9 @@
 
 #define SQK_INLINE static inline __attribute__((always_inline))
 
-/// The group-scaling path: none (per tensor, per row, float), a scale per whole chunk
-/// (group size a multiple of 16), or a scale per lane (any other group size).
+/// The group-scaling path: none (per tensor, per row, float), groups of whole chunks (group size
+/// a multiple of 16: each group's lanes are summed, then scaled), or a scale per lane (any other
+/// group size: each weight is scaled before its multiply-add).
 enum { SQK_MODE_PLAIN = 0, SQK_MODE_GROUP16 = 1, SQK_MODE_GROUPANY = 2 };
 
 SQK_INLINE V SQK_FN(load_weights)(const void *row, long k, int kind) {
@@ -72,20 +73,34 @@ SQK_INLINE void SQK_FN(tile)(const sqk_matmul *p, long o, long b, int R, int B, 
     }
     for (int j = 0; j < B; j++) x[j] = p->input + (b + j) * n;
     long k = 0;
-    while (k < whole) {
-        long end = whole;
-        V group_scale[4];
-        if (mode == SQK_MODE_GROUP16) {
-            // Whole chunks share one scale: hoist it out of the group's chunks.
-            const long g = k / group;
-            end = (g + 1) * group < whole ? (g + 1) * group : whole;
-            for (int r = 0; r < R; r++) group_scale[r] = v_bcast(s[r][g]);
+    if (mode == SQK_MODE_GROUP16) {
+        // Whole chunks share one scale: each group is summed unscaled in its own 16 lanes, then
+        // added to the running lanes with one fused multiply by the group's scale, so a group
+        // of 128 costs one scale operation per row instead of eight.
+        for (long g = 0; k < whole; g++) {
+            const long end = k + group;
+            V part[4][4];
+            for (int r = 0; r < R; r++) {
+                for (int j = 0; j < B; j++) part[r][j] = v_zero();
+            }
+            for (; k < end; k += 16) {
+                V wv[4];
+                for (int r = 0; r < R; r++) wv[r] = SQK_FN(load_weights)(w[r], k, kind);
+                for (int j = 0; j < B; j++) {
+                    const V xv = v_load(x[j] + k);
+                    for (int r = 0; r < R; r++) part[r][j] = v_fma(wv[r], xv, part[r][j]);
+                }
+            }
+            for (int r = 0; r < R; r++) {
+                const V scale = v_bcast(s[r][g]);
+                for (int j = 0; j < B; j++) acc[r][j] = v_fma(part[r][j], scale, acc[r][j]);
+            }
         }
-        for (; k < end; k += 16) {
+    } else {
+        for (; k < whole; k += 16) {
             V wv[4];
             for (int r = 0; r < R; r++) {
                 wv[r] = SQK_FN(load_weights)(w[r], k, kind);
-                if (mode == SQK_MODE_GROUP16) wv[r] = v_mul(wv[r], group_scale[r]);
                 if (mode == SQK_MODE_GROUPANY) wv[r] = v_mul(wv[r], SQK_FN(lane_scales)(s[r], k, group));
             }
             for (int j = 0; j < B; j++) {
@@ -104,12 +119,20 @@ SQK_INLINE void SQK_FN(rows_for)(const sqk_matmul *p, long o0, long o1, int kind
     const long batch = p->batch;
     long o = o0;
     if (batch >= SQK_GEMM_BATCH) {
-        for (; o + SQK_GEMM_ROWS <= o1; o += SQK_GEMM_ROWS) {
-            long b = 0;
-            for (; b + SQK_GEMM_BATCH <= batch; b += SQK_GEMM_BATCH) {
-                SQK_FN(tile)(p, o, b, SQK_GEMM_ROWS, SQK_GEMM_BATCH, kind, mode);
+        // Batch rows in blocks of about 2 MiB of activations, re-read for every row tile from
+        // cache rather than memory; the weights are read once per block. Each pair's
+        // arithmetic is the same whatever the blocking.
+        long block = (2L << 20) / (4 * p->in_features) / SQK_GEMM_BATCH * SQK_GEMM_BATCH;
+        if (block < SQK_GEMM_BATCH) block = SQK_GEMM_BATCH;
+        for (long b0 = 0; b0 < batch; b0 += block) {
+            const long b1 = b0 + block < batch ? b0 + block : batch;
+            for (o = o0; o + SQK_GEMM_ROWS <= o1; o += SQK_GEMM_ROWS) {
+                long b = b0;
+                for (; b + SQK_GEMM_BATCH <= b1; b += SQK_GEMM_BATCH) {
+                    SQK_FN(tile)(p, o, b, SQK_GEMM_ROWS, SQK_GEMM_BATCH, kind, mode);
+                }
+                for (; b < b1; b++) SQK_FN(tile)(p, o, b, SQK_GEMM_ROWS, 1, kind, mode);
             }
-            for (; b < batch; b++) SQK_FN(tile)(p, o, b, SQK_GEMM_ROWS, 1, kind, mode);
         }
     } else {
         for (; o + SQK_GEMV_ROWS <= o1; o += SQK_GEMV_ROWS) {

@@ -3,7 +3,9 @@
 // Every variant of a kernel computes the same numbers bit for bit: each dot product is
 // accumulated in 16 lanes (lane j takes columns k ≡ j mod 16 of every whole 16-column chunk)
 // with fused multiply-adds, the lanes are summed by one fixed tree, and the columns past the
-// last whole chunk are added one at a time with fused multiply-adds. Wider or narrower vector
+// last whole chunk are added one at a time with fused multiply-adds. Group scales whose group
+// is a multiple of 16 columns scale each group's 16 lanes with one more fused multiply-add into
+// the running lanes; other group sizes scale each weight before its multiply-add. Wider or narrower vector
 // units only change how those 16 lanes are laid out in registers, never the order of operations.
 #ifndef CSWIFTQUANTKERNELS_H
 #define CSWIFTQUANTKERNELS_H
@@ -42,6 +44,7 @@ typedef enum {
 /// One product `output = input · (W × scales)ᵀ + bias`.
 typedef struct {
     /// Row-major `[out_features, in_features]`, Float32 or int8 (`weight_kind`); need not be aligned.
+    /// Scales apply to int8 weights only; Float32 weights take `SQK_SCALES_NONE`.
     const void *weights;
     int32_t weight_kind;
     int32_t scale_kind;
