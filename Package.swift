@@ -1,14 +1,5 @@
 // swift-tools-version: 6.0
 import PackageDescription
-import Foundation
-
-// The inference kernels (SwiftQuantNN) are compiled for the build machine's vector units
-// (AVX-512/AVX2 + FMA on x86_64): the baseline x86-64 target has neither FMA nor wide
-// sign-extension, and the int8 matmul runs 4-5x slower. SWIFTQUANT_PORTABLE=1 builds for the
-// baseline target instead (binaries that run on any x86_64 CPU).
-let inferenceKernelSettings: [SwiftSetting] =
-    ProcessInfo.processInfo.environment["SWIFTQUANT_PORTABLE"] == "1"
-    ? [] : [.unsafeFlags(["-target-cpu", "native"]), .define("SWIFTQUANT_FMA")]
 
 // Data flows one way:
 //   SwiftQuantCore (dtypes, TensorSource, buffers, mmap, JSON, atomic output)
@@ -19,6 +10,9 @@ let inferenceKernelSettings: [SwiftSetting] =
 //   → SwiftQuantConversion (format registry, converter, export, verify, reports)
 // and, for inference, with no file-format dependency:
 //   SwiftQuantCore → SwiftQuantKernels → SwiftQuantNN (Linear, QuantizedLinear, blocks)
+//     with CSwiftQuantKernels underneath: the matrix-product micro-kernels in C, one copy per
+//     instruction set (per-function target attributes, no build flags), chosen at run time
+
 //   → SwiftQuantModels (BERT / MiniLM)
 // SwiftQuant re-exports all of them: one `import SwiftQuant`.
 let package = Package(
@@ -60,8 +54,9 @@ let package = Package(
             "SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantPlan",
             "SwiftQuantSafeTensors", "SwiftQuantGGUF", "SwiftQuantCheckpoint",
         ]),
-        .target(name: "SwiftQuantNN", dependencies: ["SwiftQuantCore", "SwiftQuantKernels"],
-                swiftSettings: inferenceKernelSettings),
+        .target(name: "CSwiftQuantKernels",
+                linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
+        .target(name: "SwiftQuantNN", dependencies: ["SwiftQuantCore", "SwiftQuantKernels", "CSwiftQuantKernels"]),
         .target(name: "SwiftQuantModels", dependencies: ["SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantNN"]),
         .target(name: "SwiftQuant", dependencies: [
             "SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantSafeTensors", "SwiftQuantGGUF",
@@ -84,6 +79,9 @@ let package = Package(
         .testTarget(name: "SwiftQuantWritersTests", dependencies: ["SwiftQuant"]),
         .testTarget(name: "SwiftQuantLoaderTests", dependencies: ["SwiftQuant"]),
         .testTarget(name: "SwiftQuantCLITests", dependencies: ["SwiftQuant"]),
+        .testTarget(name: "SwiftQuantNNTests", dependencies: [
+            "SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantNN", "CSwiftQuantKernels",
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -71,6 +71,17 @@ package struct BenchContext: Sendable {
         return (Self.median(firstTimes), Self.median(secondTimes))
     }
 
+    /// Median wall times of several bodies run round-robin, in the order given (see
+    /// ``medians(_:_:)``).
+    package func medians(_ bodies: [() -> Void]) -> [Double] {
+        for body in bodies { body() }
+        var times = [[Double]](repeating: [], count: bodies.count)
+        for _ in 0..<repetitions {
+            for (index, body) in bodies.enumerated() { times[index].append(Self.seconds(body)) }
+        }
+        return times.map(Self.median)
+    }
+
     private static func seconds(_ body: () -> Void) -> Double {
         let elapsed = ContinuousClock().measure(body)
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18

@@ -14,6 +14,23 @@ extension BenchCase {
         int8LinearCase(batch: 32, granularity: .perGroup(size: 128), name: "linear-int8-g128-8192x8192-b32"),
         floatLinearCase(batch: 1, name: "linear-fp32-8192x8192-b1"),
         floatLinearCase(batch: 32, name: "linear-fp32-8192x8192-b32"),
+        w8a8LinearCase(batch: 1, name: "linear-w8a8-8192x8192-b1"),
+        w8a8LinearCase(batch: 32, name: "linear-w8a8-8192x8192-b32"),
+        BenchCase(
+            name: "read-bandwidth",
+            summary: "Streaming read of 64 MiB on the kernel threads: the memory limit batch-1 products are measured against, GB/s."
+        ) { context in
+            let byteCount = 64 << 20
+            let buffer = BenchBuffer(byteCount: byteCount)
+            var checksum: UInt64 = 0
+            let seconds = context.median { checksum ^= streamingReadChecksum(UnsafeRawBufferPointer(buffer.bytes)) }
+            return BenchResult(medianSeconds: seconds, fields: [
+                ("bytes", .integer(byteCount)),
+                ("gb_per_s", .number(gigabytesPerSecond(byteCount, seconds))),
+                ("threads", .integer(KernelThreads.count)),
+                ("checksum", .integer(Int(truncatingIfNeeded: checksum))),
+            ])
+        },
     ]
 
     /// A QuantizedLinear forward pass, with the fp32 `Linear` of the same weights as baseline.
@@ -26,17 +43,70 @@ extension BenchCase {
             let float = try benchLinear(outFeatures: outFeatures, inFeatures: inFeatures)
             let int8 = try QuantizedLinear.fromLinear(float, granularity: granularity)
             let input = benchInput(batch: batch, inFeatures: inFeatures)
+            let weightBytes = outFeatures * inFeatures + 4 * int8.scales.count
             var sink: Float = 0
-            let (int8Seconds, floatSeconds) = context.medians(
+            var bodies = [
                 { sink += (try? int8(input))?.storage[0] ?? 0 },
-                { sink += (try? float(input))?.storage[0] ?? 0 })
-            return BenchResult(medianSeconds: int8Seconds, fields: linearFields(
+                { sink += (try? float(input))?.storage[0] ?? 0 },
+            ]
+            // Batch 1 streams its weights once: compare with a plain read of as many bytes.
+            let readBuffer = batch == 1 ? BenchBuffer(byteCount: weightBytes) : nil
+            var readChecksum: UInt64 = 0
+            if let readBuffer {
+                bodies.append { readChecksum ^= streamingReadChecksum(UnsafeRawBufferPointer(readBuffer.bytes)) }
+            }
+            let times = context.medians(bodies)
+            let (int8Seconds, floatSeconds) = (times[0], times[1])
+            var fields = linearFields(
                 batch: batch, outFeatures: outFeatures, inFeatures: inFeatures, seconds: int8Seconds,
-                weightBytes: outFeatures * inFeatures + 4 * int8.scales.count
+                weightBytes: weightBytes
             ) + [
                 ("fp32_median_seconds", .number(floatSeconds)),
                 ("ratio_to_fp32", .number(int8Seconds / floatSeconds)),
                 ("granularity", .text(granularity.description)),
+                ("checksum", .number(Double(sink))),
+            ]
+            if readBuffer != nil {
+                fields += [
+                    ("read_gb_per_s", .number(gigabytesPerSecond(weightBytes, times[2]))),
+                    ("ratio_to_read_bandwidth", .number(times[2] / int8Seconds)),
+                ]
+            }
+            withExtendedLifetime(readChecksum) {}
+            return BenchResult(medianSeconds: int8Seconds, fields: fields)
+        }
+    }
+
+    /// QuantizedLinear per channel with int8 activations (W8A8), against the fp32 `Linear` and
+    /// the weight-only int8 layer of the same weights, round-robin in one run.
+    static func w8a8LinearCase(batch: Int, name: String) -> BenchCase {
+        let (outFeatures, inFeatures) = linearShape
+        return BenchCase(
+            name: name,
+            summary: "QuantizedLinear W8A8 (int8 activations per row) \(outFeatures)×\(inFeatures), batch \(batch): ratio to fp32 Linear and to weight-only int8."
+        ) { context in
+            let float = try benchLinear(outFeatures: outFeatures, inFeatures: inFeatures)
+            let weightOnly = try QuantizedLinear.fromLinear(float, granularity: .perChannel)
+            var w8a8 = weightOnly
+            w8a8.quantizesActivations = true
+            let input = benchInput(batch: batch, inFeatures: inFeatures)
+            var sink: Float = 0
+            let times = context.medians([
+                { sink += (try? w8a8(input))?.storage[0] ?? 0 },
+                { sink += (try? float(input))?.storage[0] ?? 0 },
+                { sink += (try? weightOnly(input))?.storage[0] ?? 0 },
+            ])
+            let reference = try float(input).storage, result = try w8a8(input).storage
+            let cosine = cosineSimilarity(result, reference)
+            return BenchResult(medianSeconds: times[0], fields: linearFields(
+                batch: batch, outFeatures: outFeatures, inFeatures: inFeatures, seconds: times[0],
+                weightBytes: outFeatures * inFeatures + 4 * outFeatures
+            ) + [
+                ("fp32_median_seconds", .number(times[1])),
+                ("ratio_to_fp32", .number(times[0] / times[1])),
+                ("int8_weight_only_median_seconds", .number(times[2])),
+                ("ratio_to_int8_weight_only", .number(times[0] / times[2])),
+                ("cosine_to_fp32", .number(cosine)),
                 ("checksum", .number(Double(sink))),
             ])
         }

@@ -62,12 +62,15 @@ struct Bench: ParsableCommand {
 
     static func line(_ name: String, _ result: BenchResult) -> String {
         let fields = result.fields.map { "\($0.key)=\($0.value.display)" }.joined(separator: "  ")
-        return "\(name)  median \(String(format: "%.2f", result.medianSeconds * 1e3)) ms  \(fields)"
+        return "\(name)  median \(String(format: "%.2f", result.medianSeconds * 1e3)) ms  isa=\(KernelISA.active.name)  \(fields)"
     }
 
     static func jsonArray(_ results: [(name: String, result: BenchResult)]) -> String {
         let objects = results.map { entry in
-            let fields = [("name", BenchValue.text(entry.name)), ("median_seconds", .number(entry.result.medianSeconds))]
+            let fields = [
+                ("name", BenchValue.text(entry.name)), ("median_seconds", .number(entry.result.medianSeconds)),
+                ("isa", .text(KernelISA.active.name)),
+            ]
                 + entry.result.fields.map { ($0.key, $0.value) }
             return "  {" + fields.map { "\(jsonQuoted($0.0)): \($0.1.json)" }.joined(separator: ", ") + "}"
         }

@@ -1,0 +1,84 @@
+import SwiftQuantCore
+import SwiftQuantKernels
+import SwiftQuantNN
+import Testing
+
+/// The opt-in W8A8 path: activations quantized per row with the reference quantizer, int32 dot
+/// products, one Float32 rescale per output. Integer sums are exact, so every variant and an
+/// independent Swift computation of the same formula agree bit for bit.
+@Suite struct W8A8Tests {
+    static let shapes: [(outFeatures: Int, inFeatures: Int)] = [
+        (1, 1), (1, 300), (300, 1), (7, 33), (13, 160), (6, 1000), (17, 515), (9, 64), (5, 129),
+    ]
+
+    @Test(arguments: [Granularity.perTensor, .perChannel])
+    func everyVariantMatchesTheFormula(granularity: Granularity) throws {
+        var random = TestValues(seed: 71)
+        for (outFeatures, inFeatures) in Self.shapes {
+            let weight = FloatTensor(uncheckedShape: [outFeatures, inFeatures], storage: random.array(outFeatures * inFeatures))
+            let quantized = try quantizeSymmetric(weight, granularity: granularity)
+            let bias = random.array(outFeatures)
+            var layer = try QuantizedLinear(quantized: quantized, bias: bias)
+            layer.quantizesActivations = true
+            for batch in [1, 3, 5, 32] {
+                let input = FloatTensor(uncheckedShape: [batch, inFeatures], storage: random.array(batch * inFeatures, 3))
+                let activations = try quantizeSymmetric(input, granularity: .perChannel)
+                var expected = [Float](repeating: 0, count: batch * outFeatures)
+                for b in 0..<batch {
+                    for o in 0..<outFeatures {
+                        var dot = 0
+                        for k in 0..<inFeatures {
+                            dot += Int(activations.values[b * inFeatures + k]) * Int(quantized.values[o * inFeatures + k])
+                        }
+                        var y = Float(Int32(dot)) * activations.scales[b]
+                        y = y * (granularity == .perTensor ? quantized.scales[0] : quantized.scales[o])
+                        expected[b * outFeatures + o] = y + bias[o]
+                    }
+                }
+                for isa in KernelISA.runnable {
+                    let result = try KernelISA.with(isa) { try layer(input) }
+                    #expect(result.shape == [batch, outFeatures])
+                    #expect(result.storage.map(\.bitPattern) == expected.map(\.bitPattern),
+                            "\(isa) \(granularity) \(outFeatures)x\(inFeatures) batch \(batch)")
+                }
+            }
+        }
+    }
+
+    @Test func closeToTheWeightOnlyProduct() throws {
+        var random = TestValues(seed: 83)
+        let weight = FloatTensor(uncheckedShape: [64, 512], storage: random.array(64 * 512))
+        var layer = try QuantizedLinear(quantized: try quantizeSymmetric(weight, granularity: .perChannel))
+        let input = FloatTensor(uncheckedShape: [4, 512], storage: random.array(4 * 512))
+        let weightOnly = try layer(input).storage
+        layer.quantizesActivations = true
+        let w8a8 = try layer(input).storage
+        // Activation rounding adds at most half a step (max|x| / 254) per element: relative
+        // error of the outputs well under 2 % on random data.
+        var error = 0.0, norm = 0.0
+        for (a, b) in zip(w8a8, weightOnly) {
+            error += Double(a - b) * Double(a - b)
+            norm += Double(b) * Double(b)
+        }
+        #expect((error / norm).squareRoot() < 0.02)
+    }
+
+    @Test func perGroupLayersKeepTheWeightOnlyPath() throws {
+        var random = TestValues(seed: 97)
+        let weight = FloatTensor(uncheckedShape: [8, 256], storage: random.array(8 * 256))
+        var layer = try QuantizedLinear(quantized: try quantizeSymmetric(weight, granularity: .perGroup(size: 128)))
+        let input = FloatTensor(uncheckedShape: [2, 256], storage: random.array(2 * 256))
+        let weightOnly = try layer(input)
+        layer.quantizesActivations = true
+        #expect(bitPatterns(try layer(input)) == bitPatterns(weightOnly))
+    }
+
+    @Test func nonFiniteActivationsThrow() throws {
+        var layer = try QuantizedLinear(quantized: try quantizeSymmetric(
+            FloatTensor(uncheckedShape: [2, 4], storage: [1, 2, 3, 4, 5, 6, 7, 8]), granularity: .perChannel))
+        layer.quantizesActivations = true
+        #expect(throws: LayerError.self) {
+            try layer(FloatTensor(uncheckedShape: [1, 4], storage: [1, .nan, 0, 0]))
+        }
+    }
+}
