@@ -11,6 +11,19 @@ import Testing
 @testable import SwiftQuantModels
 
 @Suite struct CheckpointRoundTripTests {
+    /// `info(for:)` is a protocol requirement, so the checkpoint's own index answers through
+    /// `any TensorSource`: every name gives its listed info, an unknown name nil.
+    @Test func lookupsByNameThroughAnyTensorSource() throws {
+        let fixture = try standardFixture()
+        let path = try writeCheckpoint(fixture, to: temporaryFolder() + "/model.swq")
+        let source: any TensorSource = try openTensorSource(at: path)
+        #expect(source.tensors.map(\.name) == fixture.map(\.name))
+        for tensor in source.tensors {
+            #expect(source.info(for: tensor.name) == tensor)
+        }
+        #expect(source.info(for: "missing") == nil)
+    }
+
     @Test(arguments: [Int32?.some(1), Int32?.some(3), nil])
     func everyTensorReadsBackExactly(level: Int32?) throws {
         let folder = temporaryFolder()
