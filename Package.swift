@@ -23,7 +23,7 @@ let inferenceKernelSettings: [SwiftSetting] =
 // SwiftQuant re-exports all of them: one `import SwiftQuant`.
 let package = Package(
     name: "SwiftQuant",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "SwiftQuant", targets: ["SwiftQuant"]),
         .library(name: "SwiftQuantInference", targets: [

@@ -132,7 +132,7 @@ extension BenchResult {
             ("gb_per_s", .number(gigabytesPerSecond(inputBytes, kernelSeconds))),
             ("memcpy_gb_per_s", .number(gigabytesPerSecond(inputBytes, memcpySeconds))),
             ("ratio_to_memcpy", .number(memcpySeconds / kernelSeconds)),
-            ("threads", .integer(KernelThreads.count)),
+            ("threads", .integer(Parallelism.threads)),
         ] + extra)
     }
 }

@@ -69,7 +69,7 @@ extension BenchCase {
             ("weight_bytes", .integer(weightBytes)),
             ("weight_gb_per_s", .number(gigabytesPerSecond(weightBytes, seconds))),
             ("gflop_per_s", .number(2 * Double(batch * outFeatures * inFeatures) / seconds / 1e9)),
-            ("threads", .integer(KernelThreads.count)),
+            ("threads", .integer(Parallelism.threads)),
         ]
     }
 

@@ -124,12 +124,12 @@ extension CheckpointFile {
             position += chunk.storedLength
         }
         let failures = CheckpointChunkFailures()
-        let workers = min(KernelThreads.count, segment.chunks.count)
+        let workers = min(Parallelism.threads, segment.chunks.count)
         let path = self.path
-        nonisolated(unsafe) let destination = output.mutableBytes
-        nonisolated(unsafe) let storedBytes = stored
+        let destination = output.mutableBytes
+        let storedBytes = stored
         let chunkStarts = starts
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        performConcurrently(iterations: workers) { worker in
             let context = ZSTD_createDCtx()
             defer { ZSTD_freeDCtx(context) }
             var planes: CheckpointBuffer?

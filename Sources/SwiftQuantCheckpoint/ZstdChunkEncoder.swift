@@ -4,7 +4,7 @@ import SwiftQuantCore
 import SwiftQuantKernels
 
 /// Encodes a segment's raw bytes into independent chunks (`Specs/swiftquant-checkpoint.md`),
-/// compressing several chunks at once on ``KernelThreads/count`` threads.
+/// compressing several chunks at once on ``Parallelism/threads`` threads.
 ///
 /// Chunks are cut at fixed raw offsets and each is compressed on its own, so the output is the
 /// same bytes whatever the thread count.
@@ -98,12 +98,11 @@ public final class ZstdChunkEncoder: @unchecked Sendable {
         _ raw: UnsafeRawBufferPointer, chunks batch: Range<Int>, codec: CheckpointCodec, planeWidth: Int
     ) -> [Int] {
         var sizes = [Int](repeating: -1, count: batch.count)
-        let workers = min(KernelThreads.count, batch.count)
+        let workers = min(Parallelism.threads, batch.count)
         let total = raw.count
-        nonisolated(unsafe) let input = raw
-        sizes.withUnsafeMutableBufferPointer { sizeSlots in
-            nonisolated(unsafe) let results = sizeSlots
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        let input = raw
+        sizes.withUnsafeMutableBufferPointer { results in
+            performConcurrently(iterations: workers) { worker in
                 for slot in stride(from: worker, to: batch.count, by: workers) {
                     let range = self.rawRange(batch.lowerBound + slot, total)
                     var source = UnsafeRawBufferPointer(rebasing: input[range])

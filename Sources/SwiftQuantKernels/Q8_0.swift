@@ -28,7 +28,7 @@ public enum Q8_0 {
 /// leaves undefined and x86 turns into 0; this writes 0 quants there on every machine.
 ///
 /// Throws on the first NaN or infinite weight. Preconditions: `input.count` is a multiple of
-/// 32 and `output.count == input.count / 32 × 34`. Runs on ``KernelThreads/count`` threads.
+/// 32 and `output.count == input.count / 32 × 34`. Runs on ``Parallelism/threads`` threads.
 public func quantizeQ8_0(
     _ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableRawBufferPointer
 ) throws(KernelError) {

@@ -88,12 +88,11 @@ import Testing
     @Test func outputDoesNotDependOnTheThreadCount() throws {
         let folder = temporaryFolder()
         let fixture = try standardFixture()
-        let saved = KernelThreads.count
-        defer { KernelThreads.count = saved }
         var outputs: [[UInt8]] = []
         for threads in [1, 2, 8] {
-            KernelThreads.count = threads
-            let path = try writeCheckpoint(fixture, to: folder + "/t\(threads).swq", options: .init(chunkSize: 1024))
+            let path = try Parallelism.withThreads(threads) {
+                try writeCheckpoint(fixture, to: folder + "/t\(threads).swq", options: .init(chunkSize: 1024))
+            }
             outputs.append(fileBytes(path))
         }
         #expect(outputs[0] == outputs[1])
