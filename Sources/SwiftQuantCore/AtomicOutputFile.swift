@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// An output written under a temporary name beside its destination and renamed into place
 /// only when complete, so the destination is always either absent, the old file, or the
@@ -163,69 +164,72 @@ private func removeStaleTemporaries(folder: String, name: String) {
     for entryName in stale { unlink(joinPath(folder, entryName)) }
 }
 
-/// The temporary files a signal handler must remove: C strings in a fixed table, because only
-/// async-signal-safe calls (`unlink`) may run in the handler.
+/// The temporary files a signal handler must remove: addresses of C strings in a fixed table
+/// of atomics, because the handler may only make async-signal-safe calls (`unlink`) and must
+/// not take a lock; `add`, `remove` and the installation are serialised by a `Mutex`.
 private enum TemporaryFileRegistry {
     static let capacity = 16
-    nonisolated(unsafe) static let paths = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
-    nonisolated(unsafe) static var installed = false
-    nonisolated(unsafe) static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
-        let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        pthread_mutex_init(lock, nil)
-        paths.initialize(repeating: nil, count: capacity)
-        return lock
-    }()
+    /// Each slot holds the address of a `strdup`ed path, or 0 when free.
+    static let slots: [TemporaryFileSlot] = (0..<capacity).map { _ in TemporaryFileSlot() }
+    /// Guards the slots' writers; the value says whether the handlers are installed.
+    static let installed = Mutex(false)
 
     static func add(_ path: String) {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        if let slot = (0..<capacity).first(where: { paths[$0] == nil }) { paths[slot] = strdup(path) }
+        installed.withLock { _ in
+            guard let slot = slots.first(where: { $0.address.load(ordering: .acquiring) == 0 }) else { return }
+            slot.address.store(Int(bitPattern: strdup(path)), ordering: .releasing)
+        }
     }
 
     static func remove(_ path: String) {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        for slot in 0..<capacity {
-            if let entry = paths[slot], String(cString: entry) == path {
-                paths[slot] = nil
+        installed.withLock { _ in
+            for slot in slots {
+                let address = slot.address.load(ordering: .acquiring)
+                guard let entry = UnsafeMutablePointer<CChar>(bitPattern: address), String(cString: entry) == path else { continue }
+                slot.address.store(0, ordering: .releasing)
                 free(entry)
             }
         }
     }
 
     static func installSignalHandlers() {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        guard !installed else { return }
-        installed = true
-        for signal in [SIGINT, SIGTERM, SIGHUP] {
-            var action = sigaction()
-            #if canImport(Glibc)
-            action.__sigaction_handler.sa_handler = removeTemporariesAndReraise
-            #else
-            action.__sigaction_u.__sa_handler = removeTemporariesAndReraise
-            #endif
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = 0
-            sigaction(signal, &action, nil)
+        installed.withLock { installed in
+            guard !installed else { return }
+            installed = true
+            for signal in [SIGINT, SIGTERM, SIGHUP] {
+                var action = sigaction()
+                #if canImport(Glibc)
+                action.__sigaction_handler.sa_handler = removeTemporariesAndReraise
+                #else
+                action.__sigaction_u.__sa_handler = removeTemporariesAndReraise
+                #endif
+                sigemptyset(&action.sa_mask)
+                action.sa_flags = 0
+                sigaction(signal, &action, nil)
+            }
+            // Past RLIMIT_FSIZE (`ulimit -f`) the kernel sends SIGXFSZ, which kills the process and
+            // leaves the temporary file; ignored, the write fails with EFBIG and the error path
+            // removes it and reports one line.
+            signal(SIGXFSZ, SIG_IGN)
+            // A parent may start us with these signals blocked (a process spawned from a
+            // Dispatch worker thread inherits that thread's mask): then Ctrl-C or SIGTERM would
+            // stay pending until the conversion ends. Unblocked here, later threads inherit that.
+            var handled = sigset_t()
+            sigemptyset(&handled)
+            for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&handled, signal) }
+            pthread_sigmask(SIG_UNBLOCK, &handled, nil)
         }
-        // Past RLIMIT_FSIZE (`ulimit -f`) the kernel sends SIGXFSZ, which kills the process and
-        // leaves the temporary file; ignored, the write fails with EFBIG and the error path
-        // removes it and reports one line.
-        signal(SIGXFSZ, SIG_IGN)
-        // A parent may start us with these signals blocked (a process spawned from a
-        // Dispatch worker thread inherits that thread's mask): then Ctrl-C or SIGTERM would
-        // stay pending until the conversion ends. Unblocked here, later threads inherit that.
-        var handled = sigset_t()
-        sigemptyset(&handled)
-        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&handled, signal) }
-        pthread_sigmask(SIG_UNBLOCK, &handled, nil)
     }
 }
 
+/// One slot of ``TemporaryFileRegistry``: a path's address, read by the signal handler.
+private final class TemporaryFileSlot: Sendable {
+    let address = Atomic<Int>(0)
+}
+
 private func removeTemporariesAndReraise(_ signalNumber: Int32) {
-    for slot in 0..<TemporaryFileRegistry.capacity {
-        if let path = TemporaryFileRegistry.paths[slot] { unlink(path) }
+    for slot in TemporaryFileRegistry.slots {
+        if let path = UnsafePointer<CChar>(bitPattern: slot.address.load(ordering: .acquiring)) { unlink(path) }
     }
     signal(signalNumber, SIG_DFL)
     raise(signalNumber)
