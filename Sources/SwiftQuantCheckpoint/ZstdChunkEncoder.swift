@@ -1,5 +1,4 @@
 import CZstd
-import Dispatch
 import SwiftQuantCore
 import SwiftQuantKernels
 
@@ -8,7 +7,10 @@ import SwiftQuantKernels
 ///
 /// Chunks are cut at fixed raw offsets and each is compressed on its own, so the output is the
 /// same bytes whatever the thread count.
-public final class ZstdChunkEncoder: @unchecked Sendable {
+///
+/// Not `Sendable`: its zstd contexts and scratch buffers are reused by every ``encode`` call,
+/// so one encoder serves one writer at a time.
+public final class ZstdChunkEncoder {
     /// zstd level: 1 by default. On INT8 weights zstd's Huffman stage already sits within 0.5 %
     /// of the order-0 entropy, so higher levels cost time for almost no size.
     public let level: Int32
