@@ -1,5 +1,5 @@
 import CZstd
-import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -178,12 +178,11 @@ private func decompressFrame(
 }
 
 /// The first failing chunk (by index) of a parallel decode, so the error does not depend on timing.
-private final class CheckpointChunkFailures: @unchecked Sendable {
-    private let lock = DispatchQueue(label: "swiftquant.checkpoint.failures")
-    private var failures: [Int: CheckpointError] = [:]
+private final class CheckpointChunkFailures: Sendable {
+    private let failures = Mutex<[Int: CheckpointError]>([:])
 
-    func record(_ index: Int, _ error: CheckpointError) { lock.sync { failures[index] = error } }
-    var first: CheckpointError? { lock.sync { failures.min { $0.key < $1.key }?.value } }
+    func record(_ index: Int, _ error: CheckpointError) { failures.withLock { $0[index] = error } }
+    var first: CheckpointError? { failures.withLock { $0.min { $0.key < $1.key }?.value } }
 }
 
 /// Decoded bytes whose allocation failure is an error, not a crash: a crafted header can claim
