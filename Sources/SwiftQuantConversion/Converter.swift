@@ -314,8 +314,3 @@ extension String {
     fileprivate var nilIfEmpty: String? { isEmpty ? nil : self }
 }
 
-func lastPathComponent(_ path: String) -> String {
-    var trimmed = Substring(path)
-    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
-    return trimmed.split(separator: "/").last.map(String.init) ?? String(trimmed)
-}

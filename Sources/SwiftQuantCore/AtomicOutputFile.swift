@@ -29,7 +29,7 @@ public final class AtomicOutputFile {
     ///     file directly inside them.
     public init(destination: String, force: Bool, inputs: [String] = []) throws(OutputFileError) {
         self.destination = destination
-        let (folder, name) = splitPath(destination)
+        let folder = parentFolder(of: destination), name = fileName(of: destination)
         guard !name.isEmpty, name != ".", name != ".." else { throw .notAFile(path: destination) }
         var existing = stat()
         if stat(destination, &existing) == 0 {
@@ -40,10 +40,15 @@ public final class AtomicOutputFile {
             if !force { throw .exists(path: destination) }
         }
         removeStaleTemporaries(folder: folder, name: name)
-        temporaryPath = joinPath(folder, ".\(name).swiftquant-tmp-\(getpid())")
-        descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
-        guard descriptor >= 0 else { throw .cannotCreate(path: destination, folder: folder, errno: errno) }
+        temporaryPath = joinedPath(folder, ".\(name).swiftquant-tmp-\(getpid())")
+        // Registered before it exists, so a signal arriving right after `open` still removes it.
         TemporaryFileRegistry.add(temporaryPath)
+        descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
+        guard descriptor >= 0 else {
+            let code = errno
+            TemporaryFileRegistry.remove(temporaryPath)
+            throw .cannotCreate(path: destination, folder: folder, errno: code)
+        }
     }
 
     deinit { discard() }
@@ -74,7 +79,7 @@ public final class AtomicOutputFile {
         guard rename(temporaryPath, destination) == 0 else { throw .writeFailed(path: destination, errno: errno) }
         finished = true
         TemporaryFileRegistry.remove(temporaryPath)
-        let folder = open(splitPath(destination).folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let folder = open(parentFolder(of: destination), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if folder >= 0 {
             _ = fsync(folder)
             close(folder)
@@ -109,7 +114,7 @@ public enum OutputFileError: Error, Equatable, Sendable, CustomStringConvertible
     public var description: String {
         switch self {
         case .exists(let path):
-            "\(path): already exists; pass --force to replace it or choose another output path"
+            "\(path): already exists; choose another output path or replace it explicitly"
         case .notAFile(let path):
             "\(path): is a folder or not a file name; give an output file path"
         case .wouldOverwriteInput(let path, let input):
@@ -122,17 +127,6 @@ public enum OutputFileError: Error, Equatable, Sendable, CustomStringConvertible
     }
 }
 
-/// Splits a path into its folder (`.` when none) and last component.
-func splitPath(_ path: String) -> (folder: String, name: String) {
-    guard let slash = path.lastIndex(of: "/") else { return (".", path) }
-    let folder = String(path[..<slash])
-    return (folder.isEmpty ? "/" : folder, String(path[path.index(after: slash)...]))
-}
-
-private func joinPath(_ folder: String, _ name: String) -> String {
-    folder == "/" ? "/" + name : folder + "/" + name
-}
-
 /// Whether `file` is `input` or, when `input` is a folder, one of the files directly in it.
 private func sameFile(_ file: stat, asAnyOf input: String) -> Bool {
     var info = stat()
@@ -143,7 +137,7 @@ private func sameFile(_ file: stat, asAnyOf input: String) -> Bool {
     while let entry = readdir(folder) {
         let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         var child = stat()
-        if stat(joinPath(input, name), &child) == 0, child.st_dev == file.st_dev, child.st_ino == file.st_ino {
+        if stat(joinedPath(input, name), &child) == 0, child.st_dev == file.st_dev, child.st_ino == file.st_ino {
             return true
         }
     }
@@ -161,7 +155,7 @@ private func removeStaleTemporaries(folder: String, name: String) {
         guard entryName.hasPrefix(prefix), let pid = Int32(entryName.dropFirst(prefix.count)), pid > 0 else { continue }
         if kill(pid, 0) != 0 && errno == ESRCH { stale.append(entryName) }
     }
-    for entryName in stale { unlink(joinPath(folder, entryName)) }
+    for entryName in stale { unlink(joinedPath(folder, entryName)) }
 }
 
 /// The temporary files a signal handler must remove: addresses of C strings in a fixed table
@@ -196,6 +190,9 @@ private enum TemporaryFileRegistry {
         installed.withLock { installed in
             guard !installed else { return }
             installed = true
+            // The handler must not be the first to touch the table: a lazy global's
+            // initialisation takes a lock, which is not async-signal-safe.
+            _ = slots.count
             for signal in [SIGINT, SIGTERM, SIGHUP] {
                 var action = sigaction()
                 #if canImport(Glibc)
