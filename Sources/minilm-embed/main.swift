@@ -106,6 +106,9 @@ do {
 }
 do {
     try command.run()
+} catch MiniLMError.cannotRead(let path, let what) {
+    // The library says what to do in words; the flag that does it is ours to name.
+    fail("\(MiniLMError.cannotRead(path: path, what: what)) (--model)")
 } catch {
     fail("\(error)")
 }

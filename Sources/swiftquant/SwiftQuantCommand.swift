@@ -45,7 +45,7 @@ struct SwiftQuantCommand {
         // ArgumentParser renders its own errors and falls back to `description` for ours.
         let message = Root.message(for: error)
         let firstLine = message.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? "failed"
-        printToStandardError("swiftquant: error: \(firstLine)")
+        printToStandardError("swiftquant: error: \(withCommandLineHint(firstLine, for: error))")
         terminateProcess(1)
     }
 }
