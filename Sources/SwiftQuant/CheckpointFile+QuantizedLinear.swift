@@ -11,7 +11,7 @@ extension CheckpointFile {
     /// into memory the layer owns. Scales and bias are small and always copied.
     ///
     /// ```swift
-    /// let checkpoint = try CheckpointFile(path: "minilm-int8.sqnt")
+    /// let checkpoint = try CheckpointFile(path: "minilm-int8.swq")
     /// let query = try checkpoint.quantizedLinear("encoder.layer.0.attention.self.query")
     /// let y = try query(x)   // x: [tokens, 384]
     /// ```

@@ -8,7 +8,7 @@ import SwiftQuantNN
 ///
 /// ```swift
 /// let fp32 = try SentenceEncoder(modelDirectory: "models/all-MiniLM-L6-v2")
-/// let int8 = try SentenceEncoder(modelDirectory: "models/all-MiniLM-L6-v2", checkpoint: "minilm.sqnt")
+/// let int8 = try SentenceEncoder(modelDirectory: "models/all-MiniLM-L6-v2", checkpoint: "minilm.swq")
 /// let a = try fp32.embed("A man is playing a guitar.")    // 384 floats, unit length
 /// let b = try int8.embed("A man is playing a guitar.")
 /// print(cosineSimilarity(a, b))                             // ≈ 0.9995
