@@ -17,7 +17,7 @@ import PackageDescription
 // SwiftQuant re-exports all of them: one `import SwiftQuant`.
 let package = Package(
     name: "SwiftQuant",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "SwiftQuant", targets: ["SwiftQuant"]),
         .library(name: "SwiftQuantInference", targets: [

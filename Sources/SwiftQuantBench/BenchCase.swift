@@ -94,20 +94,17 @@ package struct BenchContext: Sendable {
     }
 }
 
-/// A page-aligned byte buffer for benchmark inputs and outputs, freed on deinit.
-package final class BenchBuffer: @unchecked Sendable {
-    package let bytes: UnsafeMutableRawBufferPointer
-
-    package init(byteCount: Int) {
-        bytes = .allocate(byteCount: max(byteCount, 1), alignment: 4096)
-        // Touch every page now so that page faults are not timed.
-        bytes.initializeMemory(as: UInt8.self, repeating: 0)
+extension OwnedBytes {
+    /// A page-aligned, zeroed buffer for benchmark inputs and outputs: every page is touched
+    /// now so that page faults are not timed.
+    package static func benchBuffer(byteCount: Int) -> OwnedBytes {
+        let buffer = OwnedBytes(allocating: byteCount, alignment: 4096)!
+        buffer.mutableBytes.initializeMemory(as: UInt8.self, repeating: 0)
+        return buffer
     }
 
-    deinit { bytes.deallocate() }
-
     package func typed<T>(_ type: T.Type, count: Int) -> UnsafeMutableBufferPointer<T> {
-        UnsafeMutableBufferPointer(start: bytes.baseAddress!.assumingMemoryBound(to: T.self), count: count)
+        UnsafeMutableBufferPointer(start: pointer.assumingMemoryBound(to: T.self), count: count)
     }
 }
 
@@ -129,13 +126,13 @@ extension BenchResult {
     /// A throughput result: `kernel` and a memcpy of the same `inputBytes` timed round-robin
     /// in this run, reported as GB/s of input and as a ratio to memcpy.
     package static func comparedToMemcpy(
-        _ context: BenchContext, input: BenchBuffer, inputBytes: Int, shape: [Int],
+        _ context: BenchContext, input: OwnedBytes, inputBytes: Int, shape: [Int],
         extra: [(key: String, value: BenchValue)] = [], kernel: () -> Void
     ) -> BenchResult {
-        let destination = BenchBuffer(byteCount: inputBytes)
-        let source = UnsafeRawPointer(input.bytes.baseAddress!)
+        let destination = OwnedBytes.benchBuffer(byteCount: inputBytes)
+        let source = UnsafeRawPointer(input.pointer)
         let (kernelSeconds, memcpySeconds) = context.medians(kernel) {
-            destination.bytes.baseAddress!.copyMemory(from: source, byteCount: inputBytes)
+            destination.pointer.copyMemory(from: source, byteCount: inputBytes)
         }
         return BenchResult(medianSeconds: kernelSeconds, fields: [
             ("shape", .text(shape.map(String.init).joined(separator: "x"))),
@@ -143,7 +140,7 @@ extension BenchResult {
             ("gb_per_s", .number(gigabytesPerSecond(inputBytes, kernelSeconds))),
             ("memcpy_gb_per_s", .number(gigabytesPerSecond(inputBytes, memcpySeconds))),
             ("ratio_to_memcpy", .number(memcpySeconds / kernelSeconds)),
-            ("threads", .integer(KernelThreads.count)),
+            ("threads", .integer(Parallelism.threads)),
         ] + extra)
     }
 }

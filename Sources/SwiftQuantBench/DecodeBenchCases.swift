@@ -11,12 +11,12 @@ extension BenchCase {
         ) { context in
             let (rows, columns) = (weightShape[0], weightShape[1])
             let count = rows * columns
-            let values = BenchBuffer(byteCount: count)
+            let values = OwnedBytes.benchBuffer(byteCount: count)
             let codes = values.typed(Int8.self, count: count)
             for i in 0..<count { codes[i] = Int8(truncatingIfNeeded: i &* 2_654_435_761 >> 7) }
-            let scales = BenchBuffer(byteCount: 4 * rows)
+            let scales = OwnedBytes.benchBuffer(byteCount: 4 * rows)
             scales.typed(Float.self, count: rows).initialize(repeating: 0.01)
-            let output = BenchBuffer(byteCount: 4 * count)
+            let output = OwnedBytes.benchBuffer(byteCount: 4 * count)
             return BenchResult.comparedToMemcpy(context, input: values, inputBytes: count, shape: weightShape) {
                 dequantize(
                     values: UnsafeBufferPointer(codes), scales: UnsafeBufferPointer(scales.typed(Float.self, count: rows)),
@@ -32,7 +32,7 @@ extension BenchCase {
         ) { context in
             let count = weightShape[0] * weightShape[1]
             let input = encodedWeights(count: count, encoding: encoding)
-            let output = BenchBuffer(byteCount: 4 * count)
+            let output = OwnedBytes.benchBuffer(byteCount: 4 * count)
             return BenchResult.comparedToMemcpy(
                 context, input: input, inputBytes: count * encoding.byteWidth, shape: weightShape
             ) {

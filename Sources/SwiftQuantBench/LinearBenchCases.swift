@@ -21,13 +21,13 @@ extension BenchCase {
             summary: "Streaming read of 64 MiB on the kernel threads: the memory limit batch-1 products are measured against, GB/s."
         ) { context in
             let byteCount = 64 << 20
-            let buffer = BenchBuffer(byteCount: byteCount)
+            let buffer = OwnedBytes.benchBuffer(byteCount: byteCount)
             var checksum: UInt64 = 0
-            let seconds = context.median { checksum ^= streamingReadChecksum(UnsafeRawBufferPointer(buffer.bytes)) }
+            let seconds = context.median { checksum ^= streamingReadChecksum(buffer.bytes) }
             return BenchResult(medianSeconds: seconds, fields: [
                 ("bytes", .integer(byteCount)),
                 ("gb_per_s", .number(gigabytesPerSecond(byteCount, seconds))),
-                ("threads", .integer(KernelThreads.count)),
+                ("threads", .integer(Parallelism.threads)),
                 ("checksum", .integer(Int(truncatingIfNeeded: checksum))),
             ])
         },
@@ -50,10 +50,10 @@ extension BenchCase {
                 { sink += (try? float(input))?.storage[0] ?? 0 },
             ]
             // Batch 1 streams its weights once: compare with a plain read of as many bytes.
-            let readBuffer = batch == 1 ? BenchBuffer(byteCount: weightBytes) : nil
+            let readBuffer = batch == 1 ? OwnedBytes.benchBuffer(byteCount: weightBytes) : nil
             var readChecksum: UInt64 = 0
             if let readBuffer {
-                bodies.append { readChecksum ^= streamingReadChecksum(UnsafeRawBufferPointer(readBuffer.bytes)) }
+                bodies.append { readChecksum ^= streamingReadChecksum(readBuffer.bytes) }
             }
             let times = context.medians(bodies)
             let (int8Seconds, floatSeconds) = (times[0], times[1])
@@ -139,7 +139,7 @@ extension BenchCase {
             ("weight_bytes", .integer(weightBytes)),
             ("weight_gb_per_s", .number(gigabytesPerSecond(weightBytes, seconds))),
             ("gflop_per_s", .number(2 * Double(batch * outFeatures * inFeatures) / seconds / 1e9)),
-            ("threads", .integer(KernelThreads.count)),
+            ("threads", .integer(Parallelism.threads)),
         ]
     }
 

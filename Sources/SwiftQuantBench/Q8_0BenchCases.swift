@@ -10,12 +10,12 @@ extension BenchCase {
         ) { context in
             let count = weightShape[0] * weightShape[1]
             let input = encodedWeights(count: count, encoding: .float32)
-            let blocks = BenchBuffer(byteCount: count / Q8_0.blockLength * Q8_0.blockByteCount)
+            let blocks = OwnedBytes.benchBuffer(byteCount: count / Q8_0.blockLength * Q8_0.blockByteCount)
             let weights = UnsafeBufferPointer(input.typed(Float.self, count: count))
             var failure: (any Error)?
             let result = BenchResult.comparedToMemcpy(context, input: input, inputBytes: 4 * count, shape: weightShape) {
                 do {
-                    try quantizeQ8_0(weights, into: blocks.bytes)
+                    try quantizeQ8_0(weights, into: blocks.mutableBytes)
                 } catch {
                     failure = error
                 }
@@ -30,8 +30,8 @@ extension BenchCase {
             let count = weightShape[0] * weightShape[1]
             let weights = encodedWeights(count: count, encoding: .float32)
             let blockBytes = count / Q8_0.blockLength * Q8_0.blockByteCount
-            let blocks = BenchBuffer(byteCount: blockBytes)
-            try quantizeQ8_0(UnsafeBufferPointer(weights.typed(Float.self, count: count)), into: blocks.bytes)
+            let blocks = OwnedBytes.benchBuffer(byteCount: blockBytes)
+            try quantizeQ8_0(UnsafeBufferPointer(weights.typed(Float.self, count: count)), into: blocks.mutableBytes)
             let output = weights.typed(Float.self, count: count)
             return BenchResult.comparedToMemcpy(context, input: blocks, inputBytes: blockBytes, shape: weightShape) {
                 dequantizeQ8_0(UnsafeRawBufferPointer(blocks.bytes), into: output)

@@ -19,8 +19,8 @@ extension BenchCase {
             let (rows, columns) = (weightShape[0], weightShape[1])
             let count = rows * columns
             let input = encodedWeights(count: count, encoding: .float16)
-            let values = BenchBuffer(byteCount: count)
-            let scales = BenchBuffer(byteCount: 4 * rows)
+            let values = OwnedBytes.benchBuffer(byteCount: count)
+            let scales = OwnedBytes.benchBuffer(byteCount: 4 * rows)
             let encoded = UnsafeRawBufferPointer(input.bytes)
             try quantizeSymmetric(
                 encoded: encoded, encoding: .float16, shape: weightShape, granularity: .perChannel,
@@ -55,9 +55,9 @@ extension BenchCase {
         ) { context in
             let count = weightShape[0] * weightShape[1]
             let input = encodedWeights(count: count, encoding: encoding)
-            let values = BenchBuffer(byteCount: count)
+            let values = OwnedBytes.benchBuffer(byteCount: count)
             let scaleTotal = scaleCount(shape: weightShape, granularity: granularity)
-            let scales = BenchBuffer(byteCount: 4 * scaleTotal)
+            let scales = OwnedBytes.benchBuffer(byteCount: 4 * scaleTotal)
             var failure: (any Error)?
             let result = BenchResult.comparedToMemcpy(
                 context, input: input, inputBytes: count * encoding.byteWidth, shape: weightShape,
@@ -78,8 +78,8 @@ extension BenchCase {
     }
 
     /// `count` weights encoded as `encoding`, in a buffer of exactly their size.
-    static func encodedWeights(count: Int, encoding: FloatEncoding) -> BenchBuffer {
-        let buffer = BenchBuffer(byteCount: count * encoding.byteWidth)
+    static func encodedWeights(count: Int, encoding: FloatEncoding) -> OwnedBytes {
+        let buffer = OwnedBytes.benchBuffer(byteCount: count * encoding.byteWidth)
         var weights = BenchWeights()
         switch encoding {
         case .float16:

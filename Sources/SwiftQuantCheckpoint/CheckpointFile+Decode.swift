@@ -1,5 +1,5 @@
 import CZstd
-import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -113,7 +113,9 @@ extension CheckpointFile {
             }
             chunkStart += chunk.storedLength
         }
-        guard let output = CheckpointBuffer(count: segment.rawLength) else {
+        // A crafted header can claim a huge tensor that compresses to nothing: a failed
+        // allocation is an error, not a crash.
+        guard let output = OwnedBytes(allocating: segment.rawLength, alignment: 64) else {
             throw .corruptChunk(path: path, tensor: entry.name, chunk: 0, offset: segment.offset, reason: "cannot allocate \(segment.rawLength) bytes")
         }
         var starts: [Int] = []
@@ -124,16 +126,16 @@ extension CheckpointFile {
             position += chunk.storedLength
         }
         let failures = CheckpointChunkFailures()
-        let workers = min(KernelThreads.count, segment.chunks.count)
+        let workers = min(Parallelism.threads, segment.chunks.count)
         let path = self.path
-        nonisolated(unsafe) let destination = output.mutableBytes
-        nonisolated(unsafe) let storedBytes = stored
+        let destination = output.mutableBytes
+        let storedBytes = stored
         let chunkStarts = starts
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        performConcurrently(iterations: workers) { worker in
             let context = ZSTD_createDCtx()
             defer { ZSTD_freeDCtx(context) }
-            var planes: CheckpointBuffer?
-            if segment.codec == .zstdPlanes { planes = CheckpointBuffer(count: min(segment.chunkSize, segment.rawLength)) }
+            var planes: OwnedBytes?
+            if segment.codec == .zstdPlanes { planes = OwnedBytes(allocating: min(segment.chunkSize, segment.rawLength), alignment: 64) }
             for index in stride(from: worker, to: segment.chunks.count, by: workers) {
                 let chunk = segment.chunks[index]
                 let offset = segment.offset + chunkStarts[index]
@@ -178,29 +180,9 @@ private func decompressFrame(
 }
 
 /// The first failing chunk (by index) of a parallel decode, so the error does not depend on timing.
-private final class CheckpointChunkFailures: @unchecked Sendable {
-    private let lock = DispatchQueue(label: "swiftquant.checkpoint.failures")
-    private var failures: [Int: CheckpointError] = [:]
+private final class CheckpointChunkFailures: Sendable {
+    private let failures = Mutex<[Int: CheckpointError]>([:])
 
-    func record(_ index: Int, _ error: CheckpointError) { lock.sync { failures[index] = error } }
-    var first: CheckpointError? { lock.sync { failures.min { $0.key < $1.key }?.value } }
-}
-
-/// Decoded bytes whose allocation failure is an error, not a crash: a crafted header can claim
-/// a huge tensor that compresses to nothing.
-final class CheckpointBuffer: @unchecked Sendable {
-    let pointer: UnsafeMutableRawPointer
-    let count: Int
-
-    init?(count: Int) {
-        var memory: UnsafeMutableRawPointer?
-        guard posix_memalign(&memory, 64, max(count, 1)) == 0, let memory else { return nil }
-        pointer = memory
-        self.count = count
-    }
-
-    deinit { free(pointer) }
-
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: pointer, count: count) }
-    var mutableBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: pointer, count: count) }
+    func record(_ index: Int, _ error: CheckpointError) { failures.withLock { $0[index] = error } }
+    var first: CheckpointError? { failures.withLock { $0.min { $0.key < $1.key }?.value } }
 }

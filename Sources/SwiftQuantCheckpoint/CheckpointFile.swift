@@ -91,6 +91,11 @@ public final class CheckpointFile: TensorSource, @unchecked Sendable {
         self.index = index
     }
 
+    /// Looks a tensor up by name without scanning.
+    public func info(for name: String) -> TensorInfo? {
+        index[ByteExactName(name)].map { tensors[$0] }
+    }
+
     /// The directory entry of `name`.
     public func entry(named name: String) throws(TensorSourceError) -> CheckpointEntry {
         guard let position = index[ByteExactName(name)] else { throw .noSuchTensor(path: path, name: name) }

@@ -2,43 +2,54 @@ import SwiftQuantCore
 import SwiftQuantKernels
 /// Reads little-endian fields from the header with a bounds check before every read, so a
 /// crafted length or count can never read past the header or allocate more than it holds.
+/// The reading is Core's ``ByteCursor``; this adds the checkpoint's errors and field names.
 struct CheckpointHeaderCursor {
-    let bytes: UnsafeRawBufferPointer
-    var position: Int
-    var end: Int
+    private var cursor: ByteCursor
     let path: String
+
+    var bytes: UnsafeRawBufferPointer { cursor.bytes }
+    var position: Int {
+        get { cursor.position }
+        set { cursor.position = newValue }
+    }
+    var end: Int {
+        get { cursor.end }
+        set { cursor.end = newValue }
+    }
 
     /// The error for an invalid field at `offset`; overridden to name the tensor inside entries.
     var fail: (_ offset: Int, _ reason: String) -> CheckpointError
 
     init(bytes: UnsafeRawBufferPointer, position: Int, end: Int, path: String) {
-        self.bytes = bytes
-        self.position = position
-        self.end = end
+        cursor = ByteCursor(bytes: bytes, position: position, end: end)
         self.path = path
         fail = { offset, reason in .malformedHeader(path: path, offset: offset, reason: reason) }
     }
 
-    var remaining: Int { end - position }
+    var remaining: Int { cursor.remaining }
 
     mutating func take(_ count: Int, _ what: String) throws(CheckpointError) -> Int {
-        guard count >= 0, count <= remaining else {
-            throw fail(position, "\(what) needs \(count) bytes but only \(remaining) are left in the header")
-        }
-        defer { position += count }
-        return position
+        guard let start = cursor.take(count) else { throw shortfall(count, what) }
+        return start
     }
 
     mutating func u8(_ what: String) throws(CheckpointError) -> UInt8 {
-        bytes[try take(1, what)]
+        guard let value = cursor.integer(UInt8.self) else { throw shortfall(1, what) }
+        return value
     }
 
     mutating func u32(_ what: String) throws(CheckpointError) -> UInt32 {
-        UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: try take(4, what), as: UInt32.self))
+        guard let value = cursor.integer(UInt32.self) else { throw shortfall(4, what) }
+        return value
     }
 
     mutating func u64(_ what: String) throws(CheckpointError) -> UInt64 {
-        UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: try take(8, what), as: UInt64.self))
+        guard let value = cursor.integer(UInt64.self) else { throw shortfall(8, what) }
+        return value
+    }
+
+    private func shortfall(_ count: Int, _ what: String) -> CheckpointError {
+        fail(position, "\(what) needs \(count) bytes but only \(remaining) are left in the header")
     }
 
     /// A u64 that must fit in `Int` (and so in the address space).
@@ -61,11 +72,8 @@ struct CheckpointHeaderCursor {
     package mutating func string(_ what: String) throws(CheckpointError) -> String {
         let at = position
         let length = Int(try u32("length of \(what)"))
-        let start = try take(length, what)
-        let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<start + length])
-        guard let text = String(validating: slice.bindMemory(to: UInt8.self), as: UTF8.self) else {
-            throw fail(at, "\(what) is not valid UTF-8")
-        }
+        guard let text = cursor.utf8(count: length) else { throw shortfall(length, what) }
+        guard let text else { throw fail(at, "\(what) is not valid UTF-8") }
         return text
     }
 }

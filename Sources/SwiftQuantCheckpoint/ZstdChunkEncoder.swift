@@ -1,14 +1,16 @@
 import CZstd
-import Dispatch
 import SwiftQuantCore
 import SwiftQuantKernels
 
 /// Encodes a segment's raw bytes into independent chunks (`Specs/swiftquant-checkpoint.md`),
-/// compressing several chunks at once on `KernelThreads.count` threads.
+/// compressing several chunks at once on `Parallelism.threads` threads.
 ///
 /// Chunks are cut at fixed raw offsets and each is compressed on its own, so the output is the
 /// same bytes whatever the thread count.
-public final class ZstdChunkEncoder: @unchecked Sendable {
+///
+/// Not `Sendable`: its zstd contexts and scratch buffers are reused by every ``encode`` call,
+/// so one encoder serves one writer at a time.
+public final class ZstdChunkEncoder {
     /// zstd level: 1 by default. On INT8 weights zstd's Huffman stage already sits within 0.5 %
     /// of the order-0 entropy, so higher levels cost time for almost no size.
     public let level: Int32
@@ -98,12 +100,11 @@ public final class ZstdChunkEncoder: @unchecked Sendable {
         _ raw: UnsafeRawBufferPointer, chunks batch: Range<Int>, codec: CheckpointCodec, planeWidth: Int
     ) -> [Int] {
         var sizes = [Int](repeating: -1, count: batch.count)
-        let workers = min(KernelThreads.count, batch.count)
+        let workers = min(Parallelism.threads, batch.count)
         let total = raw.count
-        nonisolated(unsafe) let input = raw
-        sizes.withUnsafeMutableBufferPointer { sizeSlots in
-            nonisolated(unsafe) let results = sizeSlots
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        let input = raw
+        sizes.withUnsafeMutableBufferPointer { results in
+            performConcurrently(iterations: workers) { worker in
                 for slot in stride(from: worker, to: batch.count, by: workers) {
                     let range = self.rawRange(batch.lowerBound + slot, total)
                     var source = UnsafeRawBufferPointer(rebasing: input[range])

@@ -264,27 +264,34 @@ private final class PreparePipeline: @unchecked Sendable {
 
     init(decisions: [TensorDecision], source: any TensorSource, wantsWeights: Bool, lookahead: Int) {
         self.lookahead = lookahead
+        // Task-locals do not reach a new thread: carry the caller's thread count over.
+        let threads = Parallelism.threads
         let thread = Thread { [self] in
-            for (index, decision) in decisions.enumerated() {
-                condition.lock()
-                while !cancelled && index >= consumed + lookahead { condition.wait() }
-                let stop = cancelled
-                condition.unlock()
-                if stop { break }
-                let result = Result { try PreparedTensor(decision: decision, source: source, wantsWeights: wantsWeights) }
-                condition.lock()
-                results[index] = result
-                condition.broadcast()
-                condition.unlock()
-                if case .failure = result { break }
-            }
-            condition.lock()
-            finished = true
-            condition.broadcast()
-            condition.unlock()
+            Parallelism.withThreads(threads) { produce(decisions: decisions, source: source, wantsWeights: wantsWeights) }
         }
         thread.stackSize = 1 << 22
         thread.start()
+    }
+
+    /// The producer thread's loop: prepares tensors in order, waiting while it is `lookahead` ahead.
+    private func produce(decisions: [TensorDecision], source: any TensorSource, wantsWeights: Bool) {
+        for (index, decision) in decisions.enumerated() {
+            condition.lock()
+            while !cancelled && index >= consumed + lookahead { condition.wait() }
+            let stop = cancelled
+            condition.unlock()
+            if stop { break }
+            let result = Result { try PreparedTensor(decision: decision, source: source, wantsWeights: wantsWeights) }
+            condition.lock()
+            results[index] = result
+            condition.broadcast()
+            condition.unlock()
+            if case .failure = result { break }
+        }
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// Waits for tensor `index` (taken in order) and lets the producer move one further ahead.
@@ -313,8 +320,3 @@ extension String {
     fileprivate var nilIfEmpty: String? { isEmpty ? nil : self }
 }
 
-func lastPathComponent(_ path: String) -> String {
-    var trimmed = Substring(path)
-    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
-    return trimmed.split(separator: "/").last.map(String.init) ?? String(trimmed)
-}

@@ -13,7 +13,7 @@ public enum TensorResolutionError: Error, Sendable, Equatable, CustomStringConve
     public var description: String {
         switch self {
         case .cannotQuantize(let path, let tensor, let problem):
-            "\(path): tensor '\(tensor)': \(problem)"
+            "\(path): tensor '\(printableInMessage(tensor))': \(problem)"
         }
     }
 }

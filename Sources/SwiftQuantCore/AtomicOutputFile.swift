@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// An output written under a temporary name beside its destination and renamed into place
 /// only when complete, so the destination is always either absent, the old file, or the
@@ -29,7 +30,7 @@ public final class AtomicOutputFile {
     ///     file directly inside them.
     public init(destination: String, force: Bool, inputs: [String] = []) throws(OutputFileError) {
         self.destination = destination
-        let (folder, name) = splitPath(destination)
+        let folder = parentFolder(of: destination), name = fileName(of: destination)
         guard !name.isEmpty, name != ".", name != ".." else { throw .notAFile(path: destination) }
         var existing = stat()
         if stat(destination, &existing) == 0 {
@@ -40,10 +41,15 @@ public final class AtomicOutputFile {
             if !force { throw .exists(path: destination) }
         }
         removeStaleTemporaries(folder: folder, name: name)
-        temporaryPath = joinPath(folder, ".\(name).swiftquant-tmp-\(getpid())")
-        descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
-        guard descriptor >= 0 else { throw .cannotCreate(path: destination, folder: folder, errno: errno) }
+        temporaryPath = joinedPath(folder, ".\(name).swiftquant-tmp-\(getpid())")
+        // Registered before it exists, so a signal arriving right after `open` still removes it.
         TemporaryFileRegistry.add(temporaryPath)
+        descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
+        guard descriptor >= 0 else {
+            let code = errno
+            TemporaryFileRegistry.remove(temporaryPath)
+            throw .cannotCreate(path: destination, folder: folder, errno: code)
+        }
     }
 
     deinit { discard() }
@@ -74,7 +80,7 @@ public final class AtomicOutputFile {
         guard rename(temporaryPath, destination) == 0 else { throw .writeFailed(path: destination, errno: errno) }
         finished = true
         TemporaryFileRegistry.remove(temporaryPath)
-        let folder = open(splitPath(destination).folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let folder = open(parentFolder(of: destination), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if folder >= 0 {
             _ = fsync(folder)
             close(folder)
@@ -109,7 +115,7 @@ public enum OutputFileError: Error, Equatable, Sendable, CustomStringConvertible
     public var description: String {
         switch self {
         case .exists(let path):
-            "\(path): already exists; pass --force to replace it or choose another output path"
+            "\(path): already exists; choose another output path or replace it explicitly"
         case .notAFile(let path):
             "\(path): is a folder or not a file name; give an output file path"
         case .wouldOverwriteInput(let path, let input):
@@ -122,17 +128,6 @@ public enum OutputFileError: Error, Equatable, Sendable, CustomStringConvertible
     }
 }
 
-/// Splits a path into its folder (`.` when none) and last component.
-func splitPath(_ path: String) -> (folder: String, name: String) {
-    guard let slash = path.lastIndex(of: "/") else { return (".", path) }
-    let folder = String(path[..<slash])
-    return (folder.isEmpty ? "/" : folder, String(path[path.index(after: slash)...]))
-}
-
-private func joinPath(_ folder: String, _ name: String) -> String {
-    folder == "/" ? "/" + name : folder + "/" + name
-}
-
 /// Whether `file` is `input` or, when `input` is a folder, one of the files directly in it.
 private func sameFile(_ file: stat, asAnyOf input: String) -> Bool {
     var info = stat()
@@ -143,7 +138,7 @@ private func sameFile(_ file: stat, asAnyOf input: String) -> Bool {
     while let entry = readdir(folder) {
         let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         var child = stat()
-        if stat(joinPath(input, name), &child) == 0, child.st_dev == file.st_dev, child.st_ino == file.st_ino {
+        if stat(joinedPath(input, name), &child) == 0, child.st_dev == file.st_dev, child.st_ino == file.st_ino {
             return true
         }
     }
@@ -161,72 +156,78 @@ private func removeStaleTemporaries(folder: String, name: String) {
         guard entryName.hasPrefix(prefix), let pid = Int32(entryName.dropFirst(prefix.count)), pid > 0 else { continue }
         if kill(pid, 0) != 0 && errno == ESRCH { stale.append(entryName) }
     }
-    for entryName in stale { unlink(joinPath(folder, entryName)) }
+    for entryName in stale { unlink(joinedPath(folder, entryName)) }
 }
 
-/// The temporary files a signal handler must remove: C strings in a fixed table, because only
-/// async-signal-safe calls (`unlink`) may run in the handler.
+/// The temporary files a signal handler must remove: addresses of C strings in a fixed table
+/// of atomics, because the handler may only make async-signal-safe calls (`unlink`) and must
+/// not take a lock; `add`, `remove` and the installation are serialised by a `Mutex`.
 private enum TemporaryFileRegistry {
     static let capacity = 16
-    nonisolated(unsafe) static let paths = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
-    nonisolated(unsafe) static var installed = false
-    nonisolated(unsafe) static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
-        let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        pthread_mutex_init(lock, nil)
-        paths.initialize(repeating: nil, count: capacity)
-        return lock
-    }()
+    /// Each slot holds the address of a `strdup`ed path, or 0 when free.
+    static let slots: [TemporaryFileSlot] = (0..<capacity).map { _ in TemporaryFileSlot() }
+    /// Guards the slots' writers; the value says whether the handlers are installed.
+    static let installed = Mutex(false)
 
     static func add(_ path: String) {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        if let slot = (0..<capacity).first(where: { paths[$0] == nil }) { paths[slot] = strdup(path) }
+        installed.withLock { _ in
+            guard let slot = slots.first(where: { $0.address.load(ordering: .acquiring) == 0 }) else { return }
+            slot.address.store(Int(bitPattern: strdup(path)), ordering: .releasing)
+        }
     }
 
     static func remove(_ path: String) {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        for slot in 0..<capacity {
-            if let entry = paths[slot], String(cString: entry) == path {
-                paths[slot] = nil
+        installed.withLock { _ in
+            for slot in slots {
+                let address = slot.address.load(ordering: .acquiring)
+                guard let entry = UnsafeMutablePointer<CChar>(bitPattern: address), String(cString: entry) == path else { continue }
+                slot.address.store(0, ordering: .releasing)
                 free(entry)
             }
         }
     }
 
     static func installSignalHandlers() {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        guard !installed else { return }
-        installed = true
-        for signal in [SIGINT, SIGTERM, SIGHUP] {
-            var action = sigaction()
-            #if canImport(Glibc)
-            action.__sigaction_handler.sa_handler = removeTemporariesAndReraise
-            #else
-            action.__sigaction_u.__sa_handler = removeTemporariesAndReraise
-            #endif
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = 0
-            sigaction(signal, &action, nil)
+        installed.withLock { installed in
+            guard !installed else { return }
+            installed = true
+            // The handler must not be the first to touch the table: a lazy global's
+            // initialisation takes a lock, which is not async-signal-safe.
+            _ = slots.count
+            for signal in [SIGINT, SIGTERM, SIGHUP] {
+                var action = sigaction()
+                #if canImport(Glibc)
+                action.__sigaction_handler.sa_handler = removeTemporariesAndReraise
+                #else
+                action.__sigaction_u.__sa_handler = removeTemporariesAndReraise
+                #endif
+                sigemptyset(&action.sa_mask)
+                action.sa_flags = 0
+                sigaction(signal, &action, nil)
+            }
+            // Past RLIMIT_FSIZE (`ulimit -f`) the kernel sends SIGXFSZ, which kills the process and
+            // leaves the temporary file; ignored, the write fails with EFBIG and the error path
+            // removes it and reports one line.
+            signal(SIGXFSZ, SIG_IGN)
+            // A parent may start us with these signals blocked (a process spawned from a
+            // Dispatch worker thread inherits that thread's mask): then Ctrl-C or SIGTERM would
+            // stay pending until the conversion ends. Unblocked here, later threads inherit that.
+            var handled = sigset_t()
+            sigemptyset(&handled)
+            for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&handled, signal) }
+            pthread_sigmask(SIG_UNBLOCK, &handled, nil)
         }
-        // Past RLIMIT_FSIZE (`ulimit -f`) the kernel sends SIGXFSZ, which kills the process and
-        // leaves the temporary file; ignored, the write fails with EFBIG and the error path
-        // removes it and reports one line.
-        signal(SIGXFSZ, SIG_IGN)
-        // A parent may start us with these signals blocked (a process spawned from a
-        // Dispatch worker thread inherits that thread's mask): then Ctrl-C or SIGTERM would
-        // stay pending until the conversion ends. Unblocked here, later threads inherit that.
-        var handled = sigset_t()
-        sigemptyset(&handled)
-        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&handled, signal) }
-        pthread_sigmask(SIG_UNBLOCK, &handled, nil)
     }
 }
 
+/// One slot of ``TemporaryFileRegistry``: a path's address, read by the signal handler.
+private final class TemporaryFileSlot: Sendable {
+    let address = Atomic<Int>(0)
+}
+
 private func removeTemporariesAndReraise(_ signalNumber: Int32) {
-    for slot in 0..<TemporaryFileRegistry.capacity {
-        if let path = TemporaryFileRegistry.paths[slot] { unlink(path) }
+    for slot in TemporaryFileRegistry.slots {
+        if let path = UnsafePointer<CChar>(bitPattern: slot.address.load(ordering: .acquiring)) { unlink(path) }
     }
     signal(signalNumber, SIG_DFL)
     raise(signalNumber)

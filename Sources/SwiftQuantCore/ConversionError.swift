@@ -6,11 +6,11 @@ public enum ConversionError: Error, Equatable, Sendable, CustomStringConvertible
     public var description: String {
         switch self {
         case .nonFiniteWeight(let path, let tensor, let index, let value):
-            "\(path): tensor '\(tensor)' has a non-finite weight (\(value)) at flat index \(index); fix the checkpoint or keep this tensor with --skip '\(tensor)'"
+            "\(path): tensor '\(printableInMessage(tensor))' has a non-finite weight (\(value)) at flat index \(index); fix the checkpoint or keep this tensor in float"
         case .kernel(let path, let tensor, let message):
-            "\(path): tensor '\(tensor)': \(message)"
+            "\(path): tensor '\(printableInMessage(tensor))': \(message)"
         case .alreadyQuantized(let path, let tensor):
-            "\(path): is a SwiftQuant checkpoint whose tensor '\(tensor)' is already quantized; convert the original model instead, or use 'swiftquant export' to get safetensors"
+            "\(path): is a SwiftQuant checkpoint whose tensor '\(printableInMessage(tensor))' is already quantized; convert the original model instead, or use 'swiftquant export' to get safetensors"
         }
     }
 }

@@ -31,6 +31,9 @@ package func directoryEntries(_ path: String) throws(FileError) -> [String] {
     return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
 }
 
+// Path helpers: the one set the package uses for "/"-separated paths (no Foundation), so
+// that every module splits and joins paths the same way.
+
 /// `name` inside `folder`.
 package func joinedPath(_ folder: String, _ name: String) -> String {
     folder.hasSuffix("/") ? folder + name : folder + "/" + name
@@ -40,4 +43,19 @@ package func joinedPath(_ folder: String, _ name: String) -> String {
 package func parentFolder(of path: String) -> String {
     guard let slash = path.lastIndex(of: "/") else { return "." }
     return slash == path.startIndex ? "/" : String(path[..<slash])
+}
+
+/// The part of `path` after its last `/`: empty when `path` ends with one, so a caller that
+/// needs a file name can tell a folder path from a file path.
+package func fileName(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return path }
+    return String(path[path.index(after: slash)...])
+}
+
+/// The last component of `path`, ignoring trailing slashes (`models/bert/` gives `bert`): how a
+/// file or folder is named in messages and metadata.
+package func lastPathComponent(_ path: String) -> String {
+    var trimmed = Substring(path)
+    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+    return trimmed.split(separator: "/").last.map(String.init) ?? String(trimmed)
 }

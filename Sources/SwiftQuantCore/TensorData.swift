@@ -20,27 +20,3 @@ public struct TensorData: @unchecked Sendable {
         self.init(info: info, bytes: buffer.bytes, owner: buffer)
     }
 }
-
-/// A heap buffer that frees itself; the owner of decoded tensor bytes.
-public final class OwnedBytes: @unchecked Sendable {
-    public let pointer: UnsafeMutableRawPointer
-    public let count: Int
-
-    /// Allocates `count` uninitialised bytes, 64-byte aligned for SIMD loads.
-    public init(count: Int) {
-        self.count = count
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
-    }
-
-    public convenience init(copying source: UnsafeRawBufferPointer) {
-        self.init(count: source.count)
-        if let base = source.baseAddress { pointer.copyMemory(from: base, byteCount: source.count) }
-    }
-
-    deinit { pointer.deallocate() }
-
-    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: pointer, count: count) }
-    public var mutableBytes: UnsafeMutableRawBufferPointer {
-        UnsafeMutableRawBufferPointer(start: pointer, count: count)
-    }
-}

@@ -15,6 +15,13 @@ public protocol TensorSource: Sendable {
     /// File-level metadata (safetensors `__metadata__`, GGUF key/values, our checkpoint's keys).
     var metadata: [String: MetadataValue] { get }
 
+    /// Looks a tensor up by name, or `nil` when the source has none by that name.
+    ///
+    /// A requirement (not only an extension method) so that the readers' dictionaries answer
+    /// through `any TensorSource` too: conversion, verify and layer loading look up every
+    /// tensor by name, and a linear scan per lookup is quadratic on large checkpoints.
+    func info(for name: String) -> TensorInfo?
+
     /// The tensor's bytes in its stored dtype: zero-copy when the file stores them raw.
     func data(for name: String) throws -> TensorData
 
@@ -26,7 +33,9 @@ public protocol TensorSource: Sendable {
 }
 
 extension TensorSource {
-    /// Looks a tensor up by name, compared as exact UTF-8 bytes (see `ByteExactName`).
+    /// Looks a tensor up by scanning ``tensors``, comparing names as exact UTF-8 bytes (see
+    /// `ByteExactName`): the default for small sources (tests, sources held in memory). The
+    /// readers in this package answer from a dictionary instead.
     public func info(for name: String) -> TensorInfo? {
         tensors.first { $0.name.hasSameBytes(as: name) }
     }

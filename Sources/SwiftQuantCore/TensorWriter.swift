@@ -3,7 +3,7 @@
 ///
 /// The bytes are only valid during ``TensorWriter/write(_:)``; a sink that needs them later
 /// copies them.
-public struct ConvertedTensor: @unchecked Sendable {
+public struct ConvertedTensor {
     public enum Content {
         /// INT8 values in the tensor's shape with their Float32 scales, the Float32 weights they
         /// came from (a GGUF sink re-quantizes these to Q8_0 with ggml's own rounding; `nil`

@@ -190,26 +190,28 @@ struct GGUFHeader {
 
 /// Reads little-endian GGUF fields, checking every length against the bytes left.
 struct GGUFCursor {
-    let bytes: UnsafeRawBufferPointer
+    /// Core's ``ByteCursor`` does the reading; this adds GGUF's errors and field names.
+    private var cursor: ByteCursor
     let path: String
-    package var offset = 0
+    package var offset: Int {
+        get { cursor.position }
+        set { cursor.position = newValue }
+    }
 
     init(bytes: UnsafeRawBufferPointer, path: String) {
-        self.bytes = bytes
+        cursor = ByteCursor(bytes: bytes)
         self.path = path
     }
 
-    var remaining: Int { bytes.count - offset }
+    var bytes: UnsafeRawBufferPointer { cursor.bytes }
+    var remaining: Int { cursor.remaining }
 
     mutating func integer<T: FixedWidthInteger>(
         _: T.Type, reading what: @autoclosure () -> String
     ) throws(GGUFError) -> T {
-        let size = MemoryLayout<T>.size
-        guard remaining >= size else {
-            throw .truncated(path: path, offset: offset, reading: what(), needed: size, available: remaining)
+        guard let value = cursor.integer(T.self) else {
+            throw .truncated(path: path, offset: offset, reading: what(), needed: MemoryLayout<T>.size, available: remaining)
         }
-        let value = T(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
-        offset += size
         return value
     }
 
@@ -229,16 +231,12 @@ struct GGUFCursor {
     package mutating func string(reading what: @autoclosure () -> String) throws(GGUFError) -> String {
         let start = offset
         let length = try integer(UInt64.self, reading: what())
-        guard length <= UInt64(remaining) else {
+        guard length <= UInt64(remaining), let text = cursor.utf8(count: Int(length)) else {
             throw .lengthBeyondFile(
                 path: path, offset: start, what: "the length of \(what())", length: length, limit: remaining)
         }
-        let end = offset + Int(length)
-        guard let string = String(validating: bytes[offset..<end], as: UTF8.self) else {
-            throw .invalidUTF8(path: path, offset: start, what: what())
-        }
-        offset = end
-        return string
+        guard let text else { throw .invalidUTF8(path: path, offset: start, what: what()) }
+        return text
     }
 
     mutating func valueType(key: String) throws(GGUFError) -> GGUFValueType {

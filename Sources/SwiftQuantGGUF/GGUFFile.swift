@@ -59,6 +59,11 @@ public struct GGUFFile: TensorSource {
         bytes.count >= 4 && bytes.loadUnaligned(as: UInt32.self) == GGUFFormat.magic.littleEndian
     }
 
+    /// Looks a tensor up by name without scanning.
+    public func info(for name: String) -> TensorInfo? {
+        indexByName[ByteExactName(name)].map { tensors[$0] }
+    }
+
     /// The tensor's bytes exactly as stored (ggml blocks for quantized types), without copying.
     public func data(for name: String) throws -> TensorData {
         guard let index = indexByName[ByteExactName(name)] else {

@@ -49,7 +49,7 @@ extension GGUFWriter.Options {
     /// `model_type` from `config.json` in the input folder (or the input file's folder), or
     /// `nil` when there is no such file or key.
     static func modelTypeBeside(_ input: String) throws -> String? {
-        let folder = isFolder(input) ? URL(fileURLWithPath: input) : URL(fileURLWithPath: input).deletingLastPathComponent()
+        let folder = isDirectory(input) ? URL(fileURLWithPath: input) : URL(fileURLWithPath: input).deletingLastPathComponent()
         let config = folder.appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: config.path) else { return nil }
         let object: Any
@@ -70,16 +70,11 @@ extension GGUFWriter.Options {
 
     static func modelName(forInput input: String) -> String {
         let url = URL(fileURLWithPath: input).standardizedFileURL
-        if isFolder(input) { return url.lastPathComponent }
+        if isDirectory(input) { return url.lastPathComponent }
         var base = url.deletingPathExtension().lastPathComponent
         if base.hasSuffix(".safetensors.index") { base = String(base.dropLast(".safetensors.index".count)) }
         let generic = base == "model" || base == "pytorch_model" || base.hasPrefix("model-0")
         let folder = url.deletingLastPathComponent().lastPathComponent
         return generic && !folder.isEmpty && folder != "/" ? folder : base
-    }
-
-    private static func isFolder(_ path: String) -> Bool {
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 }

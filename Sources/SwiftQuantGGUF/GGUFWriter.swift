@@ -273,7 +273,7 @@ public enum GGUFWriterError: Error, Equatable, Sendable, CustomStringConvertible
     case tensorNameTooLong(tensor: String, bytes: Int)
     case tooManyDimensions(tensor: String, shape: [Int])
     case unsupportedDType(tensor: String, dtype: DType)
-    /// Neither `--arch`, a GGUF source, nor a `config.json` beside the input names the architecture.
+    /// Neither the caller, a GGUF source, nor a `config.json` beside the input names the architecture.
     case unknownArchitecture(input: String)
     case invalidArchitecture(String)
     case unreadableConfig(path: String, reason: String)
@@ -281,17 +281,17 @@ public enum GGUFWriterError: Error, Equatable, Sendable, CustomStringConvertible
     public var description: String {
         switch self {
         case .tensorNameTooLong(let tensor, let bytes):
-            "tensor '\(tensor)': its name is \(bytes) bytes, and GGUF (ggml) allows at most \(GGUFFormat.maximumTensorNameBytes); write --format native or safetensors instead"
+            "tensor '\(printableInMessage(tensor))': its name is \(bytes) bytes, and GGUF (ggml) allows at most \(GGUFFormat.maximumTensorNameBytes); write the native format or safetensors instead"
         case .tooManyDimensions(let tensor, let shape):
-            "tensor '\(tensor)' has shape \(shape), and GGUF allows at most \(GGUFFormat.maximumDimensions) dimensions; write --format native or safetensors instead"
+            "tensor '\(printableInMessage(tensor))' has shape \(shape), and GGUF allows at most \(GGUFFormat.maximumDimensions) dimensions; write the native format or safetensors instead"
         case .unsupportedDType(let tensor, let dtype):
-            "tensor '\(tensor)' has dtype \(dtype.rawValue), which GGUF cannot store; write --format native or safetensors instead"
+            "tensor '\(printableInMessage(tensor))' has dtype \(dtype.rawValue), which GGUF cannot store; write the native format or safetensors instead"
         case .unknownArchitecture(let input):
-            "\(input): cannot tell the model architecture for general.architecture (no config.json with model_type beside it); pass --arch NAME, e.g. --arch llama"
+            "\(input): cannot tell the model architecture for general.architecture (no config.json with model_type beside it); name the architecture, e.g. llama"
         case .invalidArchitecture(let name):
-            "--arch '\(name)' is not a valid architecture name; use lower-case letters, digits, '_' and '-', e.g. --arch llama"
+            "'\(printableInMessage(name))' is not a valid architecture name; use lower-case letters, digits, '_' and '-', e.g. llama"
         case .unreadableConfig(let path, let reason):
-            "\(path): cannot read model_type: \(reason); fix the file or pass --arch NAME"
+            "\(path): cannot read model_type: \(reason); fix the file or name the architecture"
         }
     }
 }

@@ -2,7 +2,7 @@ import SwiftQuantCore
 /// The largest magnitude, max |w|, of `values`.
 ///
 /// Returns NaN when any value is NaN, otherwise +inf when any value is infinite, and 0 for
-/// an empty buffer. Runs on `KernelThreads.count` threads; the result does not depend on it.
+/// an empty buffer. Runs on `Parallelism.threads` threads; the result does not depend on it.
 public func absmax(_ values: UnsafeBufferPointer<Float>) -> Float {
     parallelAbsmax(Float32Lanes(values))
 }

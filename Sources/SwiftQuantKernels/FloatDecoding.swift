@@ -3,7 +3,7 @@ import SwiftQuantCore
 ///
 /// Exact for every representable value (Float16 and BFloat16 always are); Float64 rounds to
 /// nearest even. Subnormals, ±0, ±inf and NaN keep their meaning. `source` need not be aligned.
-/// SIMD on `KernelThreads.count` threads.
+/// SIMD on `Parallelism.threads` threads.
 /// Precondition: `source.count == destination.count * encoding.byteWidth`.
 public func decodeFloats(
     _ source: UnsafeRawBufferPointer, encoding: FloatEncoding,

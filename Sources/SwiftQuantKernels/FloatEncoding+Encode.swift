@@ -10,7 +10,7 @@ public func encodeFloats(
 ) {
     precondition(destination.count == source.count * encoding.byteWidth)
     guard let input = source.baseAddress, let output = destination.baseAddress else { return }
-    nonisolated(unsafe) let out = output
+    let out = output
     parallelRanges(source.count, minimumChunk: 1 << 16) { range in
         switch encoding {
         case .float16:

@@ -28,7 +28,7 @@ public enum Q8_0 {
 /// leaves undefined and x86 turns into 0; this writes 0 quants there on every machine.
 ///
 /// Throws on the first NaN or infinite weight. Preconditions: `input.count` is a multiple of
-/// 32 and `output.count == input.count / 32 × 34`. Runs on `KernelThreads.count` threads.
+/// 32 and `output.count == input.count / 32 × 34`. Runs on `Parallelism.threads` threads.
 public func quantizeQ8_0(
     _ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableRawBufferPointer
 ) throws(KernelError) {
@@ -43,7 +43,7 @@ public func quantizeQ8_0(
     let chunks = (blocks + chunkBlocks - 1) / chunkBlocks
     var firstBad = [Int](repeating: Int.max, count: chunks)
     firstBad.withUnsafeMutableBufferPointer { slots in
-        nonisolated(unsafe) let badSlots = slots
+        let badSlots = slots
         parallelRanges(chunks, minimumChunk: 2) { chunkRange in
             for chunk in chunkRange {
                 let range = chunk * chunkBlocks..<min(blocks, (chunk + 1) * chunkBlocks)
@@ -129,7 +129,7 @@ public func dequantizeQ8_0(_ input: UnsafeRawBufferPointer, into output: UnsafeM
     precondition(output.count == input.count / Q8_0.blockByteCount * Q8_0.blockLength)
     let blocks = input.count / Q8_0.blockByteCount
     guard blocks > 0, let source = input.baseAddress, let destination = output.baseAddress else { return }
-    nonisolated(unsafe) let out = destination
+    let out = destination
     parallelRanges(blocks, minimumChunk: 2048) { range in
         for block in range {
             let x = source + block * Q8_0.blockByteCount

@@ -22,7 +22,7 @@ public struct QuantizedTensor: Sendable, Equatable {
 /// All arithmetic is Float32, and `w / scale` divides (never multiplies by a reciprocal), so
 /// the result equals the reference bit for bit. Throws on the first NaN or infinite weight.
 /// Per group falls back to per channel when the row length is not a multiple of the size.
-/// Runs SIMD on `KernelThreads.count` threads; the result never depends on the count.
+/// Runs SIMD on `Parallelism.threads` threads; the result never depends on the count.
 public func quantizeSymmetric(_ tensor: FloatTensor, granularity: Granularity) throws(KernelError) -> QuantizedTensor {
     let granularity = effectiveGranularity(for: tensor.shape, requested: granularity)
     let count = tensor.elementCount

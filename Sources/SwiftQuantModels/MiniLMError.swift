@@ -15,7 +15,7 @@ public enum MiniLMError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .cannotRead(let path, let what):
-            "\(path): cannot read \(what); point --model at a sentence-transformers model folder"
+            "\(path): cannot read \(what); give the folder of a sentence-transformers model"
         case .missingSpecialToken(let path, let token):
             "\(path): the vocabulary has no \(token) token; is this a BERT vocab.txt?"
         case .invalidConfiguration(let path, let reason):

@@ -12,9 +12,9 @@ public enum LayerLoadingError: Error, Equatable, Sendable, CustomStringConvertib
     public var description: String {
         switch self {
         case .invalidLayer(let path, let layer, let reason):
-            "\(path): layer '\(layer)': \(reason)"
+            "\(path): layer '\(printableInMessage(layer))': \(reason)"
         case .unsupportedWeightType(let path, let tensor, let dtype):
-            "\(path): tensor '\(tensor)' has dtype \(dtype.rawValue); a Linear layer needs F32, F16, BF16 or F64 weights"
+            "\(path): tensor '\(printableInMessage(tensor))' has dtype \(dtype.rawValue); a Linear layer needs F32, F16, BF16 or F64 weights"
         }
     }
 }

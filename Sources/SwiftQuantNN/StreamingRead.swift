@@ -12,7 +12,7 @@ package func streamingReadChecksum(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
     // Whole 4 KiB pages per piece; each piece writes only its own slot.
     let page = 4096
     let pages = (bytes.count + page - 1) / page
-    let threads = KernelThreads.count
+    let threads = Parallelism.threads
     var sums = [UInt64](repeating: 0, count: threads)
     sums.withUnsafeMutableBufferPointer { slots in
         nonisolated(unsafe) let slots = slots

@@ -140,7 +140,7 @@ public enum SafeTensorsWriterError: Error, Equatable, Sendable, CustomStringConv
     public var description: String {
         switch self {
         case .scaleNameTaken(let tensor):
-            "tensor '\(tensor)' cannot get a scale tensor '\(tensor)\(SafeTensorsWriter.scaleSuffix)': that name is already a tensor; use --layout dequantized or the native format"
+            "tensor '\(printableInMessage(tensor))' cannot get a scale tensor '\(printableInMessage(tensor + SafeTensorsWriter.scaleSuffix))': that name is already a tensor; write the dequantized layout or the native format instead"
         }
     }
 }

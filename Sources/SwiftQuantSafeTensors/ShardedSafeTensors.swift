@@ -85,7 +85,7 @@ public struct ShardedSafeTensors: TensorSource {
                 if let first = shardByTensor.updateValue(number, forKey: ByteExactName(info.name)) {
                     throw SafeTensorsError.duplicateTensorAcrossShards(
                         folder: indexPath ?? folder, tensor: info.name,
-                        firstShard: Self.fileName(shards[first].path), secondShard: Self.fileName(shard.path))
+                        firstShard: fileName(of: shards[first].path), secondShard: fileName(of: shard.path))
                 }
                 tensors.append(info)
             }
@@ -128,10 +128,6 @@ public struct ShardedSafeTensors: TensorSource {
         if names.contains(indexFileName) { return joinedPath(folder, indexFileName) }
         let indexes = names.filter { $0.hasSuffix(".safetensors.index.json") && !$0.hasPrefix(".") }
         return indexes.count == 1 ? joinedPath(folder, indexes[0]) : nil
-    }
-
-    private static func fileName(_ path: String) -> String {
-        path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
     }
 }
 

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 import SwiftQuant
 
@@ -104,6 +106,9 @@ do {
 }
 do {
     try command.run()
+} catch MiniLMError.cannotRead(let path, let what) {
+    // The library says what to do in words; the flag that does it is ours to name.
+    fail("\(MiniLMError.cannotRead(path: path, what: what)) (--model)")
 } catch {
     fail("\(error)")
 }

@@ -48,7 +48,10 @@ struct Bench: ParsableCommand {
             }
             return
         }
-        if let threads { KernelThreads.count = threads }
+        try Parallelism.withThreads(threads) { try runCases() }
+    }
+
+    private func runCases() throws {
         let selected = cases.isEmpty ? BenchCase.all : cases.map { name in BenchCase.all.first { $0.name == name }! }
         let context = BenchContext(repetitions: repetitions)
         var results: [(name: String, result: BenchResult)] = []

@@ -76,8 +76,13 @@ struct Convert: ParsableCommand {
     }
 
     package func run() throws {
+        // Bound for this run only (a task-local): the kernels, the converter's producer thread
+        // and the compressor's workers all read it.
+        try Parallelism.withThreads(threads) { try convert() }
+    }
+
+    private func convert() throws {
         let started = Date()
-        if let threads { KernelThreads.count = threads }
         let config = try rules.makeConfig()
         let source = try openTensorSource(at: input)
         let plan = QuantizationPlan(tensors: source.tensors, config: config)

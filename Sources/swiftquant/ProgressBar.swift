@@ -1,6 +1,8 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 import SwiftQuant
 import SwiftQuantBench
@@ -41,7 +43,7 @@ final class ProgressBar {
     }
 
     private func write(_ text: String) {
-        _ = text.withCString { Glibc.write(2, $0, strlen($0)) }
+        writeToStandardError(text)
     }
 }
 

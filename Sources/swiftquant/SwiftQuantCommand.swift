@@ -1,6 +1,8 @@
 import ArgumentParser
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 import SwiftQuant
 import SwiftQuantBench
@@ -38,13 +40,13 @@ struct SwiftQuantCommand {
             Root.exit(withError: error)
         }
         if let exitCode = error as? ExitCode {
-            Glibc.exit(exitCode.rawValue)
+            terminateProcess(exitCode.rawValue)
         }
         // ArgumentParser renders its own errors and falls back to `description` for ours.
         let message = Root.message(for: error)
         let firstLine = message.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? "failed"
-        printToStandardError("swiftquant: error: \(firstLine)")
-        Glibc.exit(1)
+        printToStandardError("swiftquant: error: \(withCommandLineHint(firstLine, for: error))")
+        terminateProcess(1)
     }
 }
 
@@ -57,5 +59,16 @@ struct Root: ParsableCommand {
 func printToStandardError(_ line: String) {
     var text = line
     if !text.hasSuffix("\n") { text += "\n" }
+    writeToStandardError(text)
+}
+
+/// Writes `text` to stderr unbuffered, as it is (the progress bars redraw in place with it).
+func writeToStandardError(_ text: String) {
     _ = text.withCString { write(2, $0, strlen($0)) }
+}
+
+/// Ends the process with `code` through the C library's `exit`, which flushes stdout; a free
+/// function because inside a command type `exit` names ArgumentParser's static method.
+func terminateProcess(_ code: Int32) -> Never {
+    exit(code)
 }

@@ -150,5 +150,9 @@ import SwiftQuant
         }
         #expect(contents(folder + "/exists.safetensors") == Data("x".utf8))
         #expect(try CheckpointFile(path: checkpoint).tensors.count == 8)
+        // The library's message says the remedy in words; the command line adds the flag.
+        let exists = try CLIRunner.run(["export", checkpoint, "-o", folder + "/exists.safetensors", "--layout", "int8"])
+        #expect(exists.stderrLines.first?.hasSuffix("already exists; choose another output path or replace it explicitly (--force)") == true, "\(exists)")
+        #expect(!OutputFileError.exists(path: "out.swq").description.contains("--"))
     }
 }

@@ -94,12 +94,8 @@ private func randomFloats(count: Int, seed: UInt64, scale: Float) -> [Float] {
 
     @Test func resultDoesNotDependOnThreadCount() throws {
         let x = randomFloats(count: 32 * 70_000, seed: 11, scale: 0.1)
-        let saved = KernelThreads.count
-        defer { KernelThreads.count = saved }
-        KernelThreads.count = 1
-        let one = try quantize(x)
-        KernelThreads.count = 2
-        #expect(try quantize(x) == one)
+        let one = try Parallelism.withThreads(1) { try quantize(x) }
+        #expect(try Parallelism.withThreads(2) { try quantize(x) } == one)
     }
 
     @Test func firstNonFiniteWeightIsReported() {

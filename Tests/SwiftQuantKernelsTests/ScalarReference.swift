@@ -92,10 +92,7 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 }
 
-/// Runs `body` with the kernels on `threads` threads, restoring the previous setting.
+/// Runs `body` with the kernels on `threads` threads (bound for this call only).
 func withKernelThreads<T>(_ threads: Int, _ body: () throws -> T) rethrows -> T {
-    let previous = KernelThreads.count
-    KernelThreads.count = threads
-    defer { KernelThreads.count = previous }
-    return try body()
+    try Parallelism.withThreads(threads, body)
 }

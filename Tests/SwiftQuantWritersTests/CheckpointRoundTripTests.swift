@@ -11,6 +11,19 @@ import Testing
 @testable import SwiftQuantModels
 
 @Suite struct CheckpointRoundTripTests {
+    /// `info(for:)` is a protocol requirement, so the checkpoint's own index answers through
+    /// `any TensorSource`: every name gives its listed info, an unknown name nil.
+    @Test func lookupsByNameThroughAnyTensorSource() throws {
+        let fixture = try standardFixture()
+        let path = try writeCheckpoint(fixture, to: temporaryFolder() + "/model.swq")
+        let source: any TensorSource = try openTensorSource(at: path)
+        #expect(source.tensors.map(\.name) == fixture.map(\.name))
+        for tensor in source.tensors {
+            #expect(source.info(for: tensor.name) == tensor)
+        }
+        #expect(source.info(for: "missing") == nil)
+    }
+
     @Test(arguments: [Int32?.some(1), Int32?.some(3), nil])
     func everyTensorReadsBackExactly(level: Int32?) throws {
         let folder = temporaryFolder()
@@ -75,12 +88,11 @@ import Testing
     @Test func outputDoesNotDependOnTheThreadCount() throws {
         let folder = temporaryFolder()
         let fixture = try standardFixture()
-        let saved = KernelThreads.count
-        defer { KernelThreads.count = saved }
         var outputs: [[UInt8]] = []
         for threads in [1, 2, 8] {
-            KernelThreads.count = threads
-            let path = try writeCheckpoint(fixture, to: folder + "/t\(threads).swq", options: .init(chunkSize: 1024))
+            let path = try Parallelism.withThreads(threads) {
+                try writeCheckpoint(fixture, to: folder + "/t\(threads).swq", options: .init(chunkSize: 1024))
+            }
             outputs.append(fileBytes(path))
         }
         #expect(outputs[0] == outputs[1])

@@ -218,12 +218,8 @@ private func q8_0(_ weights: [Float]) throws -> [UInt8] {
         source.add("a.weight", [256, 512], floats: pseudoRandomFloats(256 * 512, seed: 21))
         source.add("b.weight", [100, 96], floats: pseudoRandomFloats(100 * 96, seed: 22))
         let folder = temporaryFolder()
-        let saved = KernelThreads.count
-        defer { KernelThreads.count = saved }
-        KernelThreads.count = 1
-        try convertToGGUF(source, to: folder + "/one.gguf")
-        KernelThreads.count = 2
-        try convertToGGUF(source, to: folder + "/two.gguf")
+        try Parallelism.withThreads(1) { try convertToGGUF(source, to: folder + "/one.gguf") }
+        try Parallelism.withThreads(2) { try convertToGGUF(source, to: folder + "/two.gguf") }
         #expect(fileBytes(folder + "/one.gguf") == fileBytes(folder + "/two.gguf"))
     }
 

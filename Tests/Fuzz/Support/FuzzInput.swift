@@ -3,6 +3,8 @@ import SwiftQuant
 // per-process scratch file and mapped, exactly as the CLI opens files.
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// The scratch file inputs are written to (in /dev/shm when it exists: no disk I/O).

@@ -9,6 +9,8 @@ import SwiftQuant
 // had forged them, which is exactly the case the reader must survive without them.
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -1,0 +1,29 @@
+import SwiftQuant
+
+/// The options that fix a library error, appended when the command line renders it: library
+/// messages say what to do in words (they are also read by library users, who have no flags),
+/// and only the command line knows which flag does it.
+func commandLineHint(for error: Error) -> String? {
+    switch error {
+    case OutputFileError.exists:
+        return "--force"
+    case ConversionError.nonFiniteWeight(_, let tensor, _, _):
+        return "--skip '\(printableInMessage(tensor))'"
+    case SafeTensorsWriterError.scaleNameTaken:
+        return "--layout dequantized or --format native"
+    case GGUFWriterError.tensorNameTooLong, GGUFWriterError.tooManyDimensions, GGUFWriterError.unsupportedDType:
+        return "--format native or --format safetensors"
+    case GGUFWriterError.unknownArchitecture:
+        return "--arch NAME, e.g. --arch llama"
+    case GGUFWriterError.invalidArchitecture, GGUFWriterError.unreadableConfig:
+        return "--arch NAME"
+    default:
+        return nil
+    }
+}
+
+/// `message` with the hint for `error`, if any, in parentheses at the end.
+func withCommandLineHint(_ message: String, for error: Error) -> String {
+    guard let hint = commandLineHint(for: error) else { return message }
+    return "\(message) (\(hint))"
+}
