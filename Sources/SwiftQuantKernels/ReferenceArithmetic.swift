@@ -151,7 +151,7 @@ func roundedToBFloat16(_ value: Float) -> Float {
 
 /// `value` rounded to `encoding` and kept in Float (exact for Float16, BFloat16 and Float32).
 @inline(__always)
-func roundedFloat(_ value: Float, to encoding: FloatEncoding) -> Float {
+package func roundedFloat(_ value: Float, to encoding: FloatEncoding) -> Float {
     switch encoding {
     case .float16: Float(Float16(value))
     case .bfloat16: roundedToBFloat16(value)

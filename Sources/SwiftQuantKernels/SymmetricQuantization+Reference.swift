@@ -35,7 +35,7 @@ public struct Int8Tensor: Sendable, Equatable {
         self.storage = storage
     }
 
-    init(uncheckedShape shape: [Int], storage: [Int8], layout: Int8ScaleLayout) {
+    package init(uncheckedShape shape: [Int], storage: [Int8], layout: Int8ScaleLayout) {
         self.shape = shape
         self.storage = storage
         self.scaleLayout = layout
@@ -256,17 +256,6 @@ public func calculateQuantizationError(
     guard original.elementCount > 0 else { throw .emptyReduction(shape: original.shape, dimension: nil) }
     if let bad = original.storage.firstIndex(where: { !$0.isFinite }) {
         throw .nonFiniteValue(index: bad, value: original.storage[bad])
-    }
-    if original.dtype == .float32 {
-        // Float32 sources: the fused SIMD metrics kernel; each restored value is its own
-        // block (code 1, scale = restored value), since 1 × r reproduces r exactly.
-        return original.storage.withUnsafeBufferPointer { input in
-            [Int8](repeating: 1, count: products.count).withUnsafeBufferPointer { values in
-                products.withUnsafeBufferPointer { scales in
-                    errorMetrics(Float32Lanes(input), values: values, scales: scales)
-                }
-            }
-        }
     }
     return original.storage.withUnsafeBufferPointer { input in
         products.withUnsafeBufferPointer { restored in

@@ -51,7 +51,7 @@ public struct TypedFloatTensor: Sendable, Equatable {
         self.init(uncheckedDType: .float32, shape: tensor.shape, storage: tensor.storage)
     }
 
-    init(uncheckedDType dtype: FloatEncoding, shape: [Int], storage: [Float]) {
+    package init(uncheckedDType dtype: FloatEncoding, shape: [Int], storage: [Float]) {
         self.dtype = dtype
         self.shape = shape
         self.storage = storage
