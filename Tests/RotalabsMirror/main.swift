@@ -3,6 +3,8 @@
 // Test-only: not a product, not part of the CLI.
 //
 // Usage: rotalabs-mirror INPUT.safetensors OUTPUT.safetensors
+//        rotalabs-mirror --compare-arithmetic MODEL.safetensors   (fp32 model: .float32 vs .reference
+//        arithmetic on its fp16 and bf16 casts: differing codes/scales, SNR against the fp32 weights)
 // Input: `w:<case>` weights (F32/F16/BF16) and optional `x:<case>` F32 activations [batch, in].
 // Output keys (qd: quantize dimension none/0/1/-1; dd: dequantize dimension none/0/1):
 //   q:<case>:<qd> I8, s:<case>:<qd> F32, dq:<case>:<qd>:<dd>:<F32|F16|BF16>, m:<case>:<qd>:<dd> F32[4],
@@ -77,7 +79,76 @@ func dtypeName(_ encoding: FloatEncoding) -> String {
 
 func label(_ dimension: Int?) -> String { dimension.map(String.init) ?? "none" }
 
+/// Casts every 2-D F32 weight to `encoding`, quantizes it with both arithmetics at
+/// `granularity`, and prints how many codes and scales differ and the SNR of each against the
+/// Float32 weights.
+func compareArithmetic(_ path: String) throws {
+    let model = try SafeTensorsFile(path: path)
+    for encoding in [FloatEncoding.float16, .bfloat16] {
+        for granularity in [Granularity.perTensor, .perChannel] {
+            var codes = 0, codeDiffs = 0, scales = 0, scaleDiffs = 0, referenceBetter = 0, float32Better = 0, ties = 0
+            var snrSums = (float32: 0.0, reference: 0.0), tensors = 0, zeroedRows = (float32: 0, reference: 0)
+            var worst = (float32: Float.infinity, reference: Float.infinity)
+            for info in model.tensors where info.shape.count == 2 && info.dtype == .f32 {
+                let weights = try model.floats(for: info.name)
+                let cast = try TypedFloatTensor(dtype: encoding, shape: info.shape, values: weights)
+                let encoded = cast.encoded
+                var results: [Arithmetic: (values: [Int8], scales: [Float], snr: Float)] = [:]
+                for arithmetic in Arithmetic.allCases {
+                    var values = [Int8](repeating: 0, count: weights.count)
+                    var scaleValues = [Float](repeating: 1, count: scaleCount(shape: info.shape, granularity: granularity))
+                    try encoded.withUnsafeBytes { bytes in
+                        try values.withUnsafeMutableBufferPointer { output in
+                            try scaleValues.withUnsafeMutableBufferPointer { scaleOutput in
+                                try quantizeSymmetric(encoded: bytes, encoding: encoding, shape: info.shape, granularity: granularity,
+                                                      arithmetic: arithmetic, values: output, scales: scaleOutput)
+                            }
+                        }
+                    }
+                    let snr = quantizationError(
+                        original: try FloatTensor(shape: info.shape, storage: weights),
+                        quantized: QuantizedTensor(shape: info.shape, values: values, scales: scaleValues, granularity: granularity)).snrDecibels
+                    results[arithmetic] = (values, scaleValues, snr)
+                }
+                let f = results[.float32]!, r = results[.reference]!
+                codes += f.values.count
+                codeDiffs += zip(f.values, r.values).filter { $0 != $1 }.count
+                scales += f.scales.count
+                scaleDiffs += zip(f.scales, r.scales).filter { $0 != $1 }.count
+                if r.snr > f.snr { referenceBetter += 1 } else if f.snr > r.snr { float32Better += 1 } else { ties += 1 }
+                snrSums.float32 += Double(f.snr)
+                snrSums.reference += Double(r.snr)
+                worst = (min(worst.float32, f.snr), min(worst.reference, r.snr))
+                tensors += 1
+                if granularity == .perChannel {
+                    let columns = info.shape[1]
+                    for row in 0..<info.shape[0] where weights[row * columns..<(row + 1) * columns].contains(where: { $0 != 0 }) {
+                        if f.values[row * columns..<(row + 1) * columns].allSatisfy({ $0 == 0 }) { zeroedRows.float32 += 1 }
+                        if r.values[row * columns..<(row + 1) * columns].allSatisfy({ $0 == 0 }) { zeroedRows.reference += 1 }
+                    }
+                }
+            }
+            print("\(encoding) \(granularity): \(tensors) tensors; codes differing \(codeDiffs)/\(codes) "
+                + String(format: "(%.2f %%)", 100 * Double(codeDiffs) / Double(max(codes, 1)))
+                + "; scales differing \(scaleDiffs)/\(scales); SNR vs fp32 weights: mean float32 "
+                + String(format: "%.3f dB, reference %.3f dB", snrSums.float32 / Double(tensors), snrSums.reference / Double(tensors))
+                + String(format: "; worst %.3f / %.3f dB", Double(worst.float32), Double(worst.reference))
+                + "; float32 closer on \(float32Better), reference on \(referenceBetter), equal \(ties)"
+                + "; non-zero rows quantized to all zeros: float32 \(zeroedRows.float32), reference \(zeroedRows.reference)")
+        }
+    }
+}
+
 let arguments = CommandLine.arguments
+if arguments.count == 3 && arguments[1] == "--compare-arithmetic" {
+    do {
+        try compareArithmetic(arguments[2])
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("rotalabs-mirror: \(error)\n".utf8))
+        exit(1)
+    }
+}
 guard arguments.count == 3 else {
     FileHandle.standardError.write(Data("usage: rotalabs-mirror INPUT.safetensors OUTPUT.safetensors\n".utf8))
     exit(2)
