@@ -262,8 +262,8 @@ def minilm_cases():
         raise SystemExit(f"check_rotalabs: MiniLM not found at {path}")
     from safetensors.torch import load_file
     for name, w in load_file(path).items():
-        if w.dim() != 2:
-            continue
+        if w.dim() != 2 or not w.is_floating_point():
+            continue  # position_ids is a 2-D int64 buffer, not a weight
         for dname, dtype in DTYPES.items():
             yield {f"{name}_{dname}": (w.to(dtype), torch.randn(2, w.shape[1]))}
 
