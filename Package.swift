@@ -73,6 +73,9 @@ let package = Package(
             "SwiftQuant", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Test-only (no product): runs the rotalabs_accel mirror for Tests/Interop/check_rotalabs.py.
+        .executableTarget(name: "rotalabs-mirror", dependencies: ["SwiftQuant"], path: "Tests/RotalabsMirror"),
+
         .testTarget(name: "SwiftQuantKernelsTests", dependencies: ["SwiftQuant"]),
         .testTarget(name: "SwiftQuantReadersTests", dependencies: ["SwiftQuant"]),
         .testTarget(name: "SwiftQuantPlanTests", dependencies: ["SwiftQuant"]),

@@ -27,4 +27,10 @@ if [ "${SWIFTQUANT_SKIP_PYTHON:-0}" != 1 ]; then
         echo "setup: installing Python peers (numpy safetensors gguf zstandard xxhash)" >&2
         python3 -m pip install -q numpy safetensors gguf zstandard xxhash
     fi
+    # rotalabs-accel itself, for check_rotalabs.py. torch MUST be the CPU build spelled exactly
+    # so: a plain `pip install torch` pulls ~5 GB of CUDA packages.
+    if ! python3 -c 'import rotalabs_accel, torch' >/dev/null 2>&1; then
+        echo "setup: installing rotalabs-accel==1.1.1 and torch==2.13.0+cpu" >&2
+        python3 -m pip install -q "torch==2.13.0+cpu" "rotalabs-accel==1.1.1"
+    fi
 fi

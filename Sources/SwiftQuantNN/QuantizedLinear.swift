@@ -44,10 +44,11 @@ public struct QuantizedLinear: Sendable {
 
     /// Creates a layer without weights; call ``quantizeWeights(_:granularity:)`` before ``forward(_:)``.
     ///
-    /// With `bias: true` the layer gets a zero bias of `outFeatures` values (replace it with
-    /// ``setBias(_:)``), as the reference library's module does.
+    /// `QuantizedLinear(in_features, out_features, bias=False)` in rotalabs_accel: no bias by
+    /// default (LLM weights have none); with `bias: true` the layer gets a zero bias of
+    /// `outFeatures` values (replace it with ``setBias(_:)``), as the reference's module does.
     /// Feature counts must be positive; a layer with a non-positive count throws on every call.
-    public init(inFeatures: Int, outFeatures: Int, bias: Bool = true) {
+    public init(inFeatures: Int, outFeatures: Int, bias: Bool = false) {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         self.bias = bias ? [Float](repeating: 0, count: max(0, outFeatures)) : nil

@@ -49,7 +49,8 @@ import SwiftQuant
     @Test func dequantizeInvertsEachDimension() throws {
         for dimension in [nil, 0, 1, -1] as [Int?] {
             let (quantized, scale) = try quantizeSymmetric(weight, dimension: dimension)
-            let restored = try dequantize(quantized, scale: scale, dimension: dimension)
+            // dequantize's `dimension` is the reference's: nil/0 = scales along rows, 1 = along columns.
+            let restored = try dequantize(quantized, scale: scale, dtype: .float32, dimension: dimension == 0 ? 1 : nil)
             #expect(restored.shape == weight.shape)
             for i in 0..<6 {
                 #expect(restored.storage[i] == Float(quantized.storage[i]) * scale.storage[dimension == 0 ? i % 3 : (dimension == nil ? 0 : i / 3)])
@@ -57,8 +58,8 @@ import SwiftQuant
         }
         // The reference's default: a 1-D scale of a 2-D tensor is per row.
         let (quantized, scale) = try quantizeWeightPerChannel(weight)
-        #expect(try dequantize(quantized, scale: scale, dimension: nil).storage == [0, -254, 0, 127, 5, -64])
-        #expect(throws: KernelError.self) { try dequantize(quantized, scale: FloatTensor(shape: [3], storage: [1, 1, 1]), dimension: 1) }
+        #expect(try dequantize(quantized, scale: scale, dtype: .float32, dimension: nil).storage == [0, -254, 0, 127, 5, -64])
+        #expect(throws: KernelError.self) { try dequantize(quantized, scale: FloatTensor(shape: [3], storage: [1, 1, 1]), dimension: nil) }
     }
 
     @Test func calculateQuantizationErrorMatchesTheGranularityAPI() throws {
@@ -68,7 +69,7 @@ import SwiftQuant
         // Per column, the dequantized values are [1, -254, 0.5, 127, 4, -63.5]: one error of 1.
         let (columnCodes, columnScales) = try quantizeSymmetric(weight, dimension: 0)
         let columnMetrics = try calculateQuantizationError(
-            original: weight, quantized: columnCodes, scale: columnScales, dimension: 0)
+            original: weight, quantized: columnCodes, scale: columnScales, dimension: 1)
         #expect(columnMetrics.maxAbsError == 1)
         #expect(columnMetrics.meanAbsError == Float(1.0 / 6.0))
         // The significant values (|w| > 25.4) are 254, 127 and 63.5, all restored exactly.
