@@ -31,7 +31,7 @@ git -C "$work/SwiftQuant.git" tag 0.1.0 main
 echo "consumer: SwiftQuant $(git rev-parse --short HEAD) tagged 0.1.0 at $work/SwiftQuant.git" >&2
 
 "$swiftquant" convert Samples/tiny-llama.safetensors -o "$work/tiny.swq" --quiet
-"$swiftquant" export "$work/tiny.swq" -o "$work/dequantized.safetensors" --layout dequantized
+"$swiftquant" export "$work/tiny.swq" -o "$work/dequantized.safetensors" --layout dequantized --dtype f32
 
 # A fresh scratch folder each run: a cached checkout of an earlier 0.1.0 must not be reused.
 scratch="$root/.build-consumer"

@@ -1,6 +1,6 @@
 // Loads QuantizedLinear layers from a checkpoint the CLI wrote, through the public API only,
 // runs them, and checks each output against x · Wᵀ computed here in Double from the weights
-// the CLI dequantized (`swiftquant export --layout dequantized`): a second path to the same
+// the CLI dequantized (`swiftquant export --layout dequantized --dtype f32`): a second path to the same
 // numbers that shares neither the loader nor the int8 kernels.
 //
 //   consumer CHECKPOINT.swq DEQUANTIZED.safetensors
