@@ -76,12 +76,15 @@ let package = Package(
         // Test-only (no product): runs the rotalabs_accel mirror for Tests/Interop/check_rotalabs.py.
         .executableTarget(name: "rotalabs-mirror", dependencies: ["SwiftQuant"], path: "Tests/RotalabsMirror"),
 
-        .testTarget(name: "SwiftQuantKernelsTests", dependencies: ["SwiftQuant"]),
-        .testTarget(name: "SwiftQuantReadersTests", dependencies: ["SwiftQuant"]),
-        .testTarget(name: "SwiftQuantPlanTests", dependencies: ["SwiftQuant"]),
-        .testTarget(name: "SwiftQuantWritersTests", dependencies: ["SwiftQuant"]),
-        .testTarget(name: "SwiftQuantLoaderTests", dependencies: ["SwiftQuant"]),
-        .testTarget(name: "SwiftQuantCLITests", dependencies: ["SwiftQuant"]),
+        // What every test target shares: model paths (one resolution rule), temporary folders,
+        // the CLI runner, the `.slow` tag and seeded fixtures. Foundation and Testing only.
+        .target(name: "SwiftQuantTestSupport", path: "Tests/SwiftQuantTestSupport"),
+        .testTarget(name: "SwiftQuantKernelsTests", dependencies: ["SwiftQuant", "SwiftQuantTestSupport"]),
+        .testTarget(name: "SwiftQuantReadersTests", dependencies: ["SwiftQuant", "SwiftQuantTestSupport"]),
+        .testTarget(name: "SwiftQuantPlanTests", dependencies: ["SwiftQuant", "SwiftQuantTestSupport"]),
+        .testTarget(name: "SwiftQuantWritersTests", dependencies: ["SwiftQuant", "SwiftQuantTestSupport"]),
+        .testTarget(name: "SwiftQuantLoaderTests", dependencies: ["SwiftQuant", "SwiftQuantTestSupport"]),
+        .testTarget(name: "SwiftQuantCLITests", dependencies: ["SwiftQuant", "SwiftQuantTestSupport"]),
         .testTarget(name: "SwiftQuantNNTests", dependencies: [
             "SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantNN", "CSwiftQuantKernels",
         ]),

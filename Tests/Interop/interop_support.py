@@ -4,7 +4,8 @@ The checks run as scripts (`python3 Tests/Interop/check_x.py`, from any working 
 each puts its own folder on sys.path and imports what it needs from here:
 
 - SWIFTQUANT, the CLI binary named by the SWIFTQUANT environment variable, and `run`;
-- ROOT and the MiniLM paths (../shared/models/all-MiniLM-L6-v2 beside the repository);
+- ROOT and the MiniLM paths (found by the models rule: $SWIFTQUANT_MODELS, ../shared/models,
+  .cache/models; see `models_folder`);
 - `failures` / `fail` / `exit_if_failed` and `finish`, the two ways checks report findings;
 - a hand-written safetensors writer and reader (hand-written so BF16, which numpy lacks, is
   stored exactly), and the F32/F16/BF16 encoding and decoding of numpy float32 arrays.
@@ -24,8 +25,28 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SWIFTQUANT = os.environ.get("SWIFTQUANT", "swiftquant")
 """The swiftquant binary: $SWIFTQUANT, else `swiftquant` on PATH."""
 
-MINILM_DIR = os.path.normpath(os.path.join(ROOT, "..", "shared", "models", "all-MiniLM-L6-v2"))
-"""The all-MiniLM-L6-v2 model folder, ../shared/models/all-MiniLM-L6-v2 from the repository root."""
+
+def models_folder(name):
+    """The folder of model `name`, by the rule the Swift tests (SwiftQuantTestSupport's
+    TestModels) and Tests/setup.sh share: $SWIFTQUANT_MODELS if set and not empty, else
+    ../shared/models beside the repository if it has the model, else .cache/models in the
+    repository (filled by Tests/setup.sh). When none has it, the path where setup.sh puts it
+    (or the explicit one), so checks fail naming it; `MODELS_HINT` says what to do."""
+    chosen = os.environ.get("SWIFTQUANT_MODELS", "")
+    if chosen:
+        return os.path.join(chosen, name)
+    for base in (os.path.join(ROOT, "..", "shared", "models"), os.path.join(ROOT, ".cache", "models")):
+        folder = os.path.normpath(os.path.join(base, name))
+        if os.path.exists(os.path.join(folder, "model.safetensors")):
+            return folder
+    return os.path.join(ROOT, ".cache", "models", name)
+
+
+MODELS_HINT = "run `bash Tests/setup.sh` to download it, or set SWIFTQUANT_MODELS"
+"""What to do when a model is missing, for the checks' failure messages."""
+
+MINILM_DIR = models_folder("all-MiniLM-L6-v2")
+"""The all-MiniLM-L6-v2 model folder (see `models_folder`)."""
 
 MINILM_SAFETENSORS = os.path.join(MINILM_DIR, "model.safetensors")
 """The MiniLM checkpoint inside MINILM_DIR."""

@@ -7,15 +7,7 @@ struct SafeTensorsFixture {
     var tensors: [(name: String, dtype: String, shape: [Int], bytes: [UInt8])] = []
 
     mutating func addFloats(_ name: String, _ shape: [Int], seed: UInt64, scale: Float = 0.05, edit: (inout [Float]) -> Void = { _ in }) {
-        var state = seed &* 6364136223846793005 &+ 1442695040888963407
-        var values = (0..<shape.reduce(1, *)).map { _ -> Float in
-            var sum: Float = 0
-            for _ in 0..<4 {
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                sum += Float(state >> 40) / Float(1 << 24)
-            }
-            return (sum / 2 - 1) * scale
-        }
+        var values = pseudoRandomFloats(shape.reduce(1, *), seed: seed, scale: scale)
         edit(&values)
         tensors.append((name, "F32", shape, values.withUnsafeBytes { Array($0) }))
     }
@@ -219,7 +211,7 @@ func temporaryFiles(in folder: String) -> [String] {
     }
 
     @Test func miniLMConvertsWithTheReferenceSNR() throws {
-        let model = CLIRunner.sharedModels.appendingPathComponent("all-MiniLM-L6-v2/model.safetensors").path
+        let model = try TestModels.miniLMSafeTensors
         try #require(FileManager.default.fileExists(atPath: model), "MiniLM is expected at \(model)")
         let output = folder + "/minilm.swq"
         let result = try CLIRunner.run(["convert", model, "-o", output, "--json"])

@@ -19,7 +19,7 @@ struct FaultTests {
     }
     /// Big enough (87 MiB) that a signal lands while the output is being written.
     static var miniLMPath: String {
-        CLIRunner.sharedModels.appendingPathComponent("all-MiniLM-L6-v2/model.safetensors").path
+        get throws { try TestModels.miniLMSafeTensors }
     }
     static let setpriv = "/usr/bin/setpriv"
     static var canDropPrivileges: Bool {
@@ -88,7 +88,7 @@ struct FaultTests {
     func signalRemovesTheTemporaryFile(signal: Int32) throws {
         let folder = try CLIRunner.makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let input = Self.miniLMPath
+        let input = try Self.miniLMPath
         let before = fingerprint(input)
         let output = folder + "/model.swq"
         let process = try startConvert(input, to: output)

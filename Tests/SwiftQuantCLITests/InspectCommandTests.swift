@@ -34,7 +34,7 @@ struct InspectCommandTests {
         """
 
     private var samplePath: String { CLIRunner.repositoryRoot.appendingPathComponent("Samples/tiny-llama.safetensors").path }
-    private var miniLMPath: String { CLIRunner.sharedModels.appendingPathComponent("all-MiniLM-L6-v2/model.safetensors").path }
+    private var miniLMPath: String { get throws { try TestModels.miniLMSafeTensors } }
 
     private func parseJSON(_ text: String) throws -> [String: Any] {
         let object = try JSONSerialization.jsonObject(with: Data(text.utf8))

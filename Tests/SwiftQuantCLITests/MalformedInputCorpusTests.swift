@@ -10,7 +10,7 @@ import SwiftQuant
 /// and exactly one `swiftquant: error:` line on stderr: no crash, no hang (each run has a
 /// timeout), no output left behind (the `-o` folder stays empty, temporary files included),
 /// and the input unchanged.
-@Suite("Malformed-input corpus")
+@Suite("Malformed-input corpus", .tags(.slow))
 struct MalformedInputCorpusTests {
     static var samplePath: String {
         CLIRunner.repositoryRoot.appendingPathComponent("Samples/tiny-llama.safetensors").path

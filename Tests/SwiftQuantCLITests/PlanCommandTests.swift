@@ -6,7 +6,7 @@ import SwiftQuant
 @Suite("swiftquant plan")
 struct PlanCommandTests {
     private var sample: String { CLIRunner.repositoryRoot.appendingPathComponent("Samples/tiny-llama.safetensors").path }
-    private var miniLM: String { CLIRunner.sharedModels.appendingPathComponent("all-MiniLM-L6-v2/model.safetensors").path }
+    private var miniLM: String { get throws { try TestModels.miniLMSafeTensors } }
 
     private func writeConfig(_ text: String, name: String = "rules.yaml") throws -> String {
         let path = try CLIRunner.makeTemporaryFolder() + "/" + name
@@ -130,7 +130,7 @@ struct PlanCommandTests {
         #expect(table.stdout.split(separator: "\n").first?.contains("SNR dB") == true)
     }
 
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: CLIRunner.sharedModels.path + "/all-MiniLM-L6-v2/model.safetensors")))
+    @Test
     func miniLMPlan() throws {
         let result = try CLIRunner.run(["plan", miniLM, "--json", "--config", CLIRunner.repositoryRoot.path + "/Samples/rules-bert.yaml"])
         #expect(result.status == 0, "\(result)")

@@ -57,16 +57,8 @@ func worstRelativeError(_ actual: [Float], _ reference: (values: [Double], magni
     return worst
 }
 
-/// The repository root, found from this file's path (Tests/SwiftQuantLoaderTests/…).
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().path
-
-/// The real all-MiniLM-L6-v2 folder beside the repository (../shared/models/…).
-let miniLMDirectory = URL(fileURLWithPath: repositoryRoot).deletingLastPathComponent()
-    .appendingPathComponent("shared/models/all-MiniLM-L6-v2").path
-
-/// A fresh empty folder under /tmp.
-func temporaryFolder() -> String {
-    var template = Array("/tmp/swiftquant-loader-XXXXXX".utf8CString)
-    return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+/// The real all-MiniLM-L6-v2 folder (resolved by `TestModels`; throws, naming Tests/setup.sh,
+/// when no models folder has it).
+var miniLMDirectory: String {
+    get throws { try TestModels.miniLM }
 }

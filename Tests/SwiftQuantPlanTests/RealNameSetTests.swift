@@ -10,12 +10,10 @@ import Testing
 @testable import SwiftQuantNN
 @testable import SwiftQuantModels
 
-/// The repository root, found from this file's path.
-let repositoryRoot = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-let miniLMPath = repositoryRoot
-    .appendingPathComponent("../shared/models/all-MiniLM-L6-v2/model.safetensors").standardized.path
+/// all-MiniLM-L6-v2's weights (resolved by `TestModels`; throws, naming Tests/setup.sh, when absent).
+var miniLMPath: String {
+    get throws { try TestModels.miniLMSafeTensors }
+}
 
 /// MiniLM's tensor list, read from the safetensors header with plain JSON decoding, so the
 /// test does not depend on our own reader.
@@ -39,10 +37,10 @@ func miniLMTensors() throws -> [TensorInfo] {
 }
 
 func sampleConfig(_ name: String) throws -> RulesConfig {
-    try RulesConfig.load(path: repositoryRoot.appendingPathComponent("Samples/\(name)").path)
+    try RulesConfig.load(path: TestModels.sample(name))
 }
 
-@Suite("MiniLM names and the sample configs", .enabled(if: FileManager.default.fileExists(atPath: miniLMPath)))
+@Suite("MiniLM names and the sample configs")
 struct RealNameSetTests {
     static let projections = [
         "attention.self.query.weight", "attention.self.key.weight", "attention.self.value.weight",

@@ -125,13 +125,8 @@ struct GGUFFixture {
     private func padded(_ count: Int) -> Int { (count + alignment - 1) / alignment * alignment }
 }
 
-/// One folder per test run for the fixture files.
-let fixtureFolder: URL = {
-    let folder = FileManager.default.temporaryDirectory
-        .appendingPathComponent("swiftquant-gguf-tests-\(UUID().uuidString)")
-    try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    return folder
-}()
+/// One folder per test run for the fixture files (removed when the test process exits).
+let fixtureFolder = URL(fileURLWithPath: temporaryFolder())
 
 /// Writes `bytes` to a fresh temporary file and returns its path.
 func temporaryFile(_ bytes: [UInt8]) throws -> String {

@@ -50,12 +50,9 @@ enum SafeTensorsFixture {
         return withUnsafeBytes(of: length.littleEndian, Array.init) + headerBytes + data
     }
 
-    /// A new empty folder under the system temporary directory.
+    /// A new empty folder (SwiftQuantTestSupport's, removed when the test process exits).
     static func makeFolder() throws -> String {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("swiftquant-readers-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url.path
+        temporaryFolder()
     }
 
     /// Writes `bytes` to `name` in a new folder (or in `folder`) and returns the file's path.
@@ -90,13 +87,8 @@ enum SafeTensorsFixture {
         values.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) }
     }
 
-    /// The repository root, found from this source file.
-    static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
-
-    /// The real all-MiniLM-L6-v2 weights shared beside the repository.
+    /// The real all-MiniLM-L6-v2 weights (resolved by `TestModels`).
     static var miniLMPath: String {
-        repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/models/all-MiniLM-L6-v2/model.safetensors").path
+        get throws { try TestModels.miniLMSafeTensors }
     }
 }

@@ -12,7 +12,7 @@ import Testing
 
 /// Damaged copies of a valid file: every one must open cleanly or fail with a
 /// `SafeTensorsError`, never trap, and the survivors must still be internally consistent.
-@Suite("SafeTensors damaged files")
+@Suite("SafeTensors damaged files", .tags(.slow))
 struct SafeTensorsMutationTests {
     typealias Entry = SafeTensorsFixture.Entry
 

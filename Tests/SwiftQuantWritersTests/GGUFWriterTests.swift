@@ -43,9 +43,9 @@ private struct MemorySource: TensorSource {
     }
 }
 
-private let modelFolder = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("shared/models/all-MiniLM-L6-v2").path
+private var modelFolder: String {
+    get throws { try TestModels.miniLM }
+}
 
 /// Converts `source` to GGUF at `path` with the default rules; returns the writer and reports.
 @discardableResult
@@ -73,7 +73,7 @@ private func q8_0(_ weights: [Float]) throws -> [UInt8] {
     return blocks
 }
 
-@Suite struct GGUFWriterTests {
+@Suite(.tags(.slow)) struct GGUFWriterTests {
     @Test func miniLMConvertsToGGUFThatReadsBack() throws {
         let source = try openTensorSource(at: modelFolder + "/model.safetensors")
         let path = temporaryFolder() + "/minilm.gguf"

@@ -1,4 +1,4 @@
-import SwiftQuant
+import SwiftQuantCore
 // Shared by every fuzz target: the readers take a mapped file, so each input is written to a
 // per-process scratch file and mapped, exactly as the CLI opens files.
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
-import SwiftQuant
+import SwiftQuantCore
+import SwiftQuantCheckpoint
 // libFuzzer target: the SwiftQuant checkpoint reader (preamble, header, directory, layout
 // checks, then chunk checksums, zstd and byte-plane decoding of every tensor).
 //

@@ -1,4 +1,5 @@
-import SwiftQuant
+import SwiftQuantCore
+import SwiftQuantPlan
 // libFuzzer target: the rules config parser (Yams, then the config schema), then the
 // decision engine over a fixed set of tensor names, so parsed rules are also matched.
 

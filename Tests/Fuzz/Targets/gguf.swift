@@ -1,4 +1,5 @@
-import SwiftQuant
+import SwiftQuantCore
+import SwiftQuantGGUF
 // libFuzzer target: the GGUF reader (header, key/values, tensor infos, alignment, then each
 // tensor's bytes, including Q8_0 dequantization).
 

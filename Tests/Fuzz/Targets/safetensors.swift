@@ -1,4 +1,5 @@
-import SwiftQuant
+import SwiftQuantCore
+import SwiftQuantSafeTensors
 // libFuzzer target: the safetensors reader (header length, JSON header, every validation rule,
 // then each tensor's bytes).
 

@@ -1,5 +1,9 @@
 import Foundation
-import SwiftQuant
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Runs the package's executables (`swiftquant`, `minilm-embed`) as a user would, for
 /// end-to-end tests: a real subprocess, real exit status, stdout and stderr captured apart.
@@ -13,32 +17,32 @@ import SwiftQuant
 /// The executable is looked up beside the running test bundle first (so tests always run
 /// the binary from the same build), then in the repository's `.build/debug` and
 /// `.build/release`, then at `$SWIFTQUANT` for `swiftquant`.
-enum CLIRunner {
+public enum CLIRunner {
     /// What a run produced.
-    struct Result: Sendable, CustomStringConvertible {
+    public struct Result: Sendable, CustomStringConvertible {
         /// The exit status (or the terminating signal's number when `signalled`).
-        var status: Int32
+        public var status: Int32
         /// Whether the process died of a signal (a trap or crash) instead of exiting.
-        var signalled: Bool
-        var stdout: String
-        var stderr: String
+        public var signalled: Bool
+        public var stdout: String
+        public var stderr: String
         /// Whether the run was killed for exceeding its timeout (a hang).
-        var timedOut = false
+        public var timedOut = false
 
         /// Non-empty stderr lines.
-        var stderrLines: [String] {
+        public var stderrLines: [String] {
             stderr.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
         }
 
-        var description: String {
+        public var description: String {
             "status \(status)\(signalled ? " (signal)" : "")\(timedOut ? " (timed out)" : ""), stdout: \(stdout.prefix(2000)), stderr: \(stderr.prefix(2000))"
         }
     }
 
-    enum Failure: Error, CustomStringConvertible {
+    public enum Failure: Error, CustomStringConvertible {
         case executableNotFound(name: String, searched: [String])
 
-        var description: String {
+        public var description: String {
             switch self {
             case .executableNotFound(let name, let searched):
                 "\(name) not found (looked in \(searched.joined(separator: ", "))); run `swift build` first"
@@ -56,7 +60,7 @@ enum CLIRunner {
     ///   - wrapper: a command that runs the executable, e.g. `["/usr/bin/setpriv", "--reuid=nobody", …]`
     ///     or `["/bin/bash", "-c", "ulimit -f 64; exec \"$@\"", "bash"]`; the executable's path and
     ///     `arguments` are appended to it.
-    static func run(
+    public static func run(
         _ arguments: [String], executable: String = "swiftquant",
         environment: [String: String] = [:], currentDirectory: String? = nil, timeout: Double = 300,
         wrapper: [String] = []
@@ -75,7 +79,7 @@ enum CLIRunner {
             process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory)
         }
         // Files, not pipes: a pipe that fills up while we wait for exit would deadlock.
-        let folder = try makeTemporaryFolder()
+        let folder = temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let stdoutURL = URL(fileURLWithPath: folder + "/stdout")
         let stderrURL = URL(fileURLWithPath: folder + "/stderr")
@@ -107,7 +111,7 @@ enum CLIRunner {
     }
 
     /// The built executable `name`.
-    static func executableURL(named name: String) throws -> URL {
+    public static func executableURL(named name: String) throws -> URL {
         var candidates: [URL] = []
         if let testBinary = CommandLine.arguments.first {
             candidates.append(URL(fileURLWithPath: testBinary).deletingLastPathComponent().appendingPathComponent(name))
@@ -126,20 +130,11 @@ enum CLIRunner {
         throw Failure.executableNotFound(name: name, searched: candidates.map(\.path))
     }
 
-    /// The repository root, found from this source file.
-    static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
+    /// The repository root (kept here because end-to-end tests name samples relative to it).
+    public static var repositoryRoot: URL { TestModels.repositoryRoot }
 
-    /// `../shared/models` beside the repository (all-MiniLM-L6-v2 lives there).
-    static var sharedModels: URL {
-        repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/models")
-    }
-
-    /// A new empty folder under the system temporary directory.
-    static func makeTemporaryFolder() throws -> String {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("swiftquant-cli-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url.path
+    /// A new empty folder, removed when the test process exits (see `temporaryFolder()`).
+    public static func makeTemporaryFolder() throws -> String {
+        temporaryFolder()
     }
 }
