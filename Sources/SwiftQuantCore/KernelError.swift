@@ -8,6 +8,8 @@ public enum KernelError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidGroupSize(Int)
     /// A reduction dimension outside the tensor's dimensions.
     case invalidDimension(Int, rank: Int)
+    /// A quantization scheme that cannot hold a tensor of this shape (Q8_0 rows not a multiple of 32).
+    case unsupportedShape([Int], scheme: QuantizationDescriptor, reason: String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,8 @@ public enum KernelError: Error, Equatable, Sendable, CustomStringConvertible {
             "group size \(size) is invalid; use a positive size such as 128"
         case .invalidDimension(let dimension, let rank):
             "dimension \(dimension) is out of range for a tensor of rank \(rank); use 0..<\(max(rank, 1)) or a negative index from the end"
+        case .unsupportedShape(let shape, let scheme, let reason):
+            "\(scheme.label) cannot hold shape \(shape): \(reason); keep this tensor as float or use another scheme"
         }
     }
 }

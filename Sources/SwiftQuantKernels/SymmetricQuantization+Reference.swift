@@ -22,6 +22,38 @@ public struct Int8Tensor: Sendable, Equatable {
         self.shape = shape
         self.storage = storage
     }
+
+    /// The codes of a weight with 8-bit codes (symmetric INT8 or Q8_0), copied; its scales are
+    /// ``FloatTensor/init(scalesOf:)``.
+    public init(_ weight: QuantizedWeight) {
+        self.init(uncheckedShape: weight.shape, storage: weight.int8Codes)
+    }
+}
+
+extension FloatTensor {
+    /// The scales of `weight` as the reference shapes them for `dimension`-style calls: `[]`
+    /// for one scale, `[rows]` per channel, `[rows, blocks per row]` for blocks along rows.
+    public init(scalesOf weight: QuantizedWeight) {
+        let rows = matrixView(of: weight.shape).rows
+        let shape: [Int] = switch weight.scales.count {
+        case 1 where weight.granularity == .perTensor: []
+        case rows where weight.granularity == .perChannel: [rows]
+        default: [rows, weight.scales.count / max(rows, 1)]
+        }
+        self.init(uncheckedShape: shape, storage: weight.scales)
+    }
+}
+
+extension QuantizedWeight {
+    /// A symmetric INT8 weight from the reference API's `(quantized, scale)` pair, with the
+    /// scales laid out as `granularity` lays them out.
+    ///
+    /// - Throws: ``KernelError/shapeMismatch(expected:elements:)`` when the scale count does not fit.
+    public init(_ quantized: Int8Tensor, scale: FloatTensor, granularity: Granularity) throws(KernelError) {
+        try self.init(
+            shape: quantized.shape, scheme: .symmetricInt8(effectiveGranularity(for: quantized.shape, requested: granularity)),
+            int8Codes: quantized.storage, scales: scale.storage)
+    }
 }
 
 /// `quantize_symmetric(tensor, dim=dimension)`: symmetric INT8 with one scale per slice
@@ -41,7 +73,7 @@ public func quantizeSymmetric(
 ) throws(KernelError) -> (quantized: Int8Tensor, scale: FloatTensor) {
     guard let dimension else {
         let result = try quantizeSymmetric(tensor, granularity: .perTensor)
-        return (Int8Tensor(uncheckedShape: tensor.shape, storage: result.values),
+        return (Int8Tensor(uncheckedShape: tensor.shape, storage: result.int8Codes),
                 FloatTensor(uncheckedShape: [], storage: result.scales))
     }
     let axis = try reductionAxis(dimension, shape: tensor.shape)
@@ -75,7 +107,7 @@ public func quantizeWeightPerChannel(
     _ weight: FloatTensor
 ) throws(KernelError) -> (quantized: Int8Tensor, scales: FloatTensor) {
     let result = try quantizeSymmetric(weight, granularity: .perChannel)
-    return (Int8Tensor(uncheckedShape: weight.shape, storage: result.values),
+    return (Int8Tensor(uncheckedShape: weight.shape, storage: result.int8Codes),
             FloatTensor(uncheckedShape: [weight.rowsAndColumns.rows], storage: result.scales))
 }
 
