@@ -82,6 +82,10 @@ public struct SharedBytes: @unchecked Sendable {
     /// The number of bytes.
     public var count: Int { base.count }
 
+    /// The bytes without lending: valid only while `owner` is kept alive by the caller (as a
+    /// layer's weight buffer keeps it), for kernels that hold both.
+    package var unretainedBytes: UnsafeRawBufferPointer { base }
+
     /// Calls `body` with the bytes, which stay valid until it returns.
     public func withUnsafeBytes<Result, Failure: Error>(
         _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result

@@ -49,6 +49,9 @@ public protocol TensorWriter: AnyObject {
     func canStore(_ scheme: QuantizationDescriptor) -> Bool
     /// The scheme this writer stores for a tensor the plan quantizes at `granularity`.
     func storedScheme(forPlanned granularity: Granularity) -> QuantizationDescriptor
+    /// Whether the writer can keep a tensor of `dtype` byte for byte (GGUF holds ggml block
+    /// types such as Q4_K; other formats hold plain element types only).
+    func canKeep(_ dtype: DType) -> Bool
     /// Called before any tensor with every tensor that will follow (as the source describes
     /// them) and file metadata, so a header-first format can reserve its header.
     func begin(tensors: [TensorInfo], metadata: [String: MetadataValue]) throws
@@ -64,4 +67,7 @@ extension TensorWriter {
     public func storedScheme(forPlanned granularity: Granularity) -> QuantizationDescriptor {
         .symmetricInt8(granularity)
     }
+
+    /// Plain element types: what every format but GGUF holds.
+    public func canKeep(_ dtype: DType) -> Bool { !dtype.isBlockQuantized }
 }

@@ -126,6 +126,9 @@ public final class GGUFWriter: TensorWriter {
     /// Q8_0 only: the block type llama.cpp reads (symmetric INT8 has no ggml type).
     public func canStore(_ scheme: QuantizationDescriptor) -> Bool { scheme == .q8_0 }
 
+    /// Every dtype with a ggml type, ggml block types included (a GGUF source's Q4_K stays Q4_K).
+    public func canKeep(_ dtype: DType) -> Bool { dtype.layout.ggmlType != nil }
+
     /// Q8_0, whatever granularity the plan chose: GGUF has no per-channel INT8 type.
     public func storedScheme(forPlanned granularity: Granularity) -> QuantizationDescriptor { .q8_0 }
 
