@@ -143,7 +143,8 @@ import SwiftQuant
                 let quantized = try quantizeSymmetric(tensor, granularity: granularity)
                 let restored = withKernelThreads(threads) { dequantize(quantized) }
                 let block = count / quantized.scales.count
-                let expected = quantized.int8Codes.indices.map { Float(quantized.int8Codes[$0]) * quantized.scales[$0 / block] }
+                let codes = quantized.int8Codes
+                let expected = codes.indices.map { Float(codes[$0]) * quantized.scales[$0 / block] }
                 #expect(restored.storage == expected, "\(shape) \(granularity)")
             }
         }
