@@ -8,24 +8,6 @@ import Darwin
 import SwiftQuantCore
 import SwiftQuantKernels
 
-/// A quantized tensor as stored: INT8 values and their Float32 scales.
-public struct CheckpointQuantizedTensor: @unchecked Sendable {
-    /// The INT8 values in the tensor's shape (zero-copy when stored raw).
-    public let values: TensorData
-    /// 1 per tensor, `rows` per channel, `rows × columns / size` per group, row-major.
-    public let scales: [Float]
-    public let granularity: Granularity
-
-    public var shape: [Int] { values.info.shape }
-
-    /// The values as a kernel `QuantizedTensor` (copies the values).
-    public var quantizedTensor: QuantizedTensor {
-        QuantizedTensor(
-            shape: shape, values: Array(values.bytes.bindMemory(to: Int8.self)), scales: scales,
-            granularity: granularity)
-    }
-}
-
 extension CheckpointFile {
     public func data(for name: String) throws -> TensorData {
         let entry = try entry(named: name)
@@ -33,25 +15,31 @@ extension CheckpointFile {
         return TensorData(info: entry.tensorInfo, bytes: bytes, owner: owner)
     }
 
-    /// The INT8 values and scales of a quantized tensor: what `QuantizedLinear` loads.
-    public func quantizedTensor(named name: String) throws -> CheckpointQuantizedTensor {
+    /// The INT8 codes and scales of a quantized tensor as a ``QuantizedWeight``, or `nil`
+    /// for a kept tensor. Codes stored with the raw codec stay in the memory map (zero-copy; the
+    /// weight keeps the file mapped); compressed ones are decoded once into memory the weight owns.
+    public func quantizedWeight(for name: String) throws -> QuantizedWeight? {
         let entry = try entry(named: name)
-        guard let granularity = entry.quantization, let scaleSegment = entry.scales else {
-            throw CheckpointError.notQuantized(path: path, tensor: name)
-        }
+        guard let granularity = entry.quantization, let scaleSegment = entry.scales else { return nil }
         let (values, owner) = try decode(entry.values, of: entry)
         let scales = try decodeScales(scaleSegment, of: entry)
-        return CheckpointQuantizedTensor(
-            values: TensorData(info: entry.tensorInfo, bytes: values, owner: owner), scales: scales,
-            granularity: granularity)
+        do {
+            return try QuantizedWeight(
+                shape: entry.shape, scheme: .symmetricInt8(granularity),
+                codes: SharedBytes(viewing: values, owner: owner), scales: scales)
+        } catch {
+            // The directory was validated on open, so this means the entry contradicts itself.
+            throw CheckpointError.malformedHeader(
+                path: path, offset: entry.values.offset, reason: "tensor '\(printableInMessage(name))': \(error)")
+        }
     }
 
     /// Float32 values: dequantized (`q × scale`) for quantized tensors, decoded for kept floats.
     public func floats(for name: String) throws -> [Float] {
-        let entry = try entry(named: name)
-        if entry.quantization != nil {
-            return dequantize(try quantizedTensor(named: name).quantizedTensor).storage
+        if let weight = try quantizedWeight(for: name) {
+            return dequantize(weight).storage
         }
+        let entry = try entry(named: name)
         guard let encoding = entry.dtype.floatEncoding else {
             throw TensorSourceError.notDecodable(path: path, name: name, dtype: entry.dtype)
         }

@@ -41,8 +41,11 @@ public final class CheckpointWriter: TensorWriter {
         encoder = ZstdChunkEncoder(level: options.compressionLevel ?? 1, chunkSize: options.chunkSize)
     }
 
-    /// The writer stores INT8 values and scales only.
-    public var wantsSourceWeights: Bool { false }
+    /// Symmetric INT8 at every granularity: the only quantized values the format defines.
+    public func canStore(_ scheme: QuantizationDescriptor) -> Bool {
+        if case .symmetricInt8 = scheme { return true }
+        return false
+    }
 
     public func begin(tensors: [TensorInfo], metadata: [String: MetadataValue]) throws {
         self.metadata = metadata
@@ -59,9 +62,16 @@ public final class CheckpointWriter: TensorWriter {
         }
         let compress = options.compressionLevel != nil
         switch tensor.content {
-        case .quantized(let values, let scales, let granularity, _, let metrics):
-            let valueSegment = try writeSegment(UnsafeRawBufferPointer(values), codec: compress ? .zstd : .raw, planeWidth: 1)
-            let scaleSegment = try writeSegment(UnsafeRawBufferPointer(scales), codec: compress ? .zstdPlanes : .raw, planeWidth: 4)
+        case .quantized(let weight, let metrics):
+            guard case .symmetricInt8(let granularity) = weight.scheme else {
+                throw TensorWriterError.unsupportedScheme(tensor: tensor.name, scheme: weight.scheme, format: "SwiftQuant checkpoint")
+            }
+            let valueSegment = try weight.codes.withUnsafeBytes { codes in
+                try writeSegment(codes, codec: compress ? .zstd : .raw, planeWidth: 1)
+            }
+            let scaleSegment = try weight.scales.withUnsafeBytes { scales in
+                try writeSegment(scales, codec: compress ? .zstdPlanes : .raw, planeWidth: 4)
+            }
             entries.append(CheckpointEntry(
                 name: tensor.name, dtype: .i8, sourceDType: tensor.sourceDType, shape: tensor.shape,
                 quantization: granularity, metrics: metrics, values: valueSegment, scales: scaleSegment))

@@ -54,7 +54,9 @@ public final class Converter {
         // (a big MLP weight) overlap. A plain thread, not a dispatch queue: on Linux a dispatch
         // worker blocked in the kernels' concurrentPerform holds a pool slot, and the pool then
         // never grows past it.
-        let pipeline = PreparePipeline(decisions: decisions, source: source, wantsWeights: sink.wantsSourceWeights, lookahead: 2)
+        let pipeline = PreparePipeline(
+            decisions: decisions, schemes: try Self.storedSchemes(decisions, sink: sink, path: source.path),
+            source: source, lookahead: 2)
         defer { pipeline.cancel() }
         for index in decisions.indices {
             let prepared = try pipeline.take(index)
@@ -68,6 +70,27 @@ public final class Converter {
         }
         try sink.finish()
         return reports
+    }
+
+    /// The scheme `sink` stores for every granularity the decisions may quantize at (the
+    /// planned one and the `min_snr_db` per-group fallback), checked up front: the producer
+    /// thread then never touches the sink.
+    static func storedSchemes(
+        _ decisions: [TensorDecision], sink: any TensorWriter, path: String
+    ) throws -> [Granularity: QuantizationDescriptor] {
+        var schemes: [Granularity: QuantizationDescriptor] = [:]
+        for decision in decisions {
+            guard case .quantize(let granularity) = decision.action else { continue }
+            for candidate in [granularity, .perGroup(size: decision.fallbackGroupSize)] where schemes[candidate] == nil {
+                let scheme = sink.storedScheme(forPlanned: candidate)
+                guard sink.canStore(scheme) else {
+                    throw TensorWriterError.unsupportedScheme(
+                        tensor: decision.tensor.name, scheme: scheme, format: String(describing: type(of: sink)))
+                }
+                schemes[candidate] = scheme
+            }
+        }
+        return schemes
     }
 
     /// The metadata keys the spec defines, for a source and the rules that decided it.
@@ -109,7 +132,9 @@ public struct ConvertedTensorReport: Sendable {
     public var action: TensorAction
     /// The decision's reason, as `plan` prints it.
     public var reason: String
-    /// The quantization error, for quantized tensors.
+    /// The scheme the output stores the tensor in, for quantized tensors (`q8_0` in GGUF).
+    public var scheme: QuantizationDescriptor?
+    /// The error of what the output stores, for quantized tensors.
     public var metrics: QuantizationErrorMetrics?
     /// The plan's adjustments (per group falling back to per channel, …) and what a
     /// `min_snr_db` check did, joined with "; "; `nil` when there were none.
@@ -120,14 +145,15 @@ public struct ConvertedTensorReport: Sendable {
 
 /// A tensor read and quantized, ready for the sink.
 private struct PreparedTensor: @unchecked Sendable {
+    // Sendable: built on the producer thread, then only read by the consumer; `kept.bytes`
+    // stays valid because `kept.owner` is held here.
     let decision: TensorDecision
     let report: ConvertedTensorReport
-    private let weights: [Float]
-    private let quantized: QuantizedTensor?
+    private let quantized: QuantizedWeight?
     private let kept: (dtype: DType, bytes: UnsafeRawBufferPointer, owner: AnyObject)?
     private let source: any TensorSource
 
-    init(decision: TensorDecision, source: any TensorSource, wantsWeights: Bool) throws {
+    init(decision: TensorDecision, schemes: [Granularity: QuantizationDescriptor], source: any TensorSource) throws {
         self.decision = decision
         self.source = source
         let tensor = decision.tensor
@@ -135,24 +161,33 @@ private struct PreparedTensor: @unchecked Sendable {
         var metrics: QuantizationErrorMetrics?
         var note: String?
         var weights: [Float] = []
-        var quantized: QuantizedTensor?
-        if case .quantize(let granularity) = action, decision.minimumSNRDecibels == nil, !wantsWeights,
+        var quantized: QuantizedWeight?
+        let storing: (Granularity) -> QuantizationDescriptor = { schemes[$0] ?? .symmetricInt8($0) }
+        if case .quantize(let granularity) = action, decision.minimumSNRDecibels == nil,
            let encoding = tensor.dtype.floatEncoding
         {
             // Straight from the source's bytes: no Float32 copy of the tensor. Bit-identical to
-            // decoding and calling resolve(_:weights:), which only adds the min_snr_db retries.
-            (quantized, metrics) = try Self.quantizeEncoded(tensor, granularity: granularity, encoding: encoding, source: source)
+            // decoding and calling resolve(_:weights:storing:), which only adds the min_snr_db retries.
+            let scheme = storing(granularity).scheme
+            let data = try source.data(for: tensor.name)
+            do throws(KernelError) {
+                let weight = try data.shared.withUnsafeBytes { (bytes) throws(KernelError) in
+                    try scheme.quantize(encoded: bytes, encoding: encoding, shape: tensor.shape)
+                }
+                metrics = data.shared.withUnsafeBytes { scheme.errorMetrics(of: weight, encoded: $0, encoding: encoding) }
+                quantized = weight
+                action = .quantize(weight.granularity)
+            } catch {
+                throw conversionError(error, path: source.path, tensor: tensor.name)
+            }
             source.releasePages(for: tensor.name)
         } else if case .quantize = action {
             weights = try source.floats(for: tensor.name)
             let resolved: ResolvedDecision
-            do {
-                resolved = try resolve(decision, weights: try FloatTensor(shape: tensor.shape, storage: weights))
+            do throws(KernelError) {
+                resolved = try resolve(decision, weights: try FloatTensor(shape: tensor.shape, storage: weights), storing: storing)
             } catch {
-                if case .nonFiniteValue(let index, let value) = error {
-                    throw ConversionError.nonFiniteWeight(path: source.path, tensor: tensor.name, index: index, value: value)
-                }
-                throw ConversionError.kernel(path: source.path, tensor: tensor.name, message: error.description)
+                throw conversionError(error, path: source.path, tensor: tensor.name)
             }
             action = resolved.action
             quantized = resolved.quantized
@@ -161,46 +196,14 @@ private struct PreparedTensor: @unchecked Sendable {
         }
         if case .keep(let keepDType) = action {
             kept = try Self.keptBytes(tensor, as: keepDType, weights: weights, source: source)
-            weights = []
         } else {
             kept = nil
         }
-        self.weights = weights
         self.quantized = quantized
         report = ConvertedTensorReport(
             name: tensor.name, sourceDType: tensor.dtype, shape: tensor.shape, action: action,
-            reason: decision.reason, metrics: metrics,
+            reason: decision.reason, scheme: quantized?.scheme, metrics: metrics,
             note: (decision.notes + [note].compactMap { $0 }).joined(separator: "; ").nilIfEmpty)
-    }
-
-    private static func quantizeEncoded(
-        _ tensor: TensorInfo, granularity requested: Granularity, encoding: FloatEncoding, source: any TensorSource
-    ) throws -> (QuantizedTensor, QuantizationErrorMetrics) {
-        let data = try source.data(for: tensor.name)
-        let granularity = effectiveGranularity(for: tensor.shape, requested: requested)
-        var values = [Int8](repeating: 0, count: tensor.elementCount)
-        var scales = [Float](repeating: 0, count: scaleCount(shape: tensor.shape, granularity: granularity))
-        let metrics: QuantizationErrorMetrics
-        do {
-            metrics = try withExtendedLifetime(data) { () throws(KernelError) -> QuantizationErrorMetrics in
-                try values.withUnsafeMutableBufferPointer { (values) throws(KernelError) in
-                    try scales.withUnsafeMutableBufferPointer { (scales) throws(KernelError) in
-                        try quantizeSymmetric(
-                            encoded: data.bytes, encoding: encoding, shape: tensor.shape, granularity: granularity,
-                            values: values, scales: scales)
-                        return quantizationError(
-                            encoded: data.bytes, encoding: encoding, values: UnsafeBufferPointer(values),
-                            scales: UnsafeBufferPointer(scales))
-                    }
-                }
-            }
-        } catch {
-            if case .nonFiniteValue(let index, let value) = error {
-                throw ConversionError.nonFiniteWeight(path: source.path, tensor: tensor.name, index: index, value: value)
-            }
-            throw ConversionError.kernel(path: source.path, tensor: tensor.name, message: error.description)
-        }
-        return (QuantizedTensor(shape: tensor.shape, values: values, scales: scales, granularity: granularity), metrics)
     }
 
     /// The bytes of a kept tensor: the source's own (zero-copy) or re-encoded floats.
@@ -238,18 +241,18 @@ private struct PreparedTensor: @unchecked Sendable {
             return
         }
         guard let quantized else { return }
-        try quantized.values.withUnsafeBufferPointer { values in
-            try quantized.scales.withUnsafeBufferPointer { scales in
-                try weights.withUnsafeBufferPointer { weights in
-                    try body(ConvertedTensor(
-                        name: tensor.name, shape: tensor.shape, sourceDType: tensor.dtype,
-                        content: .quantized(
-                            values: values, scales: scales, granularity: quantized.granularity,
-                            weights: weights.isEmpty && !values.isEmpty ? nil : weights, metrics: report.metrics)))
-                }
-            }
-        }
+        try body(ConvertedTensor(
+            name: tensor.name, shape: tensor.shape, sourceDType: tensor.dtype,
+            content: .quantized(quantized, metrics: report.metrics)))
     }
+}
+
+/// The one mapping of a kernel failure to the converter's error naming the file and tensor.
+func conversionError(_ error: KernelError, path: String, tensor: String) -> ConversionError {
+    if case .nonFiniteValue(let index, let value) = error {
+        return .nonFiniteWeight(path: path, tensor: tensor, index: index, value: value)
+    }
+    return .kernel(path: path, tensor: tensor, message: error.description)
 }
 
 /// The producer side of the conversion: one thread preparing tensors in order, at most
@@ -262,26 +265,26 @@ private final class PreparePipeline: @unchecked Sendable {
     private var finished = false
     private let lookahead: Int
 
-    init(decisions: [TensorDecision], source: any TensorSource, wantsWeights: Bool, lookahead: Int) {
+    init(decisions: [TensorDecision], schemes: [Granularity: QuantizationDescriptor], source: any TensorSource, lookahead: Int) {
         self.lookahead = lookahead
         // Task-locals do not reach a new thread: carry the caller's thread count over.
         let threads = Parallelism.threads
         let thread = Thread { [self] in
-            Parallelism.withThreads(threads) { produce(decisions: decisions, source: source, wantsWeights: wantsWeights) }
+            Parallelism.withThreads(threads) { produce(decisions: decisions, schemes: schemes, source: source) }
         }
         thread.stackSize = 1 << 22
         thread.start()
     }
 
     /// The producer thread's loop: prepares tensors in order, waiting while it is `lookahead` ahead.
-    private func produce(decisions: [TensorDecision], source: any TensorSource, wantsWeights: Bool) {
+    private func produce(decisions: [TensorDecision], schemes: [Granularity: QuantizationDescriptor], source: any TensorSource) {
         for (index, decision) in decisions.enumerated() {
             condition.lock()
             while !cancelled && index >= consumed + lookahead { condition.wait() }
             let stop = cancelled
             condition.unlock()
             if stop { break }
-            let result = Result { try PreparedTensor(decision: decision, source: source, wantsWeights: wantsWeights) }
+            let result = Result { try PreparedTensor(decision: decision, schemes: schemes, source: source) }
             condition.lock()
             results[index] = result
             condition.broadcast()

@@ -10,11 +10,11 @@ import SwiftQuantCheckpoint
 public struct ResolvedDecision: Sendable {
     /// The final action: the decision's own, or per group or keep after a `min_snr_db` fallback.
     public var action: TensorAction
-    /// The INT8 tensor to store, when the final action quantizes.
-    public var quantized: QuantizedTensor?
+    /// The weight to store, when the final action quantizes.
+    public var quantized: QuantizedWeight?
     /// The error of `quantized`; `nil` when the tensor is kept.
     public var metrics: QuantizationErrorMetrics?
-    /// Every granularity tried, in order, with its error.
+    /// Every scheme tried, in order, with its error.
     public var attempts: [QuantizationAttempt]
     /// What the `min_snr_db` check did, for the report:
     /// `per-channel SNR 31.2 dB < 38 → per-group(128) 39.0 dB`. `nil` when there was no check.
@@ -23,30 +23,40 @@ public struct ResolvedDecision: Sendable {
 
 /// One quantization tried while resolving a decision.
 public struct QuantizationAttempt: Sendable, Equatable {
-    public var granularity: Granularity
+    /// The scheme tried, as it applied to the tensor's shape.
+    public var scheme: QuantizationDescriptor
     public var metrics: QuantizationErrorMetrics
+
+    /// The scheme's granularity (per group of 32 for Q8_0).
+    public var granularity: Granularity { scheme.granularity }
 }
 
-/// Quantizes a tensor as `decision` says and applies its `min_snr_db`: when the SNR at the
-/// chosen granularity is lower, it tries per group (`decision.fallbackGroupSize`), and when
-/// that is still lower (or per group was already the choice, or does not divide the rows)
-/// it keeps the tensor as `decision.fallbackKeepDType`.
+/// Quantizes a tensor as `decision` says, in the scheme `storing` picks for a granularity (the
+/// writer's ``TensorWriter/storedScheme(forPlanned:)``; symmetric INT8 by default), and applies
+/// its `min_snr_db` to what is stored: when the SNR at the chosen scheme is lower, it tries per
+/// group (`decision.fallbackGroupSize`) if that stores differently, and when that is still
+/// lower (or per group was already the choice, or does not divide the rows) it keeps the
+/// tensor as `decision.fallbackKeepDType`.
 ///
 /// `plan --measure` and `convert` both call this, so the report and the checkpoint agree.
 /// A keep decision returns at once without looking at `weights`.
-/// Throws when a weight is NaN or infinite.
-public func resolve(_ decision: TensorDecision, weights: FloatTensor) throws(KernelError) -> ResolvedDecision {
+/// Throws when a weight is NaN or infinite, or the scheme cannot hold the shape.
+public func resolve(
+    _ decision: TensorDecision, weights: FloatTensor,
+    storing: (Granularity) -> QuantizationDescriptor = { .symmetricInt8($0) }
+) throws(KernelError) -> ResolvedDecision {
     guard case .quantize(let granularity) = decision.action else {
         return ResolvedDecision(action: decision.action, quantized: nil, metrics: nil, attempts: [], note: nil)
     }
-    let first = try quantizeSymmetric(weights, granularity: granularity)
-    let firstMetrics = quantizationError(original: weights, quantized: first)
-    var attempts = [QuantizationAttempt(granularity: first.granularity, metrics: firstMetrics)]
+    let firstScheme = storing(granularity).scheme
+    let first = try firstScheme.quantize(weights)
+    let firstMetrics = firstScheme.errorMetrics(of: first, original: weights)
+    var attempts = [QuantizationAttempt(scheme: first.scheme, metrics: firstMetrics)]
     guard let threshold = decision.minimumSNRDecibels else {
         return ResolvedDecision(
             action: .quantize(first.granularity), quantized: first, metrics: firstMetrics, attempts: attempts, note: nil)
     }
-    var note = "\(first.granularity) SNR \(decibels(firstMetrics.snrDecibels))"
+    var note = "\(first.scheme) SNR \(decibels(firstMetrics.snrDecibels))"
     if firstMetrics.snrDecibels >= threshold {
         note += " ≥ \(decibels(threshold))"
         return ResolvedDecision(
@@ -55,19 +65,21 @@ public func resolve(_ decision: TensorDecision, weights: FloatTensor) throws(Ker
     note += " < \(decibels(threshold))"
 
     let grouped = Granularity.perGroup(size: decision.fallbackGroupSize)
-    if first.granularity.groupSize == nil {
-        if effectiveGranularity(for: weights.shape, requested: grouped) == grouped {
-            let retry = try quantizeSymmetric(weights, granularity: grouped)
-            let retryMetrics = quantizationError(original: weights, quantized: retry)
-            attempts.append(QuantizationAttempt(granularity: grouped, metrics: retryMetrics))
-            note += " → \(grouped) \(decibels(retryMetrics.snrDecibels))"
+    let groupedScheme = storing(grouped)
+    // A scheme whose granularity is fixed (Q8_0) stores per group the same way: nothing to retry.
+    if first.granularity.groupSize == nil && groupedScheme != first.scheme {
+        if groupedScheme.effective(for: weights.shape) == groupedScheme && groupedScheme.unsupportedReason(for: weights.shape) == nil {
+            let retry = try groupedScheme.scheme.quantize(weights)
+            let retryMetrics = groupedScheme.scheme.errorMetrics(of: retry, original: weights)
+            attempts.append(QuantizationAttempt(scheme: retry.scheme, metrics: retryMetrics))
+            note += " → \(groupedScheme) \(decibels(retryMetrics.snrDecibels))"
             if retryMetrics.snrDecibels >= threshold {
                 return ResolvedDecision(
-                    action: .quantize(grouped), quantized: retry, metrics: retryMetrics, attempts: attempts, note: note)
+                    action: .quantize(retry.granularity), quantized: retry, metrics: retryMetrics, attempts: attempts, note: note)
             }
             note += " < \(decibels(threshold))"
         } else {
-            note += " → \(grouped) does not divide \(matrixView(of: weights.shape).columns) columns"
+            note += " → \(groupedScheme) does not divide \(matrixView(of: weights.shape).columns) columns"
         }
     }
     let kept = TensorAction.keep(decision.fallbackKeepDType)

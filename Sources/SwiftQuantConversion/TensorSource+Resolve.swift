@@ -24,7 +24,9 @@ extension TensorSource {
     ///
     /// `plan --measure` and `convert` both go through here. The caller releases the
     /// tensor's pages (`TensorSource.releasePages(for:)`) once it has used the result.
-    public func resolve(_ decision: TensorDecision) throws -> ResolvedDecision {
+    public func resolve(
+        _ decision: TensorDecision, storing: (Granularity) -> QuantizationDescriptor = { .symmetricInt8($0) }
+    ) throws -> ResolvedDecision {
         guard decision.quantizes else {
             return ResolvedDecision(action: decision.action, quantized: nil, metrics: nil, attempts: [], note: nil)
         }
@@ -32,7 +34,7 @@ extension TensorSource {
         let floats = try floats(for: name)
         do throws(KernelError) {
             let weights = try FloatTensor(shape: decision.tensor.shape, storage: floats)
-            return try SwiftQuantConversion.resolve(decision, weights: weights)
+            return try SwiftQuantConversion.resolve(decision, weights: weights, storing: storing)
         } catch {
             throw TensorResolutionError.cannotQuantize(path: path, tensor: name, problem: error)
         }

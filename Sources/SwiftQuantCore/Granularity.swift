@@ -1,5 +1,5 @@
 /// How many weights share one quantization scale.
-public enum Granularity: Hashable, Sendable, CustomStringConvertible {
+public enum Granularity: Hashable, Sendable, Codable, CustomStringConvertible {
     /// One scale for the whole tensor.
     case perTensor
     /// One scale per output row: a weight of shape `[rows, ...]` is treated as `[rows, rest]`.

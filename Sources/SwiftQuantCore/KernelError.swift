@@ -20,6 +20,8 @@ public enum KernelError: Error, Equatable, Sendable, CustomStringConvertible {
     case broadcastMismatch(shape: [Int], other: [Int])
     /// Scales whose layout is neither per tensor, per row nor per group, or is unknown.
     case unbridgeableScales(shape: [Int], scaleShape: [Int], layout: String)
+    /// A quantization scheme that cannot hold a tensor of this shape (Q8_0 rows not a multiple of 32).
+    case unsupportedShape([Int], scheme: QuantizationDescriptor, reason: String)
 
     public var description: String {
         switch self {
@@ -43,6 +45,8 @@ public enum KernelError: Error, Equatable, Sendable, CustomStringConvertible {
             "shapes \(shape) and \(other) do not broadcast together; check the scale and its dimension"
         case .unbridgeableScales(let shape, let scaleShape, let layout):
             "scales of shape \(scaleShape) (\(layout)) for a weight of shape \(shape) are not per tensor, per row or per group; quantize with dimension nil or 1 (quantizeWeightPerChannel)"
+        case .unsupportedShape(let shape, let scheme, let reason):
+            "\(scheme.label) cannot hold shape \(shape): \(reason); keep this tensor as float or use another scheme"
         }
     }
 }

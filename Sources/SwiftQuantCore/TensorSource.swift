@@ -28,6 +28,11 @@ public protocol TensorSource: Sendable {
     /// The tensor decoded to Float32 (dequantized for quantized tensors).
     func floats(for name: String) throws -> [Float]
 
+    /// The tensor as a quantized weight when the file stores it quantized (a checkpoint's INT8
+    /// tensors, GGUF Q8_0, the int8 `NAME` + `NAME_scale` safetensors layout), `nil` for float
+    /// and other tensors. Zero-copy when the file stores the codes raw.
+    func quantizedWeight(for name: String) throws -> QuantizedWeight?
+
     /// Drops the tensor's pages from resident memory once a streaming pass is done with it.
     func releasePages(for name: String)
 }
@@ -41,6 +46,9 @@ extension TensorSource {
     }
 
     public func releasePages(for name: String) {}
+
+    /// No quantized tensors: what a reader of plain float files answers.
+    public func quantizedWeight(for name: String) throws -> QuantizedWeight? { nil }
 }
 
 /// Errors that any reader can raise once a file is open.

@@ -1,17 +1,13 @@
 
 /// A tensor as the converter hands it to a writer: quantized, or kept as float (or as stored).
 ///
-/// The bytes are only valid during ``TensorWriter/write(_:)``; a sink that needs them later
-/// copies them.
+/// The kept bytes are only valid during ``TensorWriter/write(_:)``; a writer that needs them
+/// later copies them. A ``QuantizedWeight`` keeps its own memory alive.
 public struct ConvertedTensor {
     public enum Content {
-        /// INT8 values in the tensor's shape with their Float32 scales, the Float32 weights they
-        /// came from (a GGUF sink re-quantizes these to Q8_0 with ggml's own rounding; `nil`
-        /// when exporting a checkpoint, which no longer has them), and the error of the INT8
-        /// values against them (`nil` when not recorded).
-        case quantized(
-            values: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>, granularity: Granularity,
-            weights: UnsafeBufferPointer<Float>?, metrics: QuantizationErrorMetrics?)
+        /// A quantized weight with the error of what it stores against the source weights
+        /// (`nil` when not recorded, as when exporting a checkpoint).
+        case quantized(QuantizedWeight, metrics: QuantizationErrorMetrics?)
         /// Bytes in `dtype`, row-major, little-endian.
         case kept(dtype: DType, bytes: UnsafeRawBufferPointer)
     }
@@ -39,25 +35,39 @@ public struct ConvertedTensor {
     }
 }
 
-/// Where the streaming `Converter` sends tensors: the native checkpoint, GGUF or safetensors.
+/// Where the streaming converter sends tensors: the native checkpoint, GGUF or safetensors.
 ///
 /// The converter calls ``begin(tensors:metadata:)`` once, ``write(_:)`` once per tensor in the
-/// order `begin` listed them, then ``finish()``. A sink writes into an ``AtomicOutputFile``
+/// order `begin` listed them, then ``finish()``. A writer writes into an ``AtomicOutputFile``
 /// and never holds more than the tensor in hand, so memory stays bounded by the largest tensor.
+///
+/// Each writer declares the quantization schemes it stores: the converter asks
+/// ``storedScheme(forPlanned:)`` which scheme to quantize a tensor with, so the weights arrive
+/// already in the form the file holds (a GGUF file receives Q8_0, never INT8 to re-quantize).
 public protocol TensorWriter: AnyObject {
-    /// Whether the sink needs the Float32 weights of quantized tensors (GGUF re-quantizes them
-    /// to Q8_0). When `false`, the converter quantizes straight from the source's encoded bytes
-    /// and passes `weights: nil`, saving a Float32 copy of each tensor. Defaults to `true`.
-    var wantsSourceWeights: Bool { get }
+    /// Whether the writer can store weights quantized with `scheme`.
+    func canStore(_ scheme: QuantizationDescriptor) -> Bool
+    /// The scheme this writer stores for a tensor the plan quantizes at `granularity`.
+    func storedScheme(forPlanned granularity: Granularity) -> QuantizationDescriptor
+    /// Whether the writer can keep a tensor of `dtype` byte for byte (GGUF holds ggml block
+    /// types such as Q4_K; other formats hold plain element types only).
+    func canKeep(_ dtype: DType) -> Bool
     /// Called before any tensor with every tensor that will follow (as the source describes
     /// them) and file metadata, so a header-first format can reserve its header.
     func begin(tensors: [TensorInfo], metadata: [String: MetadataValue]) throws
-    /// Stores one tensor.
+    /// Stores one tensor; throws ``TensorWriterError/unsupportedScheme(tensor:scheme:format:)``
+    /// for a weight in a scheme the writer cannot store.
     func write(_ tensor: ConvertedTensor) throws
     /// Completes the file (writes the header); the caller then commits the output file.
     func finish() throws
 }
 
 extension TensorWriter {
-    public var wantsSourceWeights: Bool { true }
+    /// Symmetric INT8 at the planned granularity: the default for writers of SwiftQuant's own scheme.
+    public func storedScheme(forPlanned granularity: Granularity) -> QuantizationDescriptor {
+        .symmetricInt8(granularity)
+    }
+
+    /// Plain element types: what every format but GGUF holds.
+    public func canKeep(_ dtype: DType) -> Bool { !dtype.isBlockQuantized }
 }

@@ -93,6 +93,23 @@ public struct GGUFFile: TensorSource {
         return withExtendedLifetime(data.owner) { decodeFloats(data.bytes, encoding: encoding) }
     }
 
+    /// A Q8_0 tensor as a ``QuantizedWeight``: its codes, and each block's fp16 `d` widened to
+    /// a Float32 scale (copied out of the interleaved blocks). `nil` for other types.
+    public func quantizedWeight(for name: String) throws -> QuantizedWeight? {
+        guard let index = indexByName[ByteExactName(name)] else {
+            throw TensorSourceError.noSuchTensor(path: path, name: name)
+        }
+        guard tensors[index].dtype == .q8_0 else { return nil }
+        let data = try data(for: name)
+        do {
+            return try withExtendedLifetime(data.owner) { () throws(KernelError) in
+                try Q8_0.weight(fromBlocks: data.bytes, shape: data.info.shape)
+            }
+        } catch {
+            throw TensorSourceError.notDecodable(path: path, name: name, dtype: .q8_0)
+        }
+    }
+
     public func releasePages(for name: String) {
         if let index = indexByName[ByteExactName(name)] { file.releasePages(byteRanges[index]) }
     }

@@ -3,11 +3,12 @@ import SwiftQuantKernels
 
 /// Writes a GGUF v3 file that llama.cpp and gguf-py read, as tensors stream in.
 ///
-/// - Quantized tensors become Q8_0, bit-exact with ggml's `quantize_row_q8_0_ref`, from the
-///   Float32 weights (see `quantizeQ8_0(_:into:)`). These are ggml's semantics (blocks of 32,
-///   fp16 scales, round half away from zero), not SwiftQuant's own INT8 format's.
-/// - A quantized tensor whose rows are not a multiple of 32 long is written as F16 instead,
-///   and its ``GGUFTensorOutcome/note`` says so.
+/// - Quantized tensors arrive as Q8_0 weights (the only scheme it stores: see
+///   ``storedScheme(forPlanned:)``), quantized by the converter bit-exact with ggml's
+///   `quantize_row_q8_0_ref`, and are written as ggml blocks. These are ggml's semantics
+///   (blocks of 32, fp16 scales, round half away from zero), not SwiftQuant's own INT8 format's.
+///   Tensors whose rows are not a multiple of 32 long cannot be Q8_0; the converter's plan
+///   adaptation (`adapted(to:)`) keeps them as F16 before anything is quantized.
 /// - Kept tensors keep their dtype (F32, F16, BF16, F64, integer types, and ggml block types
 ///   from a GGUF source, byte for byte).
 ///
@@ -59,8 +60,8 @@ public final class GGUFWriter: TensorWriter {
 
     public let output: AtomicOutputFile
     public let options: Options
-    /// What was written for each tensor, in order.
-    public private(set) var outcomes: [GGUFTensorOutcome] = []
+    /// The type written for each tensor so far, in order.
+    private var writtenTypes: [DType] = []
 
     private var entries: [GGUFMetadataEntry] = []
     private var expected: [TensorInfo] = []
@@ -100,35 +101,40 @@ public final class GGUFWriter: TensorWriter {
     }
 
     public func write(_ tensor: ConvertedTensor) throws {
-        let index = outcomes.count
+        let index = writtenTypes.count
         guard index < expected.count, expected[index].name.hasSameBytes(as: tensor.name) else {
             throw TensorWriterError.unexpectedTensor(name: tensor.name)
         }
-        let outcome: GGUFTensorOutcome
         switch tensor.content {
         case .kept(let dtype, let bytes):
             guard let ggmlType = dtype.layout.ggmlType else {
                 throw GGUFWriterError.unsupportedDType(tensor: tensor.name, dtype: dtype)
             }
             try append(index: index, ggmlType: ggmlType, bytes: bytes)
-            outcome = GGUFTensorOutcome(name: tensor.name, dtype: dtype, metrics: nil, note: nil)
-        case .quantized(let values, let scales, let granularity, let weights, _):
-            // Exporting a checkpoint has no original weights: Q8_0 is then made from q × scale.
-            var restored: [Float] = []
-            if weights == nil {
-                restored = dequantize(QuantizedTensor(
-                    shape: tensor.shape, values: Array(values), scales: Array(scales), granularity: granularity)).storage
+            writtenTypes.append(dtype)
+        case .quantized(let weight, _):
+            guard weight.scheme == .q8_0 else {
+                throw TensorWriterError.unsupportedScheme(tensor: tensor.name, scheme: weight.scheme, format: "GGUF")
             }
-            outcome = try restored.withUnsafeBufferPointer { restoredBuffer in
-                try writeQuantized(index: index, tensor: tensor, weights: weights ?? restoredBuffer)
-            }
+            let blocks = OwnedBytes(count: weight.scales.count * Q8_0.blockByteCount)
+            Q8_0.blocks(of: weight, into: blocks.mutableBytes)
+            try append(index: index, ggmlType: DType.q8_0.layout.ggmlType!, bytes: blocks.bytes)
+            writtenTypes.append(.q8_0)
         }
-        outcomes.append(outcome)
     }
 
+    /// Q8_0 only: the block type llama.cpp reads (symmetric INT8 has no ggml type).
+    public func canStore(_ scheme: QuantizationDescriptor) -> Bool { scheme == .q8_0 }
+
+    /// Every dtype with a ggml type, ggml block types included (a GGUF source's Q4_K stays Q4_K).
+    public func canKeep(_ dtype: DType) -> Bool { dtype.layout.ggmlType != nil }
+
+    /// Q8_0, whatever granularity the plan chose: GGUF has no per-channel INT8 type.
+    public func storedScheme(forPlanned granularity: Granularity) -> QuantizationDescriptor { .q8_0 }
+
     public func finish() throws {
-        guard outcomes.count == expected.count else {
-            throw TensorWriterError.missingTensors(count: expected.count - outcomes.count)
+        guard writtenTypes.count == expected.count else {
+            throw TensorWriterError.missingTensors(count: expected.count - writtenTypes.count)
         }
         if let index = entries.firstIndex(where: { $0.key == "general.file_type" }) {
             entries[index].value = .uint(UInt64(fileType()))
@@ -152,32 +158,6 @@ public final class GGUFWriter: TensorWriter {
 
     // MARK: - Implementation
 
-    /// Q8_0 when the rows fill whole blocks, F16 otherwise.
-    private func writeQuantized(
-        index: Int, tensor: ConvertedTensor, weights: UnsafeBufferPointer<Float>
-    ) throws -> GGUFTensorOutcome {
-        let rowLength = tensor.shape.last ?? 1
-        if rowLength % Q8_0.blockLength != 0 {
-            let encoded = OwnedBytes(count: weights.count * 2)
-            encodeFloats(weights, as: .float16, into: encoded.mutableBytes)
-            try append(index: index, ggmlType: DType.f16.layout.ggmlType!, bytes: encoded.bytes)
-            let note = "written as F16: Q8_0 needs rows that are a multiple of \(Q8_0.blockLength) long, and its rows are \(rowLength)"
-            return GGUFTensorOutcome(name: tensor.name, dtype: .f16, metrics: nil, note: note)
-        }
-        let blocks = OwnedBytes(count: weights.count / Q8_0.blockLength * Q8_0.blockByteCount)
-        do {
-            try quantizeQ8_0(weights, into: blocks.mutableBytes)
-        } catch {
-            if case .nonFiniteValue(let index, let value) = error {
-                throw ConversionError.nonFiniteWeight(path: output.destination, tensor: tensor.name, index: index, value: value)
-            }
-            throw ConversionError.kernel(path: output.destination, tensor: tensor.name, message: error.description)
-        }
-        try append(index: index, ggmlType: DType.q8_0.layout.ggmlType!, bytes: blocks.bytes)
-        return GGUFTensorOutcome(
-            name: tensor.name, dtype: .q8_0, metrics: q8_0Error(original: weights, blocks: blocks.bytes), note: nil)
-    }
-
     private func append(index: Int, ggmlType: UInt32, bytes: UnsafeRawBufferPointer) throws {
         position = aligned(position)
         records[index].ggmlType = ggmlType
@@ -196,11 +176,11 @@ public final class GGUFWriter: TensorWriter {
     /// Q8_0 when any tensor is Q8_0, else a GGUF source's own, else the float type holding
     /// the most values.
     private func fileType() -> UInt32 {
-        if outcomes.contains(where: { $0.dtype == .q8_0 }) { return FileType.mostlyQ8_0.rawValue }
+        if writtenTypes.contains(.q8_0) { return FileType.mostlyQ8_0.rawValue }
         if let own = options.sourceFileType { return own }
         var bytesByType: [DType: Int] = [:]
-        for (index, outcome) in outcomes.enumerated() where outcome.dtype.isFloatingPoint {
-            bytesByType[outcome.dtype, default: 0] += max(1, expected[index].elementCount)
+        for (index, dtype) in writtenTypes.enumerated() where dtype.isFloatingPoint {
+            bytesByType[dtype, default: 0] += max(1, expected[index].elementCount)
         }
         // A tie goes to the lower ggml type number, so the header never depends on hash order.
         let rank = { (entry: (key: DType, value: Int)) in (entry.value, -Int(entry.key.layout.ggmlType ?? 0)) }
@@ -233,38 +213,6 @@ public final class GGUFWriter: TensorWriter {
             if keys.insert(key).inserted { entries.append(GGUFMetadataEntry(key: key, converting: metadata[key]!)) }
         }
         return entries
-    }
-}
-
-/// What ``GGUFWriter`` stored for one tensor.
-public struct GGUFTensorOutcome: Sendable, Equatable {
-    public var name: String
-    /// The type written: Q8_0 for a quantized tensor, F16 for one whose rows do not fill blocks,
-    /// the kept dtype otherwise.
-    public var dtype: DType
-    /// The error of the Q8_0 values against the weights (`q × d` with the fp16 `d`, as ggml
-    /// dequantizes), for Q8_0 tensors.
-    public var metrics: QuantizationErrorMetrics?
-    /// Why a quantized tensor was not written as Q8_0.
-    public var note: String?
-}
-
-/// The ``QuantizationErrorMetrics`` of Q8_0 `blocks` against `original`.
-func q8_0Error(original: UnsafeBufferPointer<Float>, blocks: UnsafeRawBufferPointer) -> QuantizationErrorMetrics {
-    let blockCount = blocks.count / Q8_0.blockByteCount
-    var values = [Int8](repeating: 0, count: original.count)
-    var scales = [Float](repeating: 0, count: blockCount)
-    values.withUnsafeMutableBytes { valueBytes in
-        for block in 0..<blockCount {
-            let start = block * Q8_0.blockByteCount
-            let bits = UInt16(blocks[start]) | UInt16(blocks[start + 1]) << 8
-            scales[block] = Float(Float16(bitPattern: bits))
-            valueBytes.baseAddress!.advanced(by: block * Q8_0.blockLength)
-                .copyMemory(from: blocks.baseAddress! + start + 2, byteCount: Q8_0.blockLength)
-        }
-    }
-    return values.withUnsafeBufferPointer { values in
-        scales.withUnsafeBufferPointer { quantizationError(original: original, values: values, scales: $0) }
     }
 }
 

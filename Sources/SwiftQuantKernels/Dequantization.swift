@@ -1,18 +1,4 @@
 import SwiftQuantCore
-/// `q × scale` for every value, with the scale of each value's block.
-public func dequantize(_ tensor: QuantizedTensor) -> FloatTensor {
-    let count = tensor.values.count
-    let storage = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-        tensor.values.withUnsafeBufferPointer { values in
-            tensor.scales.withUnsafeBufferPointer { scales in
-                dequantizeBlocks(values, scales: scales, into: buffer)
-            }
-        }
-        initialized = count
-    }
-    return FloatTensor(uncheckedShape: tensor.shape, storage: storage)
-}
-
 /// Dequantizes caller-owned buffers: `output[i] = Float(values[i]) × scale of i's block`.
 ///
 /// Blocks are `values.count / scales.count` consecutive values, which is the layout

@@ -5,9 +5,12 @@ import SwiftQuantCore
 /// ``blockLength``. These are ggml's semantics, not SwiftQuant's own INT8 format: the scale
 /// is per 32 weights, quants round half away from zero by multiplying with `1/d`, and `d`
 /// is stored as fp16.
-public enum Q8_0 {
+public struct Q8_0: Sendable, Hashable {
     /// Weights per block (ggml's `QK8_0`).
-    public static let blockLength = 32
+    public static let blockLength = QuantizationDescriptor.q8_0BlockLength
+
+    /// The scheme (it has no parameters).
+    public init() {}
     /// Bytes per block: a 2-byte fp16 scale and 32 quants (`sizeof(block_q8_0)`).
     public static let blockByteCount = 34
 
@@ -34,8 +37,49 @@ public func quantizeQ8_0(
 ) throws(KernelError) {
     precondition(input.count % Q8_0.blockLength == 0, "Q8_0 needs whole blocks of 32 values")
     precondition(output.count == input.count / Q8_0.blockLength * Q8_0.blockByteCount)
+    guard let destination = output.baseAddress else { return }
+    try quantizeQ8_0(input, into: Q8_0Destination(
+        codes: destination + 2, codeStride: Q8_0.blockByteCount, halfScales: destination, floatScales: nil))
+}
+
+/// Quantizes `input` to Q8_0 codes and scales in separate buffers, as a ``QuantizedWeight``
+/// holds them: `codes[i]` is the quant of `input[i]`, `scales[b]` is block `b`'s fp16 `d`
+/// widened exactly to Float32. The same bits as ``quantizeQ8_0(_:into:)``, only laid out apart.
+///
+/// Preconditions: `input.count` is a multiple of 32, `codes.count == input.count` and
+/// `scales.count == input.count / 32`.
+public func quantizeQ8_0(
+    _ input: UnsafeBufferPointer<Float>, codes: UnsafeMutableBufferPointer<Int8>, scales: UnsafeMutableBufferPointer<Float>
+) throws(KernelError) {
+    precondition(input.count % Q8_0.blockLength == 0, "Q8_0 needs whole blocks of 32 values")
+    precondition(codes.count == input.count && scales.count == input.count / Q8_0.blockLength)
+    guard let codeBase = codes.baseAddress, let scaleBase = scales.baseAddress else { return }
+    try quantizeQ8_0(input, into: Q8_0Destination(
+        codes: UnsafeMutableRawPointer(codeBase), codeStride: Q8_0.blockLength, halfScales: nil, floatScales: scaleBase))
+}
+
+/// Where quantized blocks go: interleaved ggml blocks, or codes and widened scales apart.
+private struct Q8_0Destination: @unchecked Sendable {
+    // Sendable: each block is written by exactly one thread.
+    var codes: UnsafeMutableRawPointer
+    var codeStride: Int
+    var halfScales: UnsafeMutableRawPointer?
+    var floatScales: UnsafeMutablePointer<Float>?
+
+    @inline(__always)
+    func store(block: Int, d: Float, quants: SIMD32<Int8>) {
+        let half = Float16(d)
+        if let halfScales {
+            halfScales.storeBytes(of: half.bitPattern.littleEndian, toByteOffset: block &* Q8_0.blockByteCount, as: UInt16.self)
+        }
+        if let floatScales { floatScales[block] = Float(half) }
+        codes.storeBytes(of: quants, toByteOffset: block &* codeStride, as: SIMD32<Int8>.self)
+    }
+}
+
+private func quantizeQ8_0(_ input: UnsafeBufferPointer<Float>, into destination: Q8_0Destination) throws(KernelError) {
     let blocks = input.count / Q8_0.blockLength
-    guard blocks > 0, let source = input.baseAddress, let destination = output.baseAddress else { return }
+    guard blocks > 0, let source = input.baseAddress else { return }
 
     // Work is split into fixed chunks, each recording its first bad block in its own slot, so
     // the error reported is the first bad weight whatever the thread count.
@@ -62,17 +106,15 @@ public func quantizeQ8_0(
 /// (left unwritten), or `Int.max`.
 @inline(__always)
 private func quantizeQ8_0Blocks(
-    _ range: Range<Int>, from source: UnsafePointer<Float>, into destination: UnsafeMutableRawPointer
+    _ range: Range<Int>, from source: UnsafePointer<Float>, into destination: Q8_0Destination
 ) -> Int {
     var bad = Int.max
-    // Pointers stride through the blocks: no per-block index arithmetic to overflow-check.
+    // The input pointer strides through the blocks: no per-block index arithmetic to overflow-check.
     var x = UnsafeRawPointer(source + range.lowerBound &* Q8_0.blockLength)
-    var out = destination + range.lowerBound &* Q8_0.blockByteCount
     for block in range {
         let low = x.loadUnaligned(as: SIMD16<Float>.self)
         let high = x.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
         x += 128
-        defer { out += Q8_0.blockByteCount }
         // x − x is 0 for finite x and NaN for NaN or ±inf.
         if !all((low - low) .== 0 .& (high - high) .== 0) {
             if block < bad { bad = block }
@@ -82,9 +124,8 @@ private func quantizeQ8_0Blocks(
         let d = amax / 127
         var id: Float = d != 0 ? 1 / d : 0
         if !id.isFinite { id = 0 }
-        out.storeBytes(of: Float16(d).bitPattern.littleEndian, toByteOffset: 0, as: UInt16.self)
         let quants = SIMD32<Int8>(lowHalf: roundedQuants(low * id), highHalf: roundedQuants(high * id))
-        out.storeBytes(of: quants, toByteOffset: 2, as: SIMD32<Int8>.self)
+        destination.store(block: block, d: d, quants: quants)
     }
     return bad
 }

@@ -1,18 +1,11 @@
 import Foundation
 import SwiftQuantCore
 
-/// Computes `QuantizationErrorMetrics` of `quantized` against `original`.
-///
-/// `original` must be finite, as ``quantizeSymmetric(_:granularity:)`` requires.
-public func quantizationError(original: FloatTensor, quantized: QuantizedTensor) -> QuantizationErrorMetrics {
-    precondition(original.elementCount == quantized.values.count, "original and quantized differ in size")
-    return original.storage.withUnsafeBufferPointer { input in
-        quantized.values.withUnsafeBufferPointer { values in
-            quantized.scales.withUnsafeBufferPointer { scales in
-                errorMetrics(Float32Lanes(input), values: values, scales: scales)
-            }
-        }
-    }
+/// Computes `QuantizationErrorMetrics` of `quantized` (any scheme with 8-bit codes)
+/// against `original`, which must be finite, as quantization requires.
+public func quantizationError(original: FloatTensor, quantized: QuantizedWeight) -> QuantizationErrorMetrics {
+    precondition(original.elementCount == quantized.elementCount, "original and quantized differ in size")
+    return quantized.scheme.scheme.errorMetrics(of: quantized, original: original)
 }
 
 /// The metrics of caller-owned buffers, laid out as

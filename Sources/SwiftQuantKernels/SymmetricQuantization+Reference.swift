@@ -7,7 +7,7 @@ import SwiftQuantCore
 // ReferenceArithmetic.swift. Tests/Interop/check_rotalabs.py compares them with rotalabs-accel.
 
 /// How the scales of an ``Int8Tensor`` were laid out when it was quantized: what the
-/// checked bridge ``QuantizedTensor/init(_:scale:)`` relies on, so per-column scales can
+/// checked bridge `QuantizedWeight.init(_:scale:)` relies on, so per-column scales can
 /// never be relabelled per channel.
 public enum Int8ScaleLayout: Sendable, Hashable {
     /// Built by hand: the bridge refuses it.
@@ -40,10 +40,35 @@ public struct Int8Tensor: Sendable, Equatable {
         self.storage = storage
         self.scaleLayout = layout
     }
+
+    /// The codes of a weight with 8-bit codes (symmetric INT8 or Q8_0), copied; its scales are
+    /// ``FloatTensor/init(scalesOf:)``.
+    public init(_ weight: QuantizedWeight) {
+        let layout: Int8ScaleLayout = switch weight.scheme {
+        case .symmetricInt8(.perTensor): .perTensor
+        case .symmetricInt8(.perChannel) where weight.shape.count == 2: .reduced(dimension: 1)
+        default: .unknown
+        }
+        self.init(uncheckedShape: weight.shape, storage: weight.int8Codes, layout: layout)
+    }
 }
 
-extension QuantizedTensor {
-    /// The checked bridge from the mirror's `(quantized, scale)` to ``QuantizedTensor``.
+extension FloatTensor {
+    /// The scales of `weight` as the reference shapes them for `dimension`-style calls: `[]`
+    /// for one scale, `[rows]` per channel, `[rows, blocks per row]` for blocks along rows.
+    public init(scalesOf weight: QuantizedWeight) {
+        let rows = matrixView(of: weight.shape).rows
+        let shape: [Int] = switch weight.scales.count {
+        case 1 where weight.granularity == .perTensor: []
+        case rows where weight.granularity == .perChannel: [rows]
+        default: [rows, weight.scales.count / max(rows, 1)]
+        }
+        self.init(uncheckedShape: shape, storage: weight.scales)
+    }
+}
+
+extension QuantizedWeight {
+    /// The checked bridge from the mirror's `(quantized, scale)` to a symmetric INT8 weight.
     ///
     /// Accepts only layouts QuantizedLinear can run: one scale (per tensor), or a 2-D weight
     /// quantized with max|w| over dimension 1 (one scale per row, per channel). Per-column
@@ -56,9 +81,9 @@ extension QuantizedTensor {
         switch quantized.scaleLayout {
         case .perTensor where scale.elementCount == 1,
              .reduced(dimension: 0) where shape.count <= 1 && scale.elementCount == 1:
-            self.init(shape: shape, values: quantized.storage, scales: scale.storage, granularity: .perTensor)
+            try self.init(shape: shape, scheme: .symmetricInt8(.perTensor), int8Codes: quantized.storage, scales: scale.storage)
         case .reduced(dimension: 1) where shape.count == 2 && scale.shape == [shape[0]]:
-            self.init(shape: shape, values: quantized.storage, scales: scale.storage, granularity: .perChannel)
+            try self.init(shape: shape, scheme: .symmetricInt8(.perChannel), int8Codes: quantized.storage, scales: scale.storage)
         default:
             throw .unbridgeableScales(shape: shape, scaleShape: scale.shape, layout: "\(quantized.scaleLayout)")
         }
@@ -90,7 +115,7 @@ public func quantizeSymmetric(
     guard let dimension else {
         guard tensor.elementCount > 0 else { throw .emptyReduction(shape: tensor.shape, dimension: nil) }
         let result = try quantizeSymmetric(tensor, granularity: .perTensor)
-        return (Int8Tensor(uncheckedShape: tensor.shape, storage: result.values, layout: .perTensor),
+        return (Int8Tensor(uncheckedShape: tensor.shape, storage: result.int8Codes, layout: .perTensor),
                 FloatTensor(uncheckedShape: [], storage: result.scales))
     }
     let axis = try reductionAxis(dimension, shape: tensor.shape)

@@ -1,21 +1,4 @@
 import SwiftQuantCore
-/// An INT8 tensor with its Float32 scales, as `quantizeSymmetric` produces it.
-///
-/// Scales: 1 per tensor; `rows` per channel; `rows × (columns / size)` per group, row-major.
-public struct QuantizedTensor: Sendable, Equatable {
-    public var shape: [Int]
-    public var values: [Int8]
-    public var scales: [Float]
-    public var granularity: Granularity
-
-    public init(shape: [Int], values: [Int8], scales: [Float], granularity: Granularity) {
-        self.shape = shape
-        self.values = values
-        self.scales = scales
-        self.granularity = granularity
-    }
-}
-
 /// Symmetric INT8 quantization with the reference library's semantics:
 /// `scale = max|w| / 127` (0 becomes 1), `q = clamp(round_half_even(w / scale), -128, 127)`.
 ///
@@ -23,21 +6,8 @@ public struct QuantizedTensor: Sendable, Equatable {
 /// the result equals the reference bit for bit. Throws on the first NaN or infinite weight.
 /// Per group falls back to per channel when the row length is not a multiple of the size.
 /// Runs SIMD on `Parallelism.threads` threads; the result never depends on the count.
-public func quantizeSymmetric(_ tensor: FloatTensor, granularity: Granularity) throws(KernelError) -> QuantizedTensor {
-    let granularity = effectiveGranularity(for: tensor.shape, requested: granularity)
-    let count = tensor.elementCount
-    let scaleTotal = scaleCount(shape: tensor.shape, granularity: granularity)
-    var values = [Int8](repeating: 0, count: count)
-    var scales = [Float](repeating: 1, count: scaleTotal)
-    try tensor.storage.withUnsafeBufferPointer { (input) throws(KernelError) in
-        try values.withUnsafeMutableBufferPointer { (output) throws(KernelError) in
-            try scales.withUnsafeMutableBufferPointer { (scaleOutput) throws(KernelError) in
-                try quantizeSymmetric(
-                    input, shape: tensor.shape, granularity: granularity, values: output, scales: scaleOutput)
-            }
-        }
-    }
-    return QuantizedTensor(shape: tensor.shape, values: values, scales: scales, granularity: granularity)
+public func quantizeSymmetric(_ tensor: FloatTensor, granularity: Granularity) throws(KernelError) -> QuantizedWeight {
+    try SymmetricInt8(granularity: granularity).quantize(tensor)
 }
 
 /// Quantizes into caller-owned buffers, for the streaming converter.

@@ -8,6 +8,8 @@ public enum LayerLoadingError: Error, Equatable, Sendable, CustomStringConvertib
     case invalidLayer(path: String, layer: String, reason: LayerError)
     /// `<layer>.weight` has a dtype a float layer cannot use.
     case unsupportedWeightType(path: String, tensor: String, dtype: DType)
+    /// `<layer>.weight` is stored as float, not quantized (the rules kept it).
+    case notQuantized(path: String, tensor: String)
 
     public var description: String {
         switch self {
@@ -15,6 +17,8 @@ public enum LayerLoadingError: Error, Equatable, Sendable, CustomStringConvertib
             "\(path): layer '\(printableInMessage(layer))': \(reason)"
         case .unsupportedWeightType(let path, let tensor, let dtype):
             "\(path): tensor '\(printableInMessage(tensor))' has dtype \(dtype.rawValue); a Linear layer needs F32, F16, BF16 or F64 weights"
+        case .notQuantized(let path, let tensor):
+            "\(path): tensor '\(printableInMessage(tensor))' is stored as float, not quantized; load it as a float layer (linearLayer accepts either)"
         }
     }
 }

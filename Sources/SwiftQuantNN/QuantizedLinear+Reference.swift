@@ -43,19 +43,19 @@ extension QuantizedLinear {
     }
 
     /// A layer from the mirror's `(quantized, scale)`, through the checked bridge
-    /// ``SwiftQuantKernels/QuantizedTensor/init(_:scale:)``: per-column scales are refused.
+    /// `QuantizedWeight.init(_:scale:)`: per-column scales are refused.
     ///
     /// - Throws: ``LayerError/quantization(_:)`` wrapping
     ///   ``SwiftQuantKernels/KernelError/unbridgeableScales(shape:scaleShape:layout:)``, and what
-    ///   ``init(quantized:bias:)`` throws.
+    ///   ``init(weight:bias:)`` throws.
     public init(quantized: Int8Tensor, scale: FloatTensor, bias: [Float]? = nil) throws(LayerError) {
-        let weight: QuantizedTensor
+        let weight: QuantizedWeight
         do {
-            weight = try QuantizedTensor(quantized, scale: scale)
+            weight = try QuantizedWeight(quantized, scale: scale)
         } catch {
             throw .quantization(error)
         }
-        try self.init(quantized: weight, bias: bias)
+        try self.init(weight: weight, bias: bias)
     }
 
     /// `quantize_weights(weight)` for a Float32, Float16 or BFloat16 weight: per channel, in the
@@ -77,9 +77,13 @@ extension QuantizedLinear {
         } catch {
             throw .quantization(error)
         }
-        self = try QuantizedLinear(
-            outFeatures: outFeatures, inFeatures: inFeatures, values: WeightBuffer(copying: result.quantized.storage),
-            scales: result.scales.storage, granularity: .perChannel, bias: bias)
+        let quantized: QuantizedWeight
+        do {
+            quantized = try QuantizedWeight(result.quantized, scale: result.scales)
+        } catch {
+            throw .quantization(error)
+        }
+        self = try QuantizedLinear(weight: quantized, bias: bias)
     }
 
     /// `forward(x)` as the reference computes it, returning `x`'s dtype.

@@ -20,7 +20,7 @@ extension QuantizedLinear {
         guard batch > 0 else { return FloatTensor(uncheckedShape: shape, storage: []) }
         // Each activation row is a "channel" of the [batch, inFeatures] matrix: the reference
         // quantizer gives its int8 values and scale.
-        let activations: QuantizedTensor
+        let activations: QuantizedWeight
         do {
             activations = try quantizeSymmetric(
                 FloatTensor(uncheckedShape: [batch, inFeatures], storage: input.storage), granularity: .perChannel)
@@ -28,7 +28,7 @@ extension QuantizedLinear {
             throw .quantization(error)
         }
         // x + 128 as unsigned bytes: what the integer dot-product instructions multiply.
-        let offset = activations.values.map { UInt8(bitPattern: $0) ^ 0x80 }
+        let offset = activations.int8Codes.map { UInt8(bitPattern: $0) ^ 0x80 }
         let isa = KernelISA.active.rawValue
         // Plain locals: the closures below capture no part of `self`.
         let (inFeatures, outFeatures, weightScaleValues, biasValues) = (inFeatures, outFeatures, scales, bias)

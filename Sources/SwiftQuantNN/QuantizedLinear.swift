@@ -9,7 +9,7 @@ import SwiftQuantKernels
 /// expanded into a float copy. Activations stay Float32.
 ///
 /// Build one the way the reference library does, or load it from a SwiftQuant checkpoint
-/// (see `CheckpointFile.quantizedLinear(_:)`):
+/// (see `TensorSource.quantizedLinear(_:)`):
 ///
 /// ```swift
 /// var layer = QuantizedLinear(inFeatures: 384, outFeatures: 1536)
@@ -25,11 +25,13 @@ public struct QuantizedLinear: Sendable {
     public let outFeatures: Int
     /// The bias added to every output row, `outFeatures` values, or `nil`.
     public private(set) var bias: [Float]?
-    /// How the scales apply, or `nil` before the weights are quantized.
-    public private(set) var granularity: Granularity?
+    /// The weight, `[outFeatures, inFeatures]`, or `nil` before the weights are quantized.
+    public private(set) var quantizedWeight: QuantizedWeight?
+    /// How the scales apply (per group of 32 for Q8_0), or `nil` before the weights are quantized.
+    public var granularity: Granularity? { quantizedWeight?.granularity }
     /// The Float32 scales: 1 per tensor, `outFeatures` per channel, or
     /// `outFeatures × (inFeatures / size)` per group, row-major.
-    public private(set) var scales: [Float] = []
+    public var scales: [Float] { quantizedWeight?.scales ?? [] }
 
     /// Whether ``forward(_:)`` also quantizes the activations (W8A8), off by default.
     ///
@@ -40,6 +42,7 @@ public struct QuantizedLinear: Sendable {
     /// weights only; per-group layers ignore it.
     public var quantizesActivations = false
 
+    /// The codes as the matmul reads them (a view of `quantizedWeight.codes`, which it keeps alive).
     var values: WeightBuffer?
 
     /// Creates a layer without weights; call ``quantizeWeights(_:granularity:)`` before ``forward(_:)``.
@@ -54,47 +57,29 @@ public struct QuantizedLinear: Sendable {
         self.bias = bias ? [Float](repeating: 0, count: max(0, outFeatures)) : nil
     }
 
-    /// Creates a layer from already quantized weights, such as `quantizeSymmetric(_:granularity:)` returns.
+    /// Creates a layer from a quantized weight of shape `[outFeatures, inFeatures]`: symmetric
+    /// INT8 at any granularity (``SymmetricInt8``, a checkpoint's tensors, the int8 safetensors
+    /// layout) or Q8_0 (a GGUF file's), which runs as per group of 32. The codes are used in
+    /// place, without a copy: a weight that views a memory-mapped file keeps it mapped.
     ///
-    /// - Throws: ``LayerError`` when the shape is not 2-D, the scale count does not fit the
-    ///   granularity, or the bias count is not `outFeatures`.
-    public init(quantized weight: QuantizedTensor, bias: [Float]? = nil) throws(LayerError) {
-        guard weight.shape.count == 2, weight.shape[0] > 0, weight.shape[1] > 0,
-              weight.values.count == weight.shape[0] * weight.shape[1] else {
-            throw .weightShapeMismatch(expected: [max(weight.shape.first ?? 1, 1), max(weight.shape.last ?? 1, 1)], actual: weight.shape)
+    /// - Throws: ``LayerError`` when the shape is not 2-D, the scheme's codes are not 8-bit, or
+    ///   the bias count is not `outFeatures`.
+    public init(weight: QuantizedWeight, bias: [Float]? = nil) throws(LayerError) {
+        let shape = weight.shape
+        guard shape.count == 2, shape[0] > 0, shape[1] > 0, weight.scheme.bitsPerCode == 8 else {
+            throw .weightShapeMismatch(
+                expected: [max(shape.first ?? 1, 1), max(shape.dropFirst().reduce(1, *), 1)], actual: shape)
         }
-        try self.init(
-            outFeatures: weight.shape[0], inFeatures: weight.shape[1],
-            values: WeightBuffer(copying: weight.values), scales: weight.scales,
-            granularity: weight.granularity, bias: bias)
-    }
-
-    /// The designated path for every source of int8 weights, including zero-copy checkpoint views.
-    package init(
-        outFeatures: Int, inFeatures: Int, values: WeightBuffer, scales: [Float],
-        granularity: Granularity, bias: [Float]?
-    ) throws(LayerError) {
-        guard inFeatures > 0, outFeatures > 0 else {
-            throw .invalidFeatureCount(inFeatures: inFeatures, outFeatures: outFeatures)
+        guard inFeaturesDivides(weight.granularity, shape[1]) else {
+            throw .quantization(.invalidGroupSize(weight.granularity.groupSize ?? 0))
         }
-        guard values.bytes.count == inFeatures * outFeatures else {
-            throw .weightShapeMismatch(expected: [outFeatures, inFeatures], actual: [values.bytes.count])
+        if let bias, bias.count != shape[0] {
+            throw .biasCountMismatch(expected: shape[0], actual: bias.count)
         }
-        if case .perGroup(let size) = granularity, size <= 0 || inFeatures % size != 0 {
-            throw .quantization(.invalidGroupSize(size))
-        }
-        let expected = scaleCount(shape: [outFeatures, inFeatures], granularity: granularity)
-        guard scales.count == expected else {
-            throw .scaleCountMismatch(granularity: granularity, expected: expected, actual: scales.count)
-        }
-        if let bias, bias.count != outFeatures {
-            throw .biasCountMismatch(expected: outFeatures, actual: bias.count)
-        }
-        self.inFeatures = inFeatures
-        self.outFeatures = outFeatures
-        self.values = values
-        self.scales = scales
-        self.granularity = granularity
+        self.inFeatures = shape[1]
+        self.outFeatures = shape[0]
+        self.quantizedWeight = weight
+        self.values = WeightBuffer(bytes: weight.codes.unretainedBytes, owner: weight.codes.owner)
         self.bias = bias
     }
 
@@ -119,15 +104,14 @@ public struct QuantizedLinear: Sendable {
         if case .perGroup(let size) = granularity, size <= 0 {
             throw .quantization(.invalidGroupSize(size))
         }
-        let quantized: QuantizedTensor
+        let quantized: QuantizedWeight
         do {
-            quantized = try quantizeSymmetric(weight, granularity: granularity)
+            quantized = try SymmetricInt8(granularity: granularity).quantize(weight)
         } catch {
             throw .quantization(error)
         }
-        values = WeightBuffer(copying: quantized.values)
-        scales = quantized.scales
-        self.granularity = quantized.granularity
+        quantizedWeight = quantized
+        values = WeightBuffer(bytes: quantized.codes.unretainedBytes, owner: quantized.codes.owner)
     }
 
     /// Replaces the bias; `nil` removes it.
@@ -150,13 +134,7 @@ public struct QuantizedLinear: Sendable {
 
     /// The int8 weight values, `[outFeatures, inFeatures]` row-major, or `nil` before quantization.
     public var weightValues: [Int8]? {
-        values?.elements(as: Int8.self)
-    }
-
-    /// The weight as `QuantizedTensor`, or `nil` before quantization.
-    public var quantizedWeight: QuantizedTensor? {
-        guard let weightValues, let granularity else { return nil }
-        return QuantizedTensor(shape: [outFeatures, inFeatures], values: weightValues, scales: scales, granularity: granularity)
+        quantizedWeight?.int8Codes
     }
 
     /// Computes `input · (q × scale)ᵀ + b` for an input of shape `[..., inFeatures]`.
@@ -165,13 +143,14 @@ public struct QuantizedLinear: Sendable {
     /// - Throws: ``LayerError/notQuantized(inFeatures:outFeatures:)`` before the weights are
     ///   set, ``LayerError/inputShapeMismatch(inFeatures:actual:)`` for a wrong input shape.
     public func forward(_ input: FloatTensor) throws(LayerError) -> FloatTensor {
-        guard let values, let granularity else {
+        guard let values, let quantizedWeight else {
             throw .notQuantized(inFeatures: inFeatures, outFeatures: outFeatures)
         }
+        let granularity = quantizedWeight.granularity
         if quantizesActivations, let product = try forwardQuantizingActivations(input, values: values, granularity: granularity) {
             return product
         }
-        return try scales.withUnsafeBufferPointer { (scalePointer) throws(LayerError) -> FloatTensor in
+        return try quantizedWeight.scales.withUnsafeBufferPointer { (scalePointer) throws(LayerError) -> FloatTensor in
             let layout: ScaleLayout
             switch granularity {
             case .perTensor: layout = .perTensor(scalePointer[0])
@@ -187,4 +166,10 @@ public struct QuantizedLinear: Sendable {
     public func callAsFunction(_ input: FloatTensor) throws(LayerError) -> FloatTensor {
         try forward(input)
     }
+}
+
+/// Whether a granularity's groups tile rows of `inFeatures` values.
+private func inFeaturesDivides(_ granularity: Granularity, _ inFeatures: Int) -> Bool {
+    guard case .perGroup(let size) = granularity else { return true }
+    return size > 0 && inFeatures % size == 0
 }

@@ -37,6 +37,59 @@ extension TensorSource {
         }
     }
 
+    /// The INT8 layer stored as `<name>.weight` (any scheme with 8-bit codes the source hands
+    /// out through ``TensorSource/quantizedWeight(for:)``: a checkpoint's symmetric INT8, the
+    /// int8 safetensors layout, GGUF Q8_0), with `<name>.bias` when the source has one.
+    ///
+    /// Codes the file stores raw stay in the memory map: the layer reads them in place, and the
+    /// file stays mapped as long as the layer lives (a checkpoint written uncompressed, an int8
+    /// safetensors file). Compressed codes are decoded once into memory the layer owns. Scales
+    /// and bias are small and always copied.
+    ///
+    /// ```swift
+    /// let checkpoint = try CheckpointFile(path: "minilm-int8.swq")
+    /// let query = try checkpoint.quantizedLinear("encoder.layer.0.attention.self.query")
+    /// let y = try query(x)   // x: [tokens, 384]
+    /// ```
+    ///
+    /// - Throws: ``TensorSourceError/noSuchTensor(path:name:)`` when the weight is missing,
+    ///   ``LayerLoadingError/notQuantized(path:tensor:)`` when it is stored as float (use
+    ///   ``linearLayer(_:)`` to accept either), ``LayerLoadingError/invalidLayer(path:layer:reason:)``
+    ///   when the tensors do not form a layer, and the reader's errors (checksums, …).
+    public func quantizedLinear(_ name: String) throws -> QuantizedLinear {
+        let weightName = name + ".weight"
+        guard info(for: weightName) != nil else {
+            throw TensorSourceError.noSuchTensor(path: path, name: weightName)
+        }
+        guard let weight = try quantizedWeight(for: weightName) else {
+            throw LayerLoadingError.notQuantized(path: path, tensor: weightName)
+        }
+        let bias = try optionalBias(for: name)
+        do {
+            return try QuantizedLinear(weight: weight, bias: bias)
+        } catch {
+            throw LayerLoadingError.invalidLayer(path: path, layer: name, reason: error)
+        }
+    }
+
+    /// Whichever layer the source holds for `name`: a ``QuantizedLinear`` when `<name>.weight`
+    /// is quantized, a float ``Linear`` otherwise.
+    public func linearLayer(_ name: String) throws -> any LinearLayer {
+        let weightName = name + ".weight"
+        guard info(for: weightName) != nil else {
+            throw TensorSourceError.noSuchTensor(path: path, name: weightName)
+        }
+        if let weight = try quantizedWeight(for: weightName) {
+            let bias = try optionalBias(for: name)
+            do {
+                return try QuantizedLinear(weight: weight, bias: bias)
+            } catch {
+                throw LayerLoadingError.invalidLayer(path: path, layer: name, reason: error)
+            }
+        }
+        return try linear(name)
+    }
+
     /// `<name>.bias` as Float32, or `nil` when the source has no such tensor.
     package func optionalBias(for name: String) throws -> [Float]? {
         guard info(for: name + ".bias") != nil else { return nil }

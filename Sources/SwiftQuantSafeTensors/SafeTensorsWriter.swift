@@ -19,7 +19,7 @@ public final class SafeTensorsWriter: TensorWriter {
     }
 
     /// The suffix of a scale tensor's name.
-    public static let scaleSuffix = "_scale"
+    public static let scaleSuffix = SafeTensorsInt8Layout.scaleSuffix
 
     public let output: AtomicOutputFile
     public let layout: Layout
@@ -33,8 +33,13 @@ public final class SafeTensorsWriter: TensorWriter {
         self.layout = layout
     }
 
-    /// The writer stores INT8 values and scales (or their dequantized floats) only.
-    public var wantsSourceWeights: Bool { false }
+    /// The int8 layout holds symmetric INT8 (its scale shapes are the granularities); the
+    /// dequantized layout holds any scheme, since it stores `code × scale`.
+    public func canStore(_ scheme: QuantizationDescriptor) -> Bool {
+        if case .dequantized = layout { return true }
+        if case .symmetricInt8 = scheme { return true }
+        return false
+    }
 
     /// String metadata goes to `__metadata__` (with `format: pt`, which transformers requires);
     /// other values are written as their JSON text.
@@ -63,18 +68,24 @@ public final class SafeTensorsWriter: TensorWriter {
         switch tensor.content {
         case .kept(let dtype, let bytes):
             try append(name: tensor.name, dtype: dtype, shape: tensor.shape, bytes: bytes, release: tensor.releaseInputPages)
-        case .quantized(let values, let scales, let granularity, _, _):
+        case .quantized(let weight, _):
+            guard canStore(weight.scheme) else {
+                throw TensorWriterError.unsupportedScheme(tensor: tensor.name, scheme: weight.scheme, format: "int8 safetensors")
+            }
             switch layout {
             case .int8:
-                try append(name: tensor.name, dtype: .i8, shape: tensor.shape, bytes: UnsafeRawBufferPointer(values))
-                try append(
-                    name: tensor.name + Self.scaleSuffix, dtype: .f32,
-                    shape: scaleShape(tensor.shape, granularity), bytes: UnsafeRawBufferPointer(scales))
+                try weight.codes.withUnsafeBytes { codes in
+                    try append(name: tensor.name, dtype: .i8, shape: tensor.shape, bytes: codes)
+                }
+                try weight.scales.withUnsafeBytes { scales in
+                    try append(
+                        name: tensor.name + Self.scaleSuffix, dtype: .f32,
+                        shape: SafeTensorsInt8Layout.scaleShape(tensor.shape, weight.granularity), bytes: scales)
+                }
             case .dequantized(let requested):
                 let dtype = requested ?? (tensor.sourceDType.floatEncoding == nil ? .f32 : tensor.sourceDType)
                 let encoding = dtype.floatEncoding ?? .float32
-                let floats = dequantize(QuantizedTensor(
-                    shape: tensor.shape, values: Array(values), scales: Array(scales), granularity: granularity)).storage
+                let floats = dequantize(weight).storage
                 let encoded = OwnedBytes(count: floats.count * encoding.byteWidth)
                 floats.withUnsafeBufferPointer { encodeFloats($0, as: encoding, into: encoded.mutableBytes) }
                 try append(name: tensor.name, dtype: dtype, shape: tensor.shape, bytes: encoded.bytes)
@@ -126,12 +137,7 @@ public final class SafeTensorsWriter: TensorWriter {
 
 /// The shape of a scale tensor in the int8 layout.
 public func scaleShape(_ shape: [Int], _ granularity: Granularity) -> [Int] {
-    let (rows, columns) = matrixView(of: shape)
-    switch granularity {
-    case .perTensor: return [1]
-    case .perChannel: return [rows, 1]
-    case .perGroup(let size): return [rows, columns / size]
-    }
+    SafeTensorsInt8Layout.scaleShape(shape, granularity)
 }
 
 public enum SafeTensorsWriterError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -17,6 +17,15 @@ struct Convert: ParsableCommand {
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case native, gguf, safetensors
+
+        /// How errors name the output format.
+        var label: String {
+            switch self {
+            case .native: "native"
+            case .gguf: "gguf"
+            case .safetensors: "safetensors"
+            }
+        }
     }
 
     @Argument(help: "A safetensors file, a sharded safetensors folder or a GGUF file.")
@@ -88,10 +97,10 @@ struct Convert: ParsableCommand {
         let plan = QuantizationPlan(tensors: source.tensors, config: config)
         if !quiet { rules.warnAboutUnusedRules(in: plan) }
 
-        let decisions = try Self.decisions(plan.decisions, storableIn: resolvedFormat, input: input)
+        let format = resolvedFormat
+        let ggufOptions = format == .gguf ? try GGUFWriter.Options.resolve(source: source, input: input, architecture: arch) : nil
         AtomicOutputFile.removeTemporaryFilesOnSignal()
         let file = try AtomicOutputFile(destination: output, force: force, inputs: [input])
-        let format = resolvedFormat
         let level = noCompression ? nil : Int32(compressionLevel ?? 1)
         let sink: any TensorWriter
         switch format {
@@ -100,23 +109,29 @@ struct Convert: ParsableCommand {
         case .safetensors:
             sink = SafeTensorsWriter(output: file, layout: .int8)
         case .gguf:
-            sink = GGUFWriter(output: file, options: try .resolve(source: source, input: input, architecture: arch))
+            sink = GGUFWriter(output: file, options: ggufOptions!)
+        }
+        let decisions: [TensorDecision]
+        do {
+            // Adapted to what the writer stores before anything is quantized or written.
+            decisions = try plan.decisions.adapted(to: sink, source: source, format: format.label)
+        } catch {
+            file.discard()
+            throw error
         }
         let metadata = Converter.standardMetadata(
-            source: source, rulesJSON: rulesJSON(plan), compression: level.map { "zstd-\($0)" } ?? "none",
+            source: source,
+            rulesJSON: rulesJSON(plan, storing: sink.storedScheme(forPlanned: plan.config.granularity.granularity(groupSize: plan.config.groupSize))),
+            compression: level.map { "zstd-\($0)" } ?? "none",
             toolVersion: SwiftQuantCommand.configuration.version)
         let converter = Converter(source: source, decisions: decisions, sink: sink, metadata: metadata)
         let bar = ProgressBar(enabled: !quiet)
         let reports: [ConvertedTensorReport]
         do {
-            var converted = try converter.run { progress in
+            let converted = try converter.run { progress in
                 bar.update(
                     tensorsDone: progress.tensorsDone, tensorCount: progress.tensorCount,
                     bytesDone: progress.bytesDone, totalBytes: progress.totalBytes)
-            }
-            if let gguf = sink as? GGUFWriter {
-                // The report shows what the GGUF holds: Q8_0 error, or the F16 fallback.
-                converted = converted.applying(gguf.outcomes)
             }
             reports = converted
             bar.finish()
@@ -138,13 +153,20 @@ struct Convert: ParsableCommand {
     }
 
     /// The rules as `swiftquant.rules` records them (Specs/swiftquant-checkpoint.md).
-    private func rulesJSON(_ plan: QuantizationPlan) -> String {
+    ///
+    /// A writer that stores another scheme than symmetric INT8 whatever the plan's granularity
+    /// (GGUF: Q8_0) records that scheme instead of the granularity the plan asked for.
+    private func rulesJSON(_ plan: QuantizationPlan, storing scheme: QuantizationDescriptor) -> String {
         let config = plan.config
         var fields: [String] = []
         fields.append("\"config\":" + (config.path.map(jsonQuoted) ?? "null"))
         fields.append("\"defaults\":\(config.useDefaults)")
-        fields.append("\"granularity\":" + jsonQuoted(config.granularity.rawValue))
-        fields.append("\"group_size\":\(config.groupSize)")
+        if case .symmetricInt8 = scheme {
+            fields.append("\"granularity\":" + jsonQuoted(config.granularity.rawValue))
+            fields.append("\"group_size\":\(config.groupSize)")
+        } else {
+            fields.append("\"scheme\":" + jsonQuoted(scheme.name))
+        }
         fields.append("\"keep_dtype\":" + jsonQuoted(config.keepDType.rawValue))
         fields.append("\"rules\":[" + config.rules.map { jsonQuoted($0.label) }.joined(separator: ",") + "]")
         fields.append("\"decisions\":{" + plan.decisions.map { jsonQuoted($0.tensor.name) + ":" + jsonQuoted($0.reason) }.joined(separator: ",") + "}")
@@ -188,7 +210,7 @@ struct ConversionSummary {
         if !worst.isEmpty {
             lines.append("  lowest SNR:")
             for report in worst {
-                let granularity = if case .quantize(let g) = report.action { g.description } else { "" }
+                let granularity = report.scheme?.description ?? ""
                 lines.append("    " + String(format: "%6.1f dB", Double(report.metrics!.snrDecibels)) + "  \(report.name) (\(granularity))")
             }
         }
@@ -205,7 +227,8 @@ struct ConversionSummary {
             switch report.action {
             case .quantize(let granularity):
                 fields += ["\"action\":\"quantize\"", "\"granularity\":" + jsonQuoted(granularity.name),
-                           "\"group_size\":" + (granularity.groupSize.map(String.init) ?? "null")]
+                           "\"group_size\":" + (granularity.groupSize.map(String.init) ?? "null"),
+                           "\"scheme\":" + (report.scheme.map { jsonQuoted($0.name) } ?? "null")]
             case .keep(let dtype):
                 fields += ["\"action\":\"keep\"", "\"keep_dtype\":" + jsonQuoted(dtype.rawValue)]
             }

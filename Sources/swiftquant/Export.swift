@@ -94,15 +94,9 @@ struct Export: ParsableCommand {
             }
             return
         }
-        let quantized = try file.quantizedTensor(named: entry.name)
-        try withExtendedLifetime(quantized.values) {
-            try quantized.scales.withUnsafeBufferPointer { scales in
-                try sink.write(ConvertedTensor(
-                    name: entry.name, shape: entry.shape, sourceDType: entry.sourceDType,
-                    content: .quantized(
-                        values: quantized.values.bytes.bindMemory(to: Int8.self), scales: scales,
-                        granularity: quantized.granularity, weights: nil, metrics: entry.metrics)))
-            }
-        }
+        guard let weight = try file.quantizedWeight(for: entry.name) else { return }
+        try sink.write(ConvertedTensor(
+            name: entry.name, shape: entry.shape, sourceDType: entry.sourceDType,
+            content: .quantized(weight, metrics: entry.metrics)))
     }
 }

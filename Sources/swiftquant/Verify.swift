@@ -122,9 +122,9 @@ private struct VerifyRow {
         guard info.shape == entry.shape else {
             throw VerifyError.shapeDiffers(tensor: entry.name, checkpoint: entry.shape, source: info.shape)
         }
-        if entry.quantization != nil {
+        if let weight = try file.quantizedWeight(for: entry.name) {
             let weights = try FloatTensor(shape: info.shape, storage: try source.floats(for: entry.name))
-            measured = quantizationError(original: weights, quantized: try file.quantizedTensor(named: entry.name).quantizedTensor)
+            measured = quantizationError(original: weights, quantized: weight)
         } else if entry.dtype == info.dtype {
             let stored = try file.data(for: entry.name), original = try source.data(for: entry.name)
             // The bytes are views owned by the TensorData values: keep both alive while comparing.

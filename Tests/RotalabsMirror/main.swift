@@ -107,7 +107,7 @@ func compareArithmetic(_ path: String) throws {
                     }
                     let snr = quantizationError(
                         original: try FloatTensor(shape: info.shape, storage: weights),
-                        quantized: QuantizedTensor(shape: info.shape, values: values, scales: scaleValues, granularity: granularity)).snrDecibels
+                        quantized: try QuantizedWeight(shape: info.shape, scheme: .symmetricInt8(granularity), int8Codes: values, scales: scaleValues)).snrDecibels
                     results[arithmetic] = (values, scaleValues, snr)
                 }
                 let f = results[.float32]!, r = results[.reference]!

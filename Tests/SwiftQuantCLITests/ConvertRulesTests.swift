@@ -26,7 +26,7 @@ import SwiftQuant
             #expect(a.quantization == b.quantization && a.metrics == b.metrics, "\(a.name)")
             #expect(bytes(try plain.data(for: a.name)) == bytes(try withThreshold.data(for: b.name)), "\(a.name)")
             if a.quantization != nil {
-                #expect(try plain.quantizedTensor(named: a.name).scales == withThreshold.quantizedTensor(named: b.name).scales)
+                #expect(try plain.quantizedWeight(for: a.name)?.scales == withThreshold.quantizedWeight(for: b.name)?.scales)
             }
         }
     }

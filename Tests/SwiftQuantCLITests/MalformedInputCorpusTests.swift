@@ -138,7 +138,7 @@ struct MalformedInputCorpusTests {
         try Data(MalformedInputCorpus.CheckpointBuilder.standard().bytes).write(to: URL(fileURLWithPath: folder + "/good.swq"))
         let good = try CheckpointFile(path: folder + "/good.swq")
         try good.verify(tensorNamed: "w")
-        #expect(try good.quantizedTensor(named: "w").scales == [Float](repeating: 0.01, count: 4))
+        #expect(try good.quantizedWeight(for: "w")?.scales == [Float](repeating: 0.01, count: 4))
 
         let cases = MalformedInputCorpus.craftedCheckpointCases()
         #expect(cases.count >= 50)

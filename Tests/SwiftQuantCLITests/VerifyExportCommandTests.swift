@@ -104,9 +104,13 @@ import SwiftQuant
             default: [rows, columns / group]
             }
             #expect(scale.shape == expectedShape && scale.dtype == .f32)
-            let quantized = try stored.quantizedTensor(named: tensor.name)
-            #expect(bytes(try exported.data(for: tensor.name)) == bytes(quantized.values))
+            let quantized = try #require(try stored.quantizedWeight(for: tensor.name))
+            #expect(bytes(try exported.data(for: tensor.name)) == quantized.codes.withUnsafeBytes { Array($0) })
             #expect(try exported.floats(for: tensor.name + "_scale") == quantized.scales)
+            // The int8 layout reads back as the same quantized weight, granularity included.
+            let readBack = try #require(try exported.quantizedWeight(for: tensor.name))
+            #expect(readBack == quantized)
+            #expect(readBack.granularity.name == granularity)
         }
     }
 

@@ -11,7 +11,7 @@ import SwiftQuant
 
     @Test func dequantizeRestoresCodesTimesScale() throws {
         let quantized = try quantizeSymmetric(original, granularity: .perTensor)
-        #expect(quantized.values == [127, 2, 0, 0, 16])
+        #expect(quantized.int8Codes == [127, 2, 0, 0, 16])
         #expect(dequantize(quantized).storage == [254, 4, 0, 0, 32])
     }
 
@@ -44,7 +44,7 @@ import SwiftQuant
         let quantized = try quantizeSymmetric(original, granularity: .perTensor)
         let expected = quantizationError(original: original, quantized: quantized)
         let encoded = bytes(of: patterns).withUnsafeBytes { raw in
-            quantized.values.withUnsafeBufferPointer { values in
+            quantized.withInt8Codes { values in
                 quantized.scales.withUnsafeBufferPointer { scales in
                     quantizationError(encoded: raw, encoding: .float16, values: values, scales: scales)
                 }
@@ -52,7 +52,7 @@ import SwiftQuant
         }
         #expect(encoded == expected)
         let buffers = original.storage.withUnsafeBufferPointer { input in
-            quantized.values.withUnsafeBufferPointer { values in
+            quantized.withInt8Codes { values in
                 quantized.scales.withUnsafeBufferPointer { scales in
                     quantizationError(original: input, values: values, scales: scales)
                 }

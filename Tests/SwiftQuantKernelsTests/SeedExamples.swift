@@ -76,7 +76,7 @@ import SwiftQuant
         let layer = try QuantizedLinear(quantized: rows, scale: rowScales)
         #expect(layer.weightScale == rowScales && layer.weightInt8.storage == rows.storage)
         let handMade = try Int8Tensor(shape: [2, 2], storage: rows.storage)
-        #expect(throws: KernelError.self) { try QuantizedTensor(handMade, scale: rowScales) }
+        #expect(throws: KernelError.self) { try QuantizedWeight(handMade, scale: rowScales) }
     }
 
     @Test func bitsOtherThanEightAreAnError() {

@@ -4,7 +4,7 @@ import SwiftQuant
 /// Hand-computed cases. Scales are chosen as 127 · 2^k where possible so that `w / scale`
 /// is exact and the expected codes can be worked out on paper.
 @Suite struct SymmetricQuantizationTests {
-    private func quantize(_ shape: [Int], _ w: [Float], _ granularity: Granularity) throws -> QuantizedTensor {
+    private func quantize(_ shape: [Int], _ w: [Float], _ granularity: Granularity) throws -> QuantizedWeight {
         try quantizeSymmetric(FloatTensor(shape: shape, storage: w), granularity: granularity)
     }
 
@@ -12,55 +12,55 @@ import SwiftQuant
         // max|w| = 254 → scale 2; w/scale = 2.5, -2.5, 3.5, -3.5, 0.5, -1.5, 127.
         let q = try quantize([7], [5, -5, 7, -7, 1, -3, 254], .perTensor)
         #expect(q.scales == [2])
-        #expect(q.values == [2, -2, 4, -4, 0, -2, 127])
+        #expect(q.int8Codes == [2, -2, 4, -4, 0, -2, 127])
     }
 
     @Test func tiesAtScaleOne() throws {
         let q = try quantize([4], [2.5, -2.5, 3.5, 127], .perTensor)
         #expect(q.scales == [1])
-        #expect(q.values == [2, -2, 4, 127])
+        #expect(q.int8Codes == [2, -2, 4, 127])
     }
 
     @Test func allZeroTensorHasScaleOne() throws {
         for granularity in [Granularity.perTensor, .perChannel, .perGroup(size: 2)] {
             let q = try quantize([2, 4], [Float](repeating: 0, count: 8), granularity)
-            #expect(q.values == [Int8](repeating: 0, count: 8))
+            #expect(q.int8Codes == [Int8](repeating: 0, count: 8))
             #expect(q.scales.allSatisfy { $0 == 1 })
         }
         // -0 is zero too.
         let negative = try quantize([3], [-0.0, 0, -0.0], .perTensor)
-        #expect(negative.scales == [1] && negative.values == [0, 0, 0])
+        #expect(negative.scales == [1] && negative.int8Codes == [0, 0, 0])
     }
 
     @Test func zeroRowGetsScaleOnePerChannel() throws {
         let q = try quantize([3, 3], [0, 0, 0, 1, 2, -127, 0, 0, 0], .perChannel)
         #expect(q.scales == [1, 1, 1])
-        #expect(q.values == [0, 0, 0, 1, 2, -127, 0, 0, 0])
+        #expect(q.int8Codes == [0, 0, 0, 1, 2, -127, 0, 0, 0])
         let scaled = try quantize([2, 3], [0, 0, 0, 254, -5, 7], .perChannel)
         #expect(scaled.scales == [1, 2])
-        #expect(scaled.values == [0, 0, 0, 127, -2, 4])
+        #expect(scaled.int8Codes == [0, 0, 0, 127, -2, 4])
     }
 
     @Test func outlierCrushesSmallValues() throws {
         // scale = 1000/127 ≈ 7.874, so |w| < 3.937 rounds to 0.
         let q = try quantize([5], [1000, 1, -1, 3.9, -4], .perTensor)
         #expect(q.scales == [Float(1000) / 127])
-        #expect(q.values == [127, 0, 0, 0, -1])
+        #expect(q.int8Codes == [127, 0, 0, 0, -1])
     }
 
     @Test func subnormalWeights() throws {
         let ulp = Float.leastNonzeroMagnitude  // 2^-149
         // 1 ulp / 127 rounds to 0 → scale 1 → every code 0.
         let tiny = try quantize([2], [ulp, -ulp], .perTensor)
-        #expect(tiny.scales == [1] && tiny.values == [0, 0])
+        #expect(tiny.scales == [1] && tiny.int8Codes == [0, 0])
         // 190 ulp / 127 = 1.496 ulp rounds to 1 ulp, so w/scale = ±190 and the clamp decides.
         let clamped = try quantize([3], [190 * ulp, -190 * ulp, 63 * ulp], .perTensor)
         #expect(clamped.scales == [ulp])
-        #expect(clamped.values == [127, -128, 63])
+        #expect(clamped.int8Codes == [127, -128, 63])
         // A normal scale over subnormal weights.
         let mixed = try quantize([2], [Float.leastNormalMagnitude * 127, ulp], .perTensor)
         #expect(mixed.scales == [Float.leastNormalMagnitude])
-        #expect(mixed.values == [127, 0])
+        #expect(mixed.int8Codes == [127, 0])
     }
 
     @Test func perGroupScalesEachRun() throws {
@@ -68,7 +68,7 @@ import SwiftQuant
         let q = try quantize([1, 8], [1, 2, -3, 127, 254, -3, 5, 7], .perGroup(size: 4))
         #expect(q.granularity == .perGroup(size: 4))
         #expect(q.scales == [1, 2])
-        #expect(q.values == [1, 2, -3, 127, 127, -2, 2, 4])
+        #expect(q.int8Codes == [1, 2, -3, 127, 127, -2, 2, 4])
     }
 
     @Test func perGroupFallsBackToPerChannel() throws {
@@ -79,38 +79,38 @@ import SwiftQuant
         let q = try quantize([2, 6], [127, 1, 2, 3, 4, 5, 254, 1, 3, 5, 7, 9], .perGroup(size: 4))
         #expect(q.granularity == .perChannel)
         #expect(q.scales == [1, 2])
-        #expect(q.values == [127, 1, 2, 3, 4, 5, 127, 0, 2, 2, 4, 4])
+        #expect(q.int8Codes == [127, 1, 2, 3, 4, 5, 127, 0, 2, 2, 4, 4])
     }
 
     @Test func perTensorUsesOneScale() throws {
         let q = try quantize([2, 2], [254, 1, -3, 5], .perTensor)
         #expect(q.scales == [2])
-        #expect(q.values == [127, 0, -2, 2])
+        #expect(q.int8Codes == [127, 0, -2, 2])
     }
 
     @Test func nDimensionalWeightIsRowsByRest() throws {
         // [2, 2, 2] per channel = [2, 4]: rows (1, 2, 3, 127) and (254, 5, -7, 0).
         let q = try quantize([2, 2, 2], [1, 2, 3, 127, 254, 5, -7, 0], .perChannel)
         #expect(q.scales == [1, 2])
-        #expect(q.values == [1, 2, 3, 127, 127, 2, -4, 0])
+        #expect(q.int8Codes == [1, 2, 3, 127, 127, 2, -4, 0])
         #expect(scaleCount(shape: [2, 2, 2], granularity: .perGroup(size: 2)) == 4)
         let grouped = try quantize([2, 2, 2], [1, 127, 3, 254, 254, 5, -7, 127], .perGroup(size: 2))
         #expect(grouped.scales == [1, 2, 2, 1])
-        #expect(grouped.values == [1, 127, 2, 127, 127, 2, -7, 127])
+        #expect(grouped.int8Codes == [1, 127, 2, 127, 127, 2, -7, 127])
     }
 
     @Test func scalarsAndOneDimensionalTensors() throws {
         let scalar = try quantize([], [-254], .perChannel)
-        #expect(scalar.scales == [2] && scalar.values == [-127])
+        #expect(scalar.scales == [2] && scalar.int8Codes == [-127])
         let vector = try quantize([3], [127, -1, 0], .perChannel)
-        #expect(vector.scales == [1] && vector.values == [127, -1, 0])
+        #expect(vector.scales == [1] && vector.int8Codes == [127, -1, 0])
     }
 
     @Test func emptyTensors() throws {
         let empty = try quantize([0, 4], [], .perChannel)
-        #expect(empty.values.isEmpty && empty.scales.isEmpty)
+        #expect(empty.int8Codes.isEmpty && empty.scales.isEmpty)
         let perTensor = try quantize([0], [], .perTensor)
-        #expect(perTensor.values.isEmpty && perTensor.scales == [1])
+        #expect(perTensor.int8Codes.isEmpty && perTensor.scales == [1])
         let emptyRows = try quantize([2, 0], [], .perChannel)
         #expect(emptyRows.scales == [1, 1])
     }

@@ -14,7 +14,7 @@ import Testing
 struct CheckpointTensor {
     var name: String
     var shape: [Int]
-    var quantized: QuantizedTensor?
+    var quantized: QuantizedWeight?
     var floats: [Float]
 
     static func quantized(_ name: String, _ shape: [Int], _ granularity: Granularity, seed: UInt64) throws -> CheckpointTensor {
@@ -39,13 +39,8 @@ func writeTestCheckpoint(_ tensors: [CheckpointTensor], compressionLevel: Int32?
     try writer.begin(tensors: infos, metadata: [:])
     for tensor in tensors {
         if let quantized = tensor.quantized {
-            try quantized.values.withUnsafeBufferPointer { values in
-                try quantized.scales.withUnsafeBufferPointer { scales in
-                    try writer.write(ConvertedTensor(
-                        name: tensor.name, shape: tensor.shape, sourceDType: .f32,
-                        content: .quantized(values: values, scales: scales, granularity: quantized.granularity, weights: nil, metrics: nil)))
-                }
-            }
+            try writer.write(ConvertedTensor(
+                name: tensor.name, shape: tensor.shape, sourceDType: .f32, content: .quantized(quantized, metrics: nil)))
         } else {
             try tensor.floats.withUnsafeBytes { bytes in
                 try writer.write(ConvertedTensor(name: tensor.name, shape: tensor.shape, sourceDType: .f32, content: .kept(dtype: .f32, bytes: bytes)))
@@ -86,7 +81,7 @@ struct CheckpointLoadingTests {
             #expect(layer.quantizedWeight == stored, "\(name)")
             #expect((layer.bias != nil) == hasBias)
             #expect(layer.bias == bias)
-            let expected = try QuantizedLinear(quantized: stored, bias: bias)
+            let expected = try QuantizedLinear(weight: stored, bias: bias)
             let x = randomTensor([5, stored.shape[1]], seed: 11)
             #expect(try layer(x) == expected(x), "\(name)")
         }
@@ -124,7 +119,7 @@ struct CheckpointLoadingTests {
         #expect(throws: TensorSourceError.noSuchTensor(path: path, name: "block.missing.weight")) {
             try checkpoint.quantizedLinear("block.missing")
         }
-        #expect(throws: CheckpointError.notQuantized(path: path, tensor: "block.kept.weight")) {
+        #expect(throws: LayerLoadingError.notQuantized(path: path, tensor: "block.kept.weight")) {
             try checkpoint.quantizedLinear("block.kept")
         }
         #expect(throws: LayerLoadingError.invalidLayer(

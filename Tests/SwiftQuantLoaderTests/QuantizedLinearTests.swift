@@ -66,7 +66,7 @@ struct QuantizedLinearTests {
         var layer = QuantizedLinear(inFeatures: 64, outFeatures: 12)
         try layer.quantizeWeights(weight)
         let expected = try quantizeSymmetric(weight, granularity: .perChannel)
-        #expect(layer.weightValues == expected.values)
+        #expect(layer.weightValues == expected.int8Codes)
         #expect(layer.scales == expected.scales)
         #expect(layer.granularity == .perChannel)
     }
@@ -109,7 +109,7 @@ struct QuantizedLinearTests {
     func fromQuantizedTensor() throws {
         let weight = randomTensor([4, 32], seed: 12)
         let quantized = try quantizeSymmetric(weight, granularity: .perGroup(size: 16))
-        let layer = try QuantizedLinear(quantized: quantized, bias: [1, 2, 3, 4])
+        let layer = try QuantizedLinear(weight: quantized, bias: [1, 2, 3, 4])
         #expect(layer.quantizedWeight == quantized)
         let y = try layer(FloatTensor(shape: [1, 32], storage: [Float](repeating: 0, count: 32)))
         #expect(y.storage == [1, 2, 3, 4])
@@ -144,13 +144,13 @@ struct QuantizedLinearTests {
             try layer.setBias([1, 2, 3])
         }
         let quantized = try quantizeSymmetric(randomTensor([4, 8], seed: 3), granularity: .perChannel)
-        var wrongScales = quantized
-        wrongScales.scales.removeLast()
-        #expect(throws: LayerError.scaleCountMismatch(granularity: .perChannel, expected: 4, actual: 3)) {
-            try QuantizedLinear(quantized: wrongScales)
+        // A weight whose scales do not fit cannot exist, so no layer can be built from one.
+        #expect(throws: KernelError.self) {
+            try QuantizedWeight(shape: [4, 8], scheme: quantized.scheme, int8Codes: quantized.int8Codes, scales: [1, 1, 1])
         }
         #expect(throws: LayerError.self) {
-            try QuantizedLinear(quantized: QuantizedTensor(shape: [2, 2, 2], values: [Int8](repeating: 0, count: 8), scales: [1, 1], granularity: .perChannel))
+            try QuantizedLinear(weight: QuantizedWeight(
+                shape: [2, 2, 2], scheme: .symmetricInt8(.perChannel), int8Codes: [Int8](repeating: 0, count: 8), scales: [1, 1]))
         }
     }
 

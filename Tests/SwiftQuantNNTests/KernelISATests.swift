@@ -164,7 +164,7 @@ func bitPatterns(_ tensor: FloatTensor) -> [UInt32] { tensor.storage.map(\.bitPa
     private func checkInt8(outFeatures: Int, inFeatures: Int, granularity: Granularity, random: inout TestValues) throws {
         let weight = FloatTensor(uncheckedShape: [outFeatures, inFeatures], storage: random.array(outFeatures * inFeatures))
         let quantized = try quantizeSymmetric(weight, granularity: granularity)
-        let layer = try QuantizedLinear(quantized: quantized, bias: random.array(outFeatures))
+        let layer = try QuantizedLinear(weight: quantized, bias: random.array(outFeatures))
         let dequantized = dequantize(quantized).storage
         for batch in Self.batches {
             let input = FloatTensor(uncheckedShape: [batch, inFeatures], storage: random.array(batch * inFeatures, 3))

@@ -18,17 +18,18 @@ import Testing
             let weight = FloatTensor(uncheckedShape: [outFeatures, inFeatures], storage: random.array(outFeatures * inFeatures))
             let quantized = try quantizeSymmetric(weight, granularity: granularity)
             let bias = random.array(outFeatures)
-            var layer = try QuantizedLinear(quantized: quantized, bias: bias)
+            var layer = try QuantizedLinear(weight: quantized, bias: bias)
             layer.quantizesActivations = true
             for batch in [1, 3, 5, 32] {
                 let input = FloatTensor(uncheckedShape: [batch, inFeatures], storage: random.array(batch * inFeatures, 3))
                 let activations = try quantizeSymmetric(input, granularity: .perChannel)
+                let (activationCodes, weightCodes) = (activations.int8Codes, quantized.int8Codes)
                 var expected = [Float](repeating: 0, count: batch * outFeatures)
                 for b in 0..<batch {
                     for o in 0..<outFeatures {
                         var dot = 0
                         for k in 0..<inFeatures {
-                            dot += Int(activations.values[b * inFeatures + k]) * Int(quantized.values[o * inFeatures + k])
+                            dot += Int(activationCodes[b * inFeatures + k]) * Int(weightCodes[o * inFeatures + k])
                         }
                         var y = Float(Int32(dot)) * activations.scales[b]
                         y = y * (granularity == .perTensor ? quantized.scales[0] : quantized.scales[o])
@@ -48,7 +49,7 @@ import Testing
     @Test func closeToTheWeightOnlyProduct() throws {
         var random = TestValues(seed: 83)
         let weight = FloatTensor(uncheckedShape: [64, 512], storage: random.array(64 * 512))
-        var layer = try QuantizedLinear(quantized: try quantizeSymmetric(weight, granularity: .perChannel))
+        var layer = try QuantizedLinear(weight: try quantizeSymmetric(weight, granularity: .perChannel))
         let input = FloatTensor(uncheckedShape: [4, 512], storage: random.array(4 * 512))
         let weightOnly = try layer(input).storage
         layer.quantizesActivations = true
@@ -66,7 +67,7 @@ import Testing
     @Test func perGroupLayersKeepTheWeightOnlyPath() throws {
         var random = TestValues(seed: 97)
         let weight = FloatTensor(uncheckedShape: [8, 256], storage: random.array(8 * 256))
-        var layer = try QuantizedLinear(quantized: try quantizeSymmetric(weight, granularity: .perGroup(size: 128)))
+        var layer = try QuantizedLinear(weight: try quantizeSymmetric(weight, granularity: .perGroup(size: 128)))
         let input = FloatTensor(uncheckedShape: [2, 256], storage: random.array(2 * 256))
         let weightOnly = try layer(input)
         layer.quantizesActivations = true
@@ -74,7 +75,7 @@ import Testing
     }
 
     @Test func nonFiniteActivationsThrow() throws {
-        var layer = try QuantizedLinear(quantized: try quantizeSymmetric(
+        var layer = try QuantizedLinear(weight: try quantizeSymmetric(
             FloatTensor(uncheckedShape: [2, 4], storage: [1, 2, 3, 4, 5, 6, 7, 8]), granularity: .perChannel))
         layer.quantizesActivations = true
         #expect(throws: LayerError.self) {

@@ -42,9 +42,9 @@ import Testing
             result[info.name] = Result {
                 // The copies happen while the decoded buffers are alive (`owner` holds them).
                 if info.storage?.quantization != nil {
-                    let tensor = try checkpoint.quantizedTensor(named: info.name)
-                    return withExtendedLifetime(tensor.values) {
-                        Decoded(info: info, values: Array(tensor.values.bytes), scales: tensor.scales.map(\.bitPattern))
+                    let tensor = try #require(try checkpoint.quantizedWeight(for: info.name))
+                    return tensor.codes.withUnsafeBytes {
+                        Decoded(info: info, values: Array($0), scales: tensor.scales.map(\.bitPattern))
                     }
                 }
                 let data = try checkpoint.data(for: info.name)

@@ -17,7 +17,7 @@ struct FixtureTensor {
     var shape: [Int]
     var sourceDType: DType
     /// Quantized: the kernel's result for `weights`; kept: nil.
-    var quantized: QuantizedTensor?
+    var quantized: QuantizedWeight?
     var weights: [Float]
     /// Kept: the stored dtype and bytes.
     var keptDType: DType?
@@ -76,15 +76,9 @@ func writeCheckpoint(
     for tensor in tensors {
         if let quantized = tensor.quantized {
             let metrics = quantizationError(original: try FloatTensor(shape: tensor.shape, storage: tensor.weights), quantized: quantized)
-            try quantized.values.withUnsafeBufferPointer { values in
-                try quantized.scales.withUnsafeBufferPointer { scales in
-                    try tensor.weights.withUnsafeBufferPointer { weights in
-                        try writer.write(ConvertedTensor(
-                            name: tensor.name, shape: tensor.shape, sourceDType: tensor.sourceDType,
-                            content: .quantized(values: values, scales: scales, granularity: quantized.granularity, weights: weights, metrics: metrics)))
-                    }
-                }
-            }
+            try writer.write(ConvertedTensor(
+                name: tensor.name, shape: tensor.shape, sourceDType: tensor.sourceDType,
+                content: .quantized(quantized, metrics: metrics)))
         } else {
             try tensor.keptBytes.withUnsafeBytes { bytes in
                 try writer.write(ConvertedTensor(

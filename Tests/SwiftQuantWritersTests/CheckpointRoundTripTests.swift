@@ -37,8 +37,8 @@ import Testing
             let info = try #require(checkpoint.info(for: tensor.name))
             #expect(info.shape == tensor.shape)
             if let quantized = tensor.quantized {
-                let stored = try checkpoint.quantizedTensor(named: tensor.name)
-                #expect(stored.quantizedTensor == quantized)
+                let stored = try #require(try checkpoint.quantizedWeight(for: tensor.name))
+                #expect(stored == quantized)
                 #expect(info.dtype == .i8)
                 #expect(info.storage?.quantization == quantized.granularity)
                 #expect(try checkpoint.floats(for: tensor.name) == dequantize(quantized).storage)
@@ -50,7 +50,7 @@ import Testing
                 #expect(withExtendedLifetime(data) { Array(data.bytes) } == tensor.keptBytes)
                 #expect(info.dtype == tensor.keptDType)
                 #expect(info.storage?.quantization == nil)
-                #expect(throws: CheckpointError.self) { try checkpoint.quantizedTensor(named: tensor.name) }
+                #expect(try checkpoint.quantizedWeight(for: tensor.name) == nil)
             }
             try checkpoint.verify(tensorNamed: tensor.name)
         }

@@ -45,7 +45,7 @@ import Testing
         for tensor in checkpoint.tensors {
             do {
                 _ = try checkpoint.data(for: tensor.name)
-                if tensor.storage?.quantization != nil { _ = try checkpoint.quantizedTensor(named: tensor.name) }
+                if tensor.storage?.quantization != nil { _ = try checkpoint.quantizedWeight(for: tensor.name) }
             } catch {
                 return error
             }

@@ -47,7 +47,8 @@ private var modelFolder: String {
     get throws { try TestModels.miniLM }
 }
 
-/// Converts `source` to GGUF at `path` with the default rules; returns the writer and reports.
+/// Converts `source` to GGUF at `path` with the default rules, adapted to what GGUF stores;
+/// returns the writer and reports.
 @discardableResult
 private func convertToGGUF(
     _ source: any TensorSource, to path: String, options: GGUFWriter.Options? = nil,
@@ -56,9 +57,10 @@ private func convertToGGUF(
     let output = try AtomicOutputFile(destination: path, force: true)
     let writer = GGUFWriter(output: output, options: options ?? .init(architecture: "test", name: "fixture"))
     let plan = QuantizationPlan(tensors: source.tensors)
-    let reports = try Converter(source: source, decisions: plan.decisions, sink: writer, metadata: metadata).run()
+    let decisions = try plan.decisions.adapted(to: writer, source: source, format: "gguf")
+    let reports = try Converter(source: source, decisions: decisions, sink: writer, metadata: metadata).run()
     try output.commit()
-    return (writer, reports.applying(writer.outcomes))
+    return (writer, reports)
 }
 
 /// A tensor's stored bytes, copied while the data (and its map) is alive.
@@ -80,15 +82,15 @@ private func q8_0(_ weights: [Float]) throws -> [UInt8] {
         let options = try GGUFWriter.Options.resolve(source: source, input: source.path, architecture: nil)
         #expect(options.architecture == "bert")  // config.json's model_type
         #expect(options.name == "all-MiniLM-L6-v2")  // the folder: model.safetensors is generic
-        let (writer, reports) = try convertToGGUF(source, to: path, options: options)
+        let (_, reports) = try convertToGGUF(source, to: path, options: options)
 
         let gguf = try GGUFFile(path: path)
         #expect(gguf.tensors.map(\.name) == source.tensors.map(\.name))
         var q8Count = 0
-        for (tensor, outcome) in zip(gguf.tensors, writer.outcomes) {
+        for (tensor, report) in zip(gguf.tensors, reports) {
             let original = try #require(source.info(for: tensor.name))
             #expect(tensor.shape == original.shape)
-            #expect(tensor.dtype == outcome.dtype)
+            #expect((tensor.dtype == .q8_0) == (report.scheme == .q8_0))
             let stored = (try storedBytes(tensor.name, in: gguf))
             if tensor.dtype == .q8_0 {
                 q8Count += 1
@@ -101,6 +103,7 @@ private func q8_0(_ weights: [Float]) throws -> [UInt8] {
         #expect(q8Count > 30)
         for report in reports where report.metrics != nil {
             #expect(report.action == .quantize(.perGroup(size: 32)))
+            #expect(report.scheme == .q8_0)
             // Q8_0 on MiniLM: blocks of 32 beat per-channel's 33.5 dB minimum comfortably.
             #expect(report.metrics!.snrDecibels > 38)
         }
@@ -129,10 +132,10 @@ private func q8_0(_ weights: [Float]) throws -> [UInt8] {
         source.add("mask", [3], .i8, bytes: [1, 0, 255])
         source.add("empty.weight", [0, 64], floats: [])
         let path = temporaryFolder() + "/odd.gguf"
-        let (writer, reports) = try convertToGGUF(source, to: path)
+        let (_, reports) = try convertToGGUF(source, to: path)
 
-        #expect(writer.outcomes.map(\.dtype) == [.f16, .q8_0, .bf16, .i64, .i8, .f32])
         let gguf = try GGUFFile(path: path)
+        #expect(gguf.tensors.map(\.dtype) == [.f16, .q8_0, .bf16, .i64, .i8, .f32])
         let expectedHalves = odd.map { Float16($0).bitPattern }.withUnsafeBytes { Array($0) }
         #expect((try storedBytes("layer.odd.weight", in: gguf)) == expectedHalves)
         #expect((try storedBytes("layer.even.weight", in: gguf)) == (try q8_0(even)))
@@ -151,24 +154,29 @@ private func q8_0(_ weights: [Float]) throws -> [UInt8] {
         #expect(evenReport.metrics?.maxAbsError == maxError)
     }
 
-    @Test func exportWithoutWeightsQuantizesTheDequantizedValues() throws {
+    @Test func refusesSymmetricInt8AndStoresQ8_0AsGiven() throws {
         let weights = pseudoRandomFloats(8 * 64, seed: 8)
-        let quantized = try quantizeSymmetric(FloatTensor(shape: [8, 64], storage: weights), granularity: .perChannel)
+        let int8 = try quantizeSymmetric(FloatTensor(shape: [8, 64], storage: weights), granularity: .perChannel)
         let path = temporaryFolder() + "/export.gguf"
         let output = try AtomicOutputFile(destination: path, force: true)
         let writer = GGUFWriter(output: output, options: .init(architecture: "test", name: "export"))
+        #expect(!writer.canStore(.symmetricInt8(.perChannel)) && writer.canStore(.q8_0))
+        #expect(writer.storedScheme(forPlanned: .perTensor) == .q8_0)
         try writer.begin(tensors: [TensorInfo(name: "w", dtype: .f32, shape: [8, 64], byteCount: 2048)], metadata: [:])
-        try quantized.values.withUnsafeBufferPointer { values in
-            try quantized.scales.withUnsafeBufferPointer { scales in
-                try writer.write(ConvertedTensor(
-                    name: "w", shape: [8, 64], sourceDType: .f32,
-                    content: .quantized(values: values, scales: scales, granularity: .perChannel, weights: nil, metrics: nil)))
-            }
+        let refused = TensorWriterError.unsupportedScheme(tensor: "w", scheme: .symmetricInt8(.perChannel), format: "GGUF")
+        #expect(throws: refused) {
+            try writer.write(ConvertedTensor(name: "w", shape: [8, 64], sourceDType: .f32, content: .quantized(int8, metrics: nil)))
         }
+        #expect(refused.description.contains("symmetric INT8 per-channel") && refused.description.contains("GGUF"))
+        // The Q8_0 weight is written as ggml blocks, byte for byte what gguf-py's layout is.
+        let q8 = try Q8_0().quantize(FloatTensor(shape: [8, 64], storage: weights))
+        try writer.write(ConvertedTensor(name: "w", shape: [8, 64], sourceDType: .f32, content: .quantized(q8, metrics: nil)))
         try writer.finish()
         try output.commit()
-        let restored = dequantize(quantized).storage
-        #expect((try storedBytes("w", in: GGUFFile(path: path))) == (try q8_0(restored)))
+        let gguf = try GGUFFile(path: path)
+        #expect((try storedBytes("w", in: gguf)) == (try q8_0(weights)))
+        // …and reads back as the same weight: codes and the widened fp16 d.
+        #expect(try gguf.quantizedWeight(for: "w") == q8)
     }
 
     @Test func ggufSourceKeepsItsTypedMetadataAndBlockTypes() throws {
