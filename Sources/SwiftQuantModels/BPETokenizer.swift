@@ -534,9 +534,9 @@ public struct BPETokenizer: Tokenizer {
                 }
             case .metaspace(let replacement, let scheme):
                 pieces = pieces.enumerated().map { index, piece in
-                    var text = piece.replacingOccurrences(of: String(replacement), with: " ", options: .literal)
-                    if index == 0 && scheme != "never" && text.first == " " { text.removeFirst() }
-                    return text
+                    // As the reference: in the first token every replacement character goes.
+                    let first = index == 0 && scheme != "never"
+                    return piece.replacingOccurrences(of: String(replacement), with: first ? "" : " ", options: .literal)
                 }
             }
         }
@@ -569,8 +569,8 @@ public struct BPETokenizer: Tokenizer {
                         while s < start, text.first == content { text.removeFirst(); s += 1 }
                     }
                 case .metaspace(let replacement, let scheme):
-                    text = text.replacingOccurrences(of: String(replacement), with: " ", options: .literal)
-                    if atStart && scheme != "never" && text.first == " " { text.removeFirst() }
+                    let first = atStart && scheme != "never"
+                    text = text.replacingOccurrences(of: String(replacement), with: first ? "" : " ", options: .literal)
                 }
             }
             if !handled { pieceBytes = Array(text.utf8) }
