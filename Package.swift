@@ -75,6 +75,8 @@ let package = Package(
 
         // Test-only (no product): runs the rotalabs_accel mirror for Tests/Interop/check_rotalabs.py.
         .executableTarget(name: "rotalabs-mirror", dependencies: ["SwiftQuant"], path: "Tests/RotalabsMirror"),
+        // Test-only (no product): encodes a corpus for Tests/Interop/check_bpe_tokenizer.py.
+        .executableTarget(name: "bpe-tokenize", dependencies: ["SwiftQuant"], path: "Tests/BPETokenize"),
 
         // What every test target shares: model paths (one resolution rule), temporary folders,
         // the CLI runner, the `.slow` tag and seeded fixtures. Foundation and Testing only.
@@ -85,6 +87,7 @@ let package = Package(
         .testTarget(name: "SwiftQuantWritersTests", dependencies: ["SwiftQuant", "SwiftQuantTestSupport"]),
         .testTarget(name: "SwiftQuantLoaderTests", dependencies: ["SwiftQuant", "SwiftQuantTestSupport"]),
         .testTarget(name: "SwiftQuantCLITests", dependencies: ["SwiftQuant", "SwiftQuantTestSupport"]),
+        .testTarget(name: "SwiftQuantModelsTests", dependencies: ["SwiftQuant", "SwiftQuantTestSupport"]),
         .testTarget(name: "SwiftQuantNNTests", dependencies: [
             "SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantNN", "CSwiftQuantKernels",
         ]),

@@ -24,9 +24,9 @@ if ((${#missing_debs[@]})); then
 fi
 
 if [ "${SWIFTQUANT_SKIP_PYTHON:-0}" != 1 ]; then
-    if ! python3 -c 'import numpy, safetensors, gguf, zstandard, xxhash' >/dev/null 2>&1; then
-        echo "setup: installing Python peers (numpy safetensors gguf zstandard xxhash)" >&2
-        python3 -m pip install -q numpy safetensors gguf zstandard xxhash
+    if ! python3 -c 'import numpy, safetensors, gguf, zstandard, xxhash, tokenizers' >/dev/null 2>&1; then
+        echo "setup: installing Python peers (numpy safetensors gguf zstandard xxhash tokenizers)" >&2
+        python3 -m pip install -q numpy safetensors gguf zstandard xxhash tokenizers
     fi
     # rotalabs-accel itself, for check_rotalabs.py. torch MUST be the CPU build spelled exactly
     # so: a plain `pip install torch` pulls ~5 GB of CUDA packages.
