@@ -5,7 +5,7 @@ import SwiftQuantNN
 /// The shape of a llama-family decoder: Llama, Mistral and Qwen2, read from a Hugging Face
 /// `config.json` or from a GGUF file's `<arch>.*` keys.
 ///
-/// Supported `rope_scaling`: none (`null` or `"default"`), `"linear"` and `"llama3"`; other
+/// Supported `rope_scaling` (or `rope_parameters`' `rope_type`): none (`null` or `"default"`), `"linear"` and `"llama3"`; other
 /// types (`"dynamic"`, `"yarn"`, `"longrope"`, …) are refused. Mistral's sliding window is
 /// kept in ``slidingWindow``: the decoder attends to the whole sequence and refuses to run
 /// past the window rather than answer differently from the reference.
@@ -92,17 +92,25 @@ public struct LlamaConfiguration: Sendable, Equatable {
         }
         let hidden = try integer("hidden_size")
         let heads = try integer("num_attention_heads")
-        let scaling = try Self.ropeScaling(object["rope_scaling"], source: source)
+        // transformers ≥ 5 writes `rope_parameters` ({rope_theta, rope_type, factor, …});
+        // earlier versions a top-level `rope_theta` and a `rope_scaling` object.
+        let parameters = object["rope_parameters"] as? [String: Any]
+        let scaling = try Self.ropeScaling(parameters ?? object["rope_scaling"], source: source)
+        let theta = (parameters?["rope_theta"] as? Double) ?? (object["rope_theta"] as? Double) ?? 10000
         var window: Int?
         if type == "mistral" { window = optionalInteger("sliding_window") }
         if type == "qwen2", object["use_sliding_window"] as? Bool == true { window = optionalInteger("sliding_window") }
+        if let layerTypes = object["layer_types"] as? [String] {
+            // transformers ≥ 5 names each layer's attention; only full attention is implemented.
+            window = layerTypes.contains("sliding_attention") ? optionalInteger("sliding_window") : nil
+        }
         self.init(
             modelType: type, vocabularySize: try integer("vocab_size"), hiddenSize: hidden,
             intermediateSize: try integer("intermediate_size"), layerCount: try integer("num_hidden_layers"),
             headCount: heads, kvHeadCount: optionalInteger("num_key_value_heads") ?? heads,
             headDimension: optionalInteger("head_dim"),
             rmsNormEpsilon: Float((object["rms_norm_eps"] as? Double) ?? 1e-6),
-            ropeTheta: (object["rope_theta"] as? Double) ?? 10000, ropeScaling: scaling,
+            ropeTheta: theta, ropeScaling: scaling,
             maximumPositions: optionalInteger("max_position_embeddings") ?? 2048,
             tieWordEmbeddings: object["tie_word_embeddings"] as? Bool ?? false,
             attentionBias: type == "qwen2" || (object["attention_bias"] as? Bool ?? false),
@@ -118,7 +126,7 @@ public struct LlamaConfiguration: Sendable, Equatable {
         let type = (object["rope_type"] ?? object["type"]) as? String ?? ""
         let factor = object["factor"] as? Double
         switch type {
-        case "default":
+        case "default", "":
             return .none
         case "linear":
             guard let factor, factor > 0 else {
