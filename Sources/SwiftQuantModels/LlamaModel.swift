@@ -176,6 +176,19 @@ public struct LlamaModel: Sendable {
         }
     }
 
+    /// A model from parts already built (random models for tests and benchmarks).
+    package init(
+        configuration: LlamaConfiguration, naming: LlamaTensorNaming, embedding: [Float],
+        layers: [LlamaDecoderLayer], finalNorm: RMSNorm, head: any LinearLayer
+    ) {
+        self.configuration = configuration
+        self.naming = naming
+        self.embedding = embedding
+        self.layers = layers
+        self.finalNorm = finalNorm
+        self.head = head
+    }
+
     /// An empty cache for one sequence.
     public func makeCache(capacity: Int = 256) -> LlamaCache {
         LlamaCache(layers: layers.map { _ in
