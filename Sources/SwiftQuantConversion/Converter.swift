@@ -109,8 +109,23 @@ public final class Converter {
             "swiftquant.compression": .string(compression),
         ]
         for (key, value) in source.metadata { metadata["source." + key] = value }
+        // A checkpoint converted from a Hugging Face folder carries what running the model
+        // needs (configuration, tokenizer, generation defaults), so it works with nothing beside it.
+        let folder = isDirectory(source.path) ? source.path : parentFolder(of: source.path)
+        if fileExists(joinedPath(folder, "config.json")) {
+            for name in embeddedModelFiles {
+                if let data = FileManager.default.contents(atPath: joinedPath(folder, name)),
+                   let text = String(data: data, encoding: .utf8) {
+                    metadata["hf." + name] = .string(text)
+                }
+            }
+        }
         return metadata
     }
+
+    /// The Hugging Face files ``standardMetadata(source:rulesJSON:compression:toolVersion:)``
+    /// stores as `hf.<file name>` when the source's folder has a `config.json`.
+    public static let embeddedModelFiles = ["config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"]
 }
 
 /// Where a conversion is, for a progress bar.

@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import SwiftQuant
+
+/// `swiftquant generate`: runs a llama-family model on a prompt and prints what it generates.
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Generate tokens with a llama-family model (llama, mistral, qwen2).",
+        discussion: """
+            MODEL is a Hugging Face folder (config.json, safetensors, tokenizer.json), a SwiftQuant \
+            checkpoint converted from one (it carries those files in its metadata), or a GGUF file. \
+            Text is printed as it is produced, then prompt and decode speeds (tokens per second, \
+            wall clock) on stderr. --temperature 0 (the default) is greedy.
+            """)
+
+    @Argument(help: ArgumentHelp("A model folder, a .swq checkpoint or a GGUF file.", valueName: "model"))
+    var model: String
+
+    @Option(help: ArgumentHelp("The prompt text (needs the model's tokenizer).", valueName: "text"))
+    var prompt: String?
+
+    @Option(name: .customLong("prompt-ids"), help: ArgumentHelp("The prompt as comma-separated token ids, instead of --prompt.", valueName: "ids"))
+    var promptIDs: String?
+
+    @Option(name: .customLong("max-tokens"), help: ArgumentHelp("Tokens to generate at most (default 128).", valueName: "n"))
+    var maxTokens = 128
+
+    @Option(help: ArgumentHelp("Sampling temperature; 0 is greedy (default 0).", valueName: "t"))
+    var temperature: Float = 0
+
+    @Option(name: .customLong("top-k"), help: ArgumentHelp("Sample among the k most likely tokens; 0 is off.", valueName: "k"))
+    var topK = 0
+
+    @Option(name: .customLong("top-p"), help: ArgumentHelp("Sample among the most likely tokens holding probability p; 1 is off.", valueName: "p"))
+    var topP: Float = 1
+
+    @Option(help: ArgumentHelp("Seed of the sampler (default 0).", valueName: "s"))
+    var seed: UInt64 = 0
+
+    @Option(help: ArgumentHelp("Worker threads (default: all cores).", valueName: "n"))
+    var threads: Int?
+
+    @Flag(name: .customLong("ignore-eos"), help: "Do not stop at the model's end-of-sequence tokens.")
+    var ignoreEOS = false
+
+    @Flag(help: "Print one JSON object: prompt_tokens, tokens, text, prompt_tokens_per_second, decode_tokens_per_second.")
+    var json = false
+
+    @Option(name: .customLong("dump-logits"), help: ArgumentHelp(
+        "Also write the logits as raw little-endian Float32 to this file: every prompt row, then one row per decode step (for checks against other implementations).",
+        valueName: "path"))
+    var dumpLogits: String?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads \(threads) is invalid; use 1 or more") }
+        if maxTokens < 0 { throw ValidationError("--max-tokens \(maxTokens) is invalid; use 0 or more") }
+        if (prompt == nil) == (promptIDs == nil) { throw ValidationError("give exactly one of --prompt and --prompt-ids") }
+    }
+
+    func run() throws {
+        try Parallelism.withThreads(threads) { try generate() }
+    }
+
+    private func generate() throws {
+        let files = try LlamaModelFiles(path: model)
+        let promptTokens: [Int32]
+        if let promptIDs {
+            var ids: [Int32] = []
+            for part in promptIDs.split(separator: ",") {
+                guard let id = Int32(part.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--prompt-ids: '\(part)' is not a token id; give comma-separated integers")
+                }
+                ids.append(id)
+            }
+            promptTokens = ids
+        } else {
+            // Text prompts go through the model's tokenizer.json (the BPE tokenizer workstream).
+            throw ValidationError("--prompt needs the tokenizer, which this build does not have yet; use --prompt-ids")
+        }
+        let sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
+        let stop = ignoreEOS ? [] : files.stopTokens
+        let result = try files.model.generate(prompt: promptTokens, maxTokens: maxTokens, sampling: sampling, stopTokens: stop) { token in
+            if !json { FileHandle.standardOutput.write(Data("\(token) ".utf8)) }
+            return true
+        }
+        if let dumpLogits { try writeLogits(files.model, result, to: dumpLogits) }
+        let text = result.tokens.map(String.init).joined(separator: " ")
+        if json {
+            let object = "{\"prompt_tokens\": [\(result.promptTokens.map(String.init).joined(separator: ", "))], "
+                + "\"tokens\": [\(result.tokens.map(String.init).joined(separator: ", "))], "
+                + "\"text\": \(jsonQuoted(text)), "
+                + "\"prompt_tokens_per_second\": \(jsonSpeed(result.promptTokensPerSecond)), "
+                + "\"decode_tokens_per_second\": \(jsonSpeed(result.decodeTokensPerSecond))}\n"
+            FileHandle.standardOutput.write(Data(object.utf8))
+        } else {
+            FileHandle.standardOutput.write(Data("\n".utf8))
+            printToStandardError(String(
+                format: "prompt: %d tokens, %.1f tokens/s; decode: %d tokens, %.1f tokens/s",
+                result.promptTokens.count, result.promptTokensPerSecond, result.tokens.count, result.decodeTokensPerSecond))
+        }
+    }
+
+    /// Replays the run through the cache: the prompt pass with every row's logits, then one
+    /// batch-1 step per generated token but the last.
+    private func writeLogits(_ model: LlamaModel, _ result: GenerationResult, to path: String) throws {
+        var cache = model.makeCache()
+        var rows = try model.forward(result.promptTokens, cache: &cache, allLogits: true).storage
+        for token in result.tokens.dropLast() {
+            rows += try model.forward([token], cache: &cache).storage
+        }
+        let data = rows.withUnsafeBufferPointer { Data(buffer: $0) }
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+}
+
+/// A speed as a JSON number (two decimals; 0 when there was nothing to time).
+private func jsonSpeed(_ value: Double) -> String {
+    value.isFinite ? String(format: "%.2f", value) : "0"
+}
