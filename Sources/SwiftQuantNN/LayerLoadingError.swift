@@ -8,6 +8,8 @@ public enum LayerLoadingError: Error, Equatable, Sendable, CustomStringConvertib
     case invalidLayer(path: String, layer: String, reason: LayerError)
     /// `<layer>.weight` has a dtype a float layer cannot use.
     case unsupportedWeightType(path: String, tensor: String, dtype: DType)
+    /// A tensor's shape is not the one the model's configuration needs.
+    case shapeMismatch(path: String, tensor: String, expected: [Int], actual: [Int])
 
     public var description: String {
         switch self {
@@ -15,6 +17,8 @@ public enum LayerLoadingError: Error, Equatable, Sendable, CustomStringConvertib
             "\(path): layer '\(printableInMessage(layer))': \(reason)"
         case .unsupportedWeightType(let path, let tensor, let dtype):
             "\(path): tensor '\(printableInMessage(tensor))' has dtype \(dtype.rawValue); a Linear layer needs F32, F16, BF16 or F64 weights"
+        case .shapeMismatch(let path, let tensor, let expected, let actual):
+            "\(path): tensor '\(printableInMessage(tensor))' has shape \(actual) but the model needs \(expected); is this the model the configuration describes?"
         }
     }
 }
