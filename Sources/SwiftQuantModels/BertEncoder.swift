@@ -54,11 +54,14 @@ public struct BertEncoder: Sendable {
     }
 
     /// The same encoder with every linear layer quantized in memory, for comparisons
-    /// without a converted checkpoint.
-    public func quantized(granularity: Granularity = .perChannel) throws -> BertEncoder {
+    /// without a converted checkpoint; with `quantizesActivations`, every layer also runs W8A8
+    /// (see ``withActivationQuantization(_:)``).
+    public func quantized(granularity: Granularity = .perChannel, quantizesActivations: Bool = false) throws -> BertEncoder {
         func convert(_ layer: any LinearLayer) throws -> any LinearLayer {
             guard let float = layer as? Linear else { return layer }
-            return try QuantizedLinear.fromLinear(float, granularity: granularity)
+            var quantized = try QuantizedLinear.fromLinear(float, granularity: granularity)
+            quantized.quantizesActivations = quantizesActivations
+            return quantized
         }
         let quantizedLayers = try layers.map { layer in
             BertLayer(
@@ -67,6 +70,24 @@ public struct BertEncoder: Sendable {
                 outputNorm: layer.outputNorm)
         }
         return BertEncoder(copying: self, layers: quantizedLayers)
+    }
+
+    /// The same encoder with ``QuantizedLinear/quantizesActivations`` set to `enabled` on every
+    /// INT8 layer: each activation row is quantized to int8 on the fly and multiplied with
+    /// integer dot products (W8A8, as ONNX Runtime's and PyTorch's dynamic quantization do).
+    /// Float layers and per-group INT8 layers keep their float path.
+    public func withActivationQuantization(_ enabled: Bool = true) throws -> BertEncoder {
+        func convert(_ layer: any LinearLayer) -> any LinearLayer {
+            guard var quantized = layer as? QuantizedLinear else { return layer }
+            quantized.quantizesActivations = enabled
+            return quantized
+        }
+        let changed = try layers.map { layer in
+            BertLayer(
+                attention: try layer.attention.mapLayers(convert), attentionNorm: layer.attentionNorm,
+                intermediate: convert(layer.intermediate), output: convert(layer.output), outputNorm: layer.outputNorm)
+        }
+        return BertEncoder(copying: self, layers: changed)
     }
 
     private init(copying other: BertEncoder, layers: [BertLayer]) {
@@ -122,14 +143,12 @@ struct BertLayer: Sendable {
     func forward(_ x: FloatTensor) throws -> FloatTensor {
         let n = x.shape[0], h = x.shape[1]
         var attended = try attention.forward(x).storage
-        for i in 0..<attended.count { attended[i] += x.storage[i] }
-        attentionNorm.apply(&attended, rows: n)
+        attentionNorm.apply(&attended, rows: n, adding: x.storage)
         let normed = FloatTensor(uncheckedShape: [n, h], storage: attended)
         var inner = try intermediate.forward(normed)
         applyGELU(&inner.storage)
         var out = try output.forward(inner).storage
-        for i in 0..<out.count { out[i] += attended[i] }
-        outputNorm.apply(&out, rows: n)
+        outputNorm.apply(&out, rows: n, adding: attended)
         return FloatTensor(uncheckedShape: [n, h], storage: out)
     }
 }

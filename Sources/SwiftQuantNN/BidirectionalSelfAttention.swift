@@ -1,3 +1,5 @@
+import CSwiftQuantKernels
+import Foundation
 import SwiftQuantCore
 import SwiftQuantKernels
 
@@ -58,7 +60,9 @@ public struct BidirectionalSelfAttention: Sendable {
 /// `softmax(Q·Kᵀ / √d) · V` per head, for `[tokens, heads × d]` tensors, with no mask; returns
 /// the heads side by side, `[tokens, heads × d]`.
 ///
-/// The products have only `d` (32 for MiniLM) terms each, too few for the weight kernels to pay off.
+/// The products have only `d` (32 for MiniLM) terms each, too few for the weight kernels to pay
+/// off: one kernel per head computes a row of scores (accumulating over the `d` columns for all
+/// keys at once), its softmax and its share of V while they are in cache, with no copies.
 ///
 /// - Throws: ``LayerError/inputShapeMismatch(inFeatures:actual:)`` unless all three are 2-D with
 ///   the same shape and the width is a multiple of `headCount`.
@@ -71,28 +75,39 @@ public func scaledDotProductAttention(
     let n = q.shape[0], h = q.shape[1]
     let d = h / headCount
     guard n > 0 else { return FloatTensor(uncheckedShape: [0, h], storage: []) }
-    var context = [Float](repeating: 0, count: n * h)
-    let scale = 1 / Float(d).squareRoot()
-    for head in 0..<headCount {
-        let offset = head * d
-        var qh = [Float](repeating: 0, count: n * d)
-        var kh = [Float](repeating: 0, count: n * d)
-        // Vᵀ for this head, so that probabilities · V is another x · Wᵀ product.
-        var vt = [Float](repeating: 0, count: d * n)
-        for t in 0..<n {
-            for j in 0..<d {
-                qh[t * d + j] = q.storage[t * h + offset + j] * scale
-                kh[t * d + j] = k.storage[t * h + offset + j]
-                vt[j * n + t] = v.storage[t * h + offset + j]
+    let isa = KernelISA.active.rawValue
+    var failed = false
+    let context = [Float](unsafeUninitializedCapacity: n * h) { out, initialized in
+        q.storage.withUnsafeBufferPointer { qp in
+            k.storage.withUnsafeBufferPointer { kp in
+                v.storage.withUnsafeBufferPointer { vp in
+                    let attention = sqk_attention(
+                        query: qp.baseAddress, key: kp.baseAddress, value: vp.baseAddress, output: out.baseAddress,
+                        tokens: n, width: h, head_dim: d, scale: 1 / Float(d).squareRoot())
+                    // Heads are independent (each writes its own columns); short sequences stay
+                    // on one thread, where starting workers would cost more than the heads.
+                    let minimumHeads = n * n * d < 1 << 14 ? headCount : 1
+                    let status = SendableFlag()
+                    parallelRanges(headCount, minimumChunk: minimumHeads) { range in
+                        withUnsafePointer(to: attention) { pointer in
+                            if sqk_attention_heads(isa, pointer, range.lowerBound, range.upperBound) != 0 { status.set() }
+                        }
+                    }
+                    failed = status.isSet
+                }
             }
         }
-        var scores = try multiplyTransposed(
-            FloatTensor(uncheckedShape: [n, d], storage: qh), FloatTensor(uncheckedShape: [n, d], storage: kh))
-        softmaxRows(&scores.storage, rows: n, columns: n)
-        let headContext = try multiplyTransposed(scores, FloatTensor(uncheckedShape: [d, n], storage: vt))
-        for t in 0..<n {
-            for j in 0..<d { context[t * h + offset + j] = headContext.storage[t * d + j] }
-        }
+        if failed { out.initialize(repeating: 0) }
+        initialized = n * h
     }
+    guard !failed else { throw .workspaceUnavailable(bytes: 4 * (d * n + n + d)) }
     return FloatTensor(uncheckedShape: [n, h], storage: context)
+}
+
+/// Set by any worker that fails; read after they have all finished.
+final class SendableFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
 }

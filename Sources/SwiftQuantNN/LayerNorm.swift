@@ -1,3 +1,4 @@
+import CSwiftQuantKernels
 import SwiftQuantCore
 import SwiftQuantKernels
 
@@ -39,21 +40,28 @@ public struct LayerNorm: Sendable {
     ///
     /// - Precondition: `x.count == rows * size`.
     public func apply(_ x: inout [Float], rows: Int) {
+        apply(&x, rows: rows, adding: nil)
+    }
+
+    /// Replaces `x` by `LayerNorm(x + residual)`, row by row: the residual connection and the
+    /// norm in one pass over the activations (the sum is rounded to Float32 first, exactly as
+    /// adding the arrays beforehand would).
+    ///
+    /// - Precondition: `x.count == rows * size`, and `residual` (when given) has as many values.
+    public func apply(_ x: inout [Float], rows: Int, adding residual: [Float]?) {
         let size = gamma.count
         precondition(x.count == rows * size, "LayerNorm.apply: \(x.count) values are not \(rows) rows of \(size)")
-        for r in 0..<rows {
-            let base = r * size
-            var sum = 0.0
-            for j in 0..<size { sum += Double(x[base + j]) }
-            let mean = sum / Double(size)
-            var squares = 0.0
-            for j in 0..<size {
-                let centered = Double(x[base + j]) - mean
-                squares += centered * centered
-            }
-            let inverse = 1 / (squares / Double(size) + Double(epsilon)).squareRoot()
-            for j in 0..<size {
-                x[base + j] = Float((Double(x[base + j]) - mean) * inverse) * gamma[j] + beta[j]
+        precondition(residual == nil || residual!.count == x.count, "LayerNorm.apply: the residual has another size")
+        let isa = KernelISA.active.rawValue
+        let epsilon = epsilon
+        x.withUnsafeMutableBufferPointer { values in
+            gamma.withUnsafeBufferPointer { gamma in
+                beta.withUnsafeBufferPointer { beta in
+                    withOptionalPointer(residual) { residual in
+                        sqk_layernorm_rows(isa, values.baseAddress, residual, values.baseAddress, gamma.baseAddress,
+                                           beta.baseAddress, epsilon, size, 0, rows)
+                    }
+                }
             }
         }
     }

@@ -156,3 +156,31 @@ import Testing
         #expect(!message.contains("\n") && message.contains("[2]") && message.contains("[3]"))
     }
 }
+
+/// Every instruction-set variant of the block kernels gives the scalar variant's numbers bit
+/// for bit (they perform the same unfused operations in the same order).
+@Suite struct BlockKernelISATests {
+    @Test func everyVariantMatchesScalar() throws {
+        var values = TestValues(seed: 99)
+        let n = 37, h = 64, heads = 2
+        let q = values.array(n * h, 3), k = values.array(n * h, 3), v = values.array(n * h)
+        let x = values.array(n * h, 8), residual = values.array(n * h, 2)
+        let norm = try LayerNorm(gamma: values.array(h), beta: values.array(h), epsilon: 1e-12)
+        func run() throws -> [[UInt32]] {
+            var g = x
+            applyGELU(&g)
+            var s = x
+            softmaxRows(&s, rows: n, columns: h)
+            var l = x
+            norm.apply(&l, rows: n, adding: residual)
+            let a = try scaledDotProductAttention(
+                query: FloatTensor(shape: [n, h], storage: q), key: FloatTensor(shape: [n, h], storage: k),
+                value: FloatTensor(shape: [n, h], storage: v), headCount: heads)
+            return [g, s, l, a.storage].map { $0.map(\.bitPattern) }
+        }
+        let scalar = try KernelISA.with(.scalar, run)
+        for isa in KernelISA.runnable where isa != .scalar {
+            #expect(try KernelISA.with(isa, run) == scalar, "variant \(isa)")
+        }
+    }
+}
