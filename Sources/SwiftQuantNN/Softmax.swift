@@ -1,25 +1,27 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CSwiftQuantKernels
 
-// The decoder's own softmax and vector helpers. MiniLM has a private softmax of its own (being
-// moved into SwiftQuantNN by another workstream): the two should become one at merge.
+/// Numerically stable softmax of each row of a row-major `[rows, columns]` matrix, in place:
+/// the row maximum is subtracted before `exp`, so large scores cannot overflow.
+///
+/// exp is a range reduction and a polynomial (about 2 ulp), the same on every instruction set.
+/// The one softmax of SwiftQuantNN: attention blocks call it (or its kernel) rather than
+/// keeping their own copy.
+///
+/// - Precondition: `values.count == rows * columns`.
+public func softmaxRows(_ values: inout [Float], rows: Int, columns: Int) {
+    precondition(values.count == rows * columns, "softmaxRows: \(values.count) values are not \(rows) rows of \(columns)")
+    guard rows > 0, columns > 0 else { return }
+    let isa = KernelISA.active.rawValue
+    values.withUnsafeMutableBufferPointer { buffer in
+        sqk_softmax_rows(isa, buffer.baseAddress, columns, 0, rows)
+    }
+}
 
-/// Replaces `count` values with their softmax, in place (max subtracted first, so no overflow).
+/// Replaces `count` values with their softmax, in place: one row of ``softmaxRows(_:rows:columns:)``
+/// for callers that hold a pointer (the decoder's attention).
 package func softmaxInPlace(_ values: UnsafeMutablePointer<Float>, count: Int) {
     guard count > 0 else { return }
-    var maximum = values[0]
-    for i in 1..<count where values[i] > maximum { maximum = values[i] }
-    var sum: Float = 0
-    for i in 0..<count {
-        let e = expf(values[i] - maximum)
-        values[i] = e
-        sum += e
-    }
-    let inverse = 1 / sum
-    for i in 0..<count { values[i] *= inverse }
+    sqk_softmax_rows(KernelISA.active.rawValue, values, count, 0, 1)
 }
 
 /// `Σ a[i]·b[i]` over `count` values, eight lanes at a time.
