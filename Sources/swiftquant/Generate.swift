@@ -64,6 +64,7 @@ struct Generate: ParsableCommand {
 
     private func generate() throws {
         let files = try LlamaModelFiles(path: model)
+        let tokenizer = try files.tokenizerJSON.map { data throws in try loadTokenizer(json: data, path: model + " (tokenizer.json)") }
         let promptTokens: [Int32]
         if let promptIDs {
             var ids: [Int32] = []
@@ -74,25 +75,36 @@ struct Generate: ParsableCommand {
                 ids.append(id)
             }
             promptTokens = ids
+        } else if let prompt, let tokenizer {
+            promptTokens = tokenizer.encode(prompt, addSpecialTokens: true)
         } else {
-            // Text prompts go through the model's tokenizer.json (the BPE tokenizer workstream).
-            throw ValidationError("--prompt needs the tokenizer, which this build does not have yet; use --prompt-ids")
+            throw ValidationError("\(model) has no tokenizer.json, so --prompt cannot be tokenized; give the prompt as --prompt-ids")
         }
         let sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
         let stop = ignoreEOS ? [] : files.stopTokens
+        // Text is printed as whole UTF-8 characters: a character split across tokens waits for its end.
+        var detokenizer = tokenizer.map { StreamingDetokenizer(tokenizer: $0) }
+        var text = ""
         let result = try files.model.generate(prompt: promptTokens, maxTokens: maxTokens, sampling: sampling, stopTokens: stop) { token in
-            if !json { FileHandle.standardOutput.write(Data("\(token) ".utf8)) }
+            let piece = detokenizer?.append(token) ?? "\(token) "
+            text += piece
+            if !json { FileHandle.standardOutput.write(Data(piece.utf8)) }
             return true
         }
+        if let tail = detokenizer?.finish() {
+            text += tail
+            if !json { FileHandle.standardOutput.write(Data(tail.utf8)) }
+        }
+        if detokenizer == nil { text = result.tokens.map(String.init).joined(separator: " ") }
         if let dumpLogits { try writeLogits(files.model, result, to: dumpLogits) }
-        let text = result.tokens.map(String.init).joined(separator: " ")
         if json {
-            let object = "{\"prompt_tokens\": [\(result.promptTokens.map(String.init).joined(separator: ", "))], "
-                + "\"tokens\": [\(result.tokens.map(String.init).joined(separator: ", "))], "
-                + "\"text\": \(jsonQuoted(text)), "
-                + "\"prompt_tokens_per_second\": \(jsonSpeed(result.promptTokensPerSecond)), "
-                + "\"decode_tokens_per_second\": \(jsonSpeed(result.decodeTokensPerSecond))}\n"
-            FileHandle.standardOutput.write(Data(object.utf8))
+            let report = GenerationReport(
+                promptTokens: result.promptTokens, tokens: result.tokens, text: text,
+                promptTokensPerSecond: result.promptTokensPerSecond.isFinite ? result.promptTokensPerSecond : nil,
+                decodeTokensPerSecond: result.decodeTokensPerSecond.isFinite ? result.decodeTokensPerSecond : nil)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
         } else {
             FileHandle.standardOutput.write(Data("\n".utf8))
             printToStandardError(String(
@@ -115,6 +127,28 @@ struct Generate: ParsableCommand {
 }
 
 /// A speed as a JSON number (two decimals; 0 when there was nothing to time).
-private func jsonSpeed(_ value: Double) -> String {
-    value.isFinite ? String(format: "%.2f", value) : "0"
+/// What `generate --json` prints: one object, nothing else on standard output.
+private struct GenerationReport: Encodable {
+    var promptTokens: [Int32]
+    var tokens: [Int32]
+    /// The generated text only, without the prompt.
+    var text: String
+    /// Wall-clock rates; `null` when a phase took no measurable time.
+    var promptTokensPerSecond: Double?
+    var decodeTokensPerSecond: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case promptTokens = "prompt_tokens", tokens, text
+        case promptTokensPerSecond = "prompt_tokens_per_second", decodeTokensPerSecond = "decode_tokens_per_second"
+    }
+
+    // Every key is always present: a missing rate is written as null, not left out.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(promptTokens, forKey: .promptTokens)
+        try container.encode(tokens, forKey: .tokens)
+        try container.encode(text, forKey: .text)
+        try container.encode(promptTokensPerSecond, forKey: .promptTokensPerSecond)
+        try container.encode(decodeTokensPerSecond, forKey: .decodeTokensPerSecond)
+    }
 }
