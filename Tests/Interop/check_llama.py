@@ -128,9 +128,46 @@ def check(kind, tied, seed, work):
         failures.append(f"{label}: INT8 logits differ by {int8_error:.2e} relative (limit 0.05)")
 
 
+def check_text_prompt(work):
+    """A text prompt goes through the folder's tokenizer.json as the tokenizers package reads it,
+    and `text` is the generated ids decoded by the same tokenizer (the .swq carries the file)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    folder = os.path.join(work, "llama-text")
+    model = build("llama", folder, False, 5)
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    corpus = [open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md"), encoding="utf-8").read()]
+    tokenizer.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=model.config.vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tokenizer.save(os.path.join(folder, "tokenizer.json"))
+    prompt = "Quantize the weights, then run: naïve 数字 42"
+    expected_prompt = tokenizer.encode(prompt).ids
+    swq = os.path.join(work, "llama-text.swq")
+    converted = subprocess.run([SWIFTQUANT, "convert", folder, "-o", swq, "--quiet", "--force"], capture_output=True, text=True)
+    if converted.returncode != 0:
+        failures.append(f"text prompt: convert: {converted.stderr.strip()}")
+        return
+    for path in (folder, swq):
+        result = subprocess.run([SWIFTQUANT, "generate", path, "--prompt", prompt, "--max-tokens", "12",
+                                 "--ignore-eos", "--json"], capture_output=True, text=True)
+        if result.returncode != 0:
+            failures.append(f"text prompt {path}: {result.stderr.strip()}")
+            continue
+        answer = json.loads(result.stdout)
+        if answer["prompt_tokens"] != expected_prompt:
+            failures.append(f"text prompt {path}: prompt ids {answer['prompt_tokens']} != tokenizers' {expected_prompt}")
+        decoded = tokenizer.decode(answer["tokens"])
+        if answer["text"] != decoded:
+            failures.append(f"text prompt {path}: text {answer['text']!r} != tokenizers' decode {decoded!r}")
+        print(f"text prompt via {os.path.basename(path)}: {len(expected_prompt)} prompt ids equal to tokenizers', "
+              f"{len(answer['tokens'])} generated ids decode to the same text")
+
+
 with tempfile.TemporaryDirectory() as work:
     for kind, tied, seed in [("llama", False, 1), ("llama", True, 2), ("qwen2", True, 3), ("qwen2", False, 4)]:
         check(kind, tied, seed, work)
+    check_text_prompt(work)
 
 for failure in failures:
     print("FAIL:", failure)
