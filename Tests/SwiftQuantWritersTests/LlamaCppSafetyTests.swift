@@ -83,3 +83,51 @@ struct LlamaCppSafetyTests {
         #expect(report.reason.contains(#"overrides rules.yaml:3 "*""#))
     }
 }
+
+@Suite("GGUF keys restored from a checkpoint's source.* metadata")
+struct RestoredGGUFKeysTests {
+    @Test func aCheckpointFromGGUFGivesItsKeysBackAtLlamaCppWidths() throws {
+        var source = BERTNamedSource()
+        source.path = "model.swq"
+        source.metadata = [
+            "general.source_format": .string("gguf"),
+            "source.general.architecture": .string("bert"),
+            "source.general.name": .string("MiniLM"),
+            "source.general.file_type": .uint(0),
+            "source.bert.block_count": .uint(6),
+            "source.bert.attention.layer_norm_epsilon": .float(Double(Float(1e-12))),
+            "source.bert.attention.causal": .bool(false),
+            "source.tokenizer.ggml.tokens": .array([.string("[PAD]"), .string("▁the")]),
+            "source.tokenizer.ggml.token_type": .array([.int(3), .int(1)]),
+            "source.tokenizer.ggml.scores": .array([.float(0), .float(-1.5)]),
+            "source.big.count": .uint(1 << 40),
+            "source.precise": .float(0.1),
+            "swiftquant.rules": .string("{}"),
+        ]
+        let options = try GGUFWriter.Options.resolve(source: source, input: "model.swq", architecture: nil)
+        #expect(options.architecture == "bert")
+        #expect(options.name == "MiniLM")
+        #expect(options.sourceFileType == 0)
+        let entries = Dictionary(uniqueKeysWithValues: options.sourceEntries.map { ($0.key, $0) })
+        // llama.cpp reads these keys as u32, f32, bool, string arrays, i32 arrays and f32 arrays.
+        #expect(entries["bert.block_count"]?.type == .uint32)
+        #expect(entries["bert.attention.layer_norm_epsilon"]?.type == .float32)
+        #expect(entries["bert.attention.causal"]?.type == .bool)
+        #expect(entries["tokenizer.ggml.tokens"]?.elementType == .string)
+        #expect(entries["tokenizer.ggml.token_type"]?.elementType == .int32)
+        #expect(entries["tokenizer.ggml.scores"]?.elementType == .float32)
+        // Values that do not fit 32 bits keep 64.
+        #expect(entries["big.count"]?.type == .uint64)
+        #expect(entries["precise"]?.type == .float64)
+        // The writer sets these itself; the checkpoint's own keys are not GGUF keys.
+        #expect(entries["general.architecture"] == nil && entries["general.file_type"] == nil)
+        #expect(entries["swiftquant.rules"] == nil)
+    }
+
+    @Test func otherCheckpointsGiveNoKeys() throws {
+        var source = BERTNamedSource()
+        source.metadata = ["general.source_format": .string("safetensors"), "source.format": .string("pt")]
+        let options = try GGUFWriter.Options.resolve(source: source, input: "model.swq", architecture: "bert")
+        #expect(options.sourceEntries.isEmpty)
+    }
+}
