@@ -2,7 +2,8 @@
 """GGUF written by swiftquant against llama.cpp itself (llama-cpp-python 0.3.36's build).
 
 Two models: all-MiniLM-L6-v2 converted to an F32 GGUF by llama.cpp's own convert_hf_to_gguf.py
-(from the llama-cpp-python sdist; needs CPU torch), and a tiny llama with random weights written
+(from the llama-cpp-python sdist, which Tests/setup.sh unpacks into .cache/; or
+$LLAMA_CPP_SOURCE; needs CPU torch), and a tiny llama with random weights written
 by gguf-py (llama_gguf_fixture.py). For each:
 (a) `llama_model_quantize` (llama-quantize's function, ftype MOSTLY_Q8_0) and
     `swiftquant convert X.gguf -o Y.gguf --preset llama-quantize` give the same tensors: names,
@@ -38,7 +39,9 @@ HOSTILE_RULES = 'defaults: false\nrules:\n  - match: "*"\n'
 
 def llama_cpp_dir():
     """The llama.cpp source vendored in the llama-cpp-python sdist (for convert_hf_to_gguf.py)."""
+    root = os.path.dirname(os.path.dirname(HERE))
     for candidate in (os.environ.get("LLAMA_CPP_SOURCE", ""),
+                      os.path.join(root, ".cache", "llama_cpp_python-0.3.36", "vendor", "llama.cpp"),
                       "/tmp/llcp/src/llama_cpp_python-0.3.36/vendor/llama.cpp"):
         if candidate and os.path.exists(os.path.join(candidate, "convert_hf_to_gguf.py")):
             return candidate
