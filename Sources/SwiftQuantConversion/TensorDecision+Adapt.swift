@@ -13,7 +13,7 @@ extension Array where Element == TensorDecision {
     /// - a tensor to quantize whose shape the writer's scheme cannot hold (Q8_0 rows that are
     ///   not a multiple of 32 long) is kept as F16, with a note saying why (llama-quantize
     ///   falls back to F16 too);
-    /// - for GGUF: a tensor llama.cpp never quantizes (``LlamaQuantizeRules``) is kept, whatever
+    /// - for GGUF: a tensor llama.cpp never quantizes (`LlamaQuantizeRules` in SwiftQuantPlan) is kept, whatever
     ///   made the decisions, because llama.cpp's CPU backend may have no Q8_0 kernel for it; and
     ///   a tensor that is Q8_0 already is copied as it is, as llama-quantize does, rather than
     ///   decoded and quantized again.

@@ -18,7 +18,7 @@ extension GGUFWriter.Options {
     /// A SwiftQuant checkpoint converted from GGUF carries the GGUF's keys as `source.<key>`;
     /// they come back under their own names (architecture and name included), at the narrowest
     /// of GGUF's usual widths that holds each value (see
-    /// ``GGUFMetadataEntry/init(key:restoring:)``), so GGUF → checkpoint → GGUF keeps the
+    /// `GGUFMetadataEntry(key:restoring:)`), so GGUF → checkpoint → GGUF keeps the
     /// hyperparameters and tokenizer llama.cpp needs.
     public static func resolve(source: any TensorSource, input: String, architecture: String?) throws -> Self {
         let gguf = source as? GGUFFile
