@@ -94,11 +94,13 @@ struct Convert: ParsableCommand {
         let started = Date()
         let config = try rules.makeConfig()
         let source = try openTensorSource(at: input)
-        let plan = QuantizationPlan(tensors: source.tensors, config: config)
-        if !quiet { rules.warnAboutUnusedRules(in: plan) }
-
         let format = resolvedFormat
         let ggufOptions = format == .gguf ? try GGUFWriter.Options.resolve(source: source, input: input, architecture: arch) : nil
+        // For GGUF the plan already keeps what llama.cpp never quantizes, so the report and
+        // swiftquant.rules name the reason.
+        let target: PlanTarget = ggufOptions.map { .gguf(architecture: $0.architecture) } ?? .anyFormat
+        let plan = QuantizationPlan(tensors: source.tensors, config: config, target: target)
+        if !quiet { rules.warnAboutUnusedRules(in: plan) }
         AtomicOutputFile.removeTemporaryFilesOnSignal()
         let file = try AtomicOutputFile(destination: output, force: force, inputs: [input])
         let level = noCompression ? nil : Int32(compressionLevel ?? 1)
@@ -168,6 +170,7 @@ struct Convert: ParsableCommand {
             fields.append("\"scheme\":" + jsonQuoted(scheme.name))
         }
         fields.append("\"keep_dtype\":" + jsonQuoted(config.keepDType.rawValue))
+        if let preset = config.preset { fields.append("\"preset\":" + jsonQuoted(preset.rawValue)) }
         fields.append("\"rules\":[" + config.rules.map { jsonQuoted($0.label) }.joined(separator: ",") + "]")
         fields.append("\"decisions\":{" + plan.decisions.map { jsonQuoted($0.tensor.name) + ":" + jsonQuoted($0.reason) }.joined(separator: ",") + "}")
         return "{" + fields.joined(separator: ",") + "}"

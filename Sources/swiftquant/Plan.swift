@@ -26,11 +26,22 @@ struct Plan: ParsableCommand {
     @Flag(help: "Quantize each tensor in memory and report its SNR and max abs error.")
     var measure = false
 
+    @Option(help: "The output the plan is for: native (default) or gguf (Q8_0, with llama.cpp's never-quantize list).")
+    var format: Convert.OutputFormat?
+
+    @Option(help: ArgumentHelp("general.architecture for --format gguf (default: a GGUF input's own).", valueName: "name"))
+    var arch: String?
+
     package func run() throws {
         let config = try rules.makeConfig()
         let source = try openTensorSource(at: input)
-        let plan = QuantizationPlan(tensors: source.tensors, config: config)
-        var rows = plan.decisions.map { PlanRow(decision: $0) }
+        let gguf = format == .gguf
+        let architecture: String? = gguf ? (arch ?? source.metadata["general.architecture"].flatMap {
+            if case .string(let name) = $0 { return name } else { return nil } }) : nil
+        let plan = QuantizationPlan(
+            tensors: source.tensors, config: config, target: gguf ? .gguf(architecture: architecture) : .anyFormat)
+        let decisions = gguf ? try plan.decisions.adaptedToGGUF(architecture: architecture, source: source) : plan.decisions
+        var rows = decisions.map { PlanRow(decision: $0, scheme: gguf ? "Q8_0" : nil) }
         var failures: [String] = []
         if measure {
             let progress = ProgressLine(total: rows.count { $0.decision.quantizes })
@@ -38,7 +49,9 @@ struct Plan: ParsableCommand {
                 let name = rows[index].decision.tensor.name
                 progress.advance(name)
                 do {
-                    rows[index].resolved = try source.resolve(rows[index].decision)
+                    rows[index].resolved = gguf
+                        ? try source.resolve(rows[index].decision, storing: { _ in .q8_0 })
+                        : try source.resolve(rows[index].decision)
                 } catch let error as TensorResolutionError {
                     // Carry on, so the plan shows every tensor convert would stop at.
                     guard case .cannotQuantize(_, _, let problem) = error else { throw error }
@@ -139,6 +152,8 @@ struct Plan: ParsableCommand {
 /// One tensor's line: the plan's decision and, with `--measure`, what quantizing it gave.
 private struct PlanRow {
     var decision: TensorDecision
+    /// The block type the output stores quantized tensors in (GGUF: Q8_0), when not SwiftQuant's INT8.
+    var scheme: String?
     var resolved: ResolvedDecision?
     var failure: String?
 
@@ -152,7 +167,7 @@ private struct PlanRow {
     /// `per-channel`, `per-group(64)` or, for a kept tensor, the dtype it is stored as.
     var stored: String {
         switch finalAction {
-        case .quantize(let granularity): granularity.description
+        case .quantize(let granularity): scheme ?? granularity.description
         case .keep(.source): decision.tensor.dtype.rawValue
         case .keep(let dtype): dtype.rawValue.uppercased()
         }
@@ -175,6 +190,8 @@ private struct PlanRow {
         let tensor = decision.tensor
         switch finalAction {
         case .quantize(let granularity):
+            // Q8_0: 34 bytes per block of 32.
+            if scheme != nil { return tensor.elementCount / 32 * 34 }
             return tensor.elementCount + 4 * scaleCount(shape: tensor.shape, granularity: granularity)
         case .keep(.source): return tensor.byteCount
         case .keep(.f32): return tensor.elementCount * 4
