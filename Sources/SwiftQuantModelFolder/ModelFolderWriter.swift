@@ -217,7 +217,7 @@ public final class ModelFolderWriter: TensorWriter {
             config.removeValue(forKey: "quantization_config")
             config["quantization"] = mlxBlock()
         }
-        let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+        let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
