@@ -5,7 +5,8 @@
    compressed-tensors`; transformers + compressed-tensors load it (AutoModel) with no missing,
    unexpected or mismatched keys and no load warning naming weights; sentence embeddings (mean
    pooling, L2) against `minilm-embed --checkpoint X.swq`: cosine >= 0.99999; against fp32:
-   min/median reported. The same for `convert --format compressed-tensors` per group of 128.
+   min/median reported (and >= 0.99). The same for `convert --format compressed-tensors` per
+   group of 128, and with two granularities (two config groups with explicit targets).
 2. MLX, MiniLM: `convert --format mlx` (planned per channel: stored per group of 64, with a
    note); every quantized weight loaded by mlx (mx.load, nn.QuantizedLinear) dequantizes
    bit-identically to MLX's affine formula fl(fl(scales * (q+128)) + biases) over our stored
@@ -116,6 +117,12 @@ def cosines(a, b):
     return (a * b).sum(1)
 
 
+def floor(to_fp32, label):
+    """Catches the silent failures of issue 13 (cosine ~0.02 when codes load as floats)."""
+    if to_fp32.min() < 0.99:
+        fail(f"compressed-tensors MiniLM {label}: cosine to fp32 min {to_fp32.min():.5f} < 0.99")
+
+
 def check_compressed_tensors_minilm(work, fp32):
     checkpoint = os.path.join(work, "minilm.swq")
     run(["convert", MINILM_DIR, "-o", checkpoint, "--quiet"])
@@ -134,6 +141,7 @@ def check_compressed_tensors_minilm(work, fp32):
     if to_swift.min() < 0.99999:
         fail(f"compressed-tensors MiniLM vs minilm-embed --checkpoint: cosine min {to_swift.min():.6f} < 0.99999")
     to_fp32 = cosines(ours, fp32)
+    floor(to_fp32, "per channel")
     print(f"{CHECK}: compressed-tensors MiniLM per channel: cosine to minilm-embed --checkpoint min "
           f"{to_swift.min():.7f}; to fp32 min/median {to_fp32.min():.5f}/{np.median(to_fp32):.5f}")
 
@@ -147,6 +155,21 @@ def check_compressed_tensors_minilm(work, fp32):
     to_fp32 = cosines(transformers_embeddings(grouped, "compressed-tensors MiniLM (group 128)"), fp32)
     print(f"{CHECK}: compressed-tensors MiniLM per group 128: cosine to fp32 min/median "
           f"{to_fp32.min():.5f}/{np.median(to_fp32):.5f}")
+    floor(to_fp32, "per group 128")
+
+    # Two granularities: one config group each, targeting its modules by name.
+    rules = os.path.join(work, "mixed.yaml")
+    with open(rules, "w") as f:
+        f.write('rules:\n  - match: "*.intermediate.dense.weight"\n    granularity: per-group\n    group_size: 128\n')
+    mixed = os.path.join(work, "minilm-ct-mixed")
+    run(["convert", MINILM_DIR, "-o", mixed, "--format", "compressed-tensors", "--config", rules, "--quiet"])
+    groups = json.load(open(os.path.join(mixed, "config.json")))["quantization_config"]["config_groups"]
+    if sorted(g["weights"]["strategy"] for g in groups.values()) != ["channel", "group"]:
+        fail(f"mixed-granularity folder declares {groups}")
+    to_fp32 = cosines(transformers_embeddings(mixed, "compressed-tensors MiniLM (mixed)"), fp32)
+    print(f"{CHECK}: compressed-tensors MiniLM, intermediate per group 128 and the rest per channel (two config "
+          f"groups): cosine to fp32 min/median {to_fp32.min():.5f}/{np.median(to_fp32):.5f}")
+    floor(to_fp32, "mixed granularities")
 
 
 def check_mlx_minilm(work):
