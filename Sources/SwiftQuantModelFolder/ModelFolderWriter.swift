@@ -144,7 +144,9 @@ public final class ModelFolderWriter: TensorWriter {
                 }
                 throw TensorWriterError.unsupportedScheme(tensor: tensor.name, scheme: weight.scheme, format: layout.rawValue)
             }
-            guard tensor.shape.count == 2, let module = Self.moduleName(ofWeight: tensor.name) else {
+            guard tensor.shape.count == 2, let module = Self.moduleName(ofWeight: tensor.name),
+                  layout == .mlx || !Self.looksLikeEmbedding(module)
+            else {
                 throw ModelFolderError.notALinearWeight(tensor: tensor.name, shape: tensor.shape, layout: layout)
             }
             quantizedModules.append((module, granularity))
@@ -252,12 +254,19 @@ public final class ModelFolderWriter: TensorWriter {
                 "weights": weights,
             ] as [String: Any]
         }
+        // A model with tied embeddings has an lm_head Linear but no lm_head weight in the
+        // files: unignored, compressed-tensors would expect it quantized (an ignore entry that
+        // matches no module is harmless).
+        var ignore = keptModules
+        if !ignore.contains("lm_head") && !quantizedModules.contains(where: { $0.module == "lm_head" }) {
+            ignore.append("lm_head")
+        }
         return [
             "quant_method": "compressed-tensors",
             "quantization_status": "compressed",
             "format": "naive-quantized",
             "config_groups": groups,
-            "ignore": keptModules,
+            "ignore": ignore,
         ]
     }
 
@@ -283,6 +292,14 @@ public final class ModelFolderWriter: TensorWriter {
     private static func padded(_ number: Int) -> String {
         let digits = String(number)
         return String(repeating: "0", count: max(0, 5 - digits.count)) + digits
+    }
+
+    /// Embedding tables by their usual names: compressed-tensors' `Linear` target does not
+    /// cover them, so an int8 embedding would load as its codes cast to floats. (MLX quantizes
+    /// embeddings itself, so its layout takes them.)
+    static func looksLikeEmbedding(_ module: String) -> Bool {
+        let last = module.split(separator: ".").last.map(String.init) ?? module
+        return last.contains("embed") || last == "wte" || last == "wpe"
     }
 
     /// `x.weight` → `x`; `nil` for names that are not a module's weight.

@@ -141,11 +141,12 @@ struct Convert: ParsableCommand {
         case .compressedTensors, .mlx:
             preconditionFailure("model folders are written above")
         }
+        try run(plan: plan, source: source, sink: sink, format: format, level: level, started: started,
+                commit: { try file.commit() }, discard: { file.discard() }, outputBytes: { fileSize(output) })
+        // After success only: a refused conversion stays one line on stderr.
         if format == .safetensors && !quiet {
             printToStandardError("swiftquant: warning: bare int8 safetensors load in no runtime without a config (transformers casts the codes to floats silently); for a folder transformers or MLX load as it is, use --format compressed-tensors or --format mlx")
         }
-        try run(plan: plan, source: source, sink: sink, format: format, level: level, started: started,
-                commit: { try file.commit() }, discard: { file.discard() }, outputBytes: { fileSize(output) })
     }
 
     /// Converts into `sink`, then commits the output (or discards it on any error) and prints the summary.

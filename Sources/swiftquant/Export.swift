@@ -89,13 +89,14 @@ struct Export: ParsableCommand {
             try export(file, to: sink, commit: { try folder.commit() }, discard: { folder.discard() })
             return
         }
-        if layout == .int8 && !quiet {
-            printToStandardError("swiftquant: warning: bare int8 safetensors load in no runtime without a config (transformers casts the codes to floats silently); for a folder transformers or MLX load as it is, use --layout compressed-tensors or --layout mlx")
-        }
         let destination = try AtomicOutputFile(destination: output, force: force, inputs: [checkpoint])
         let sink = SafeTensorsWriter(
             output: destination, layout: layout == .int8 ? .int8 : .dequantized(dtype?.dtype))
         try export(file, to: sink, commit: { try destination.commit() }, discard: { destination.discard() })
+        // After success only: a refused export stays one line on stderr.
+        if layout == .int8 && !quiet {
+            printToStandardError("swiftquant: warning: bare int8 safetensors load in no runtime without a config (transformers casts the codes to floats silently); for a folder transformers or MLX load as it is, use --layout compressed-tensors or --layout mlx")
+        }
     }
 
     /// Streams every entry of `file` into `sink`, then commits (or discards on any error).

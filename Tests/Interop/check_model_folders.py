@@ -219,7 +219,7 @@ def check_mlx_minilm(work):
           f"f32 dequantized: max {worst_step:.3g} x scale ({worst_ulp} ulp, the rounding of s*(q+128) in float32)")
 
 
-def build_tiny_llama(folder):
+def build_tiny_llama(folder, tie=False):
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -234,7 +234,7 @@ def build_tiny_llama(folder):
     fast.save_pretrained(folder)
     config = LlamaConfig(
         vocab_size=tokenizer.get_vocab_size(), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=False,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=tie,
         bos_token_id=1, eos_token_id=2)
     model = LlamaForCausalLM(config)
     with torch.no_grad():  # weights large enough that quantization error is visible in the logits
@@ -303,8 +303,19 @@ def check_tiny_llama(work):
     to_predicted = float(np.abs(ct - ct_predicted).max())
     if to_predicted > 1e-3 * max(1.0, float(np.abs(fp_torch).max())):
         fail(f"transformers on our compressed-tensors folder vs on our dequantized weights: max abs {to_predicted:.3g}")
+    # Tied embeddings: lm_head is a Linear with no weight of its own in the files; it must be
+    # ignored, or compressed-tensors expects it quantized.
+    tied = os.path.join(work, "tiny-llama-tied")
+    build_tiny_llama(tied, tie=True)
+    tied_ct = os.path.join(work, "tiny-llama-tied-ct")
+    run(["convert", tied, "-o", tied_ct, "--format", "compressed-tensors", "--quiet"])
+    tied_error = float(np.abs(torch_logits(tied_ct, "compressed-tensors tied tiny llama")
+                              - torch_logits(tied, "tied tiny llama fp32")).max())
+    if not tied_error < 1.0:
+        fail(f"tied tiny llama from our compressed-tensors folder: logits off fp32 by {tied_error:.3g}")
     print(f"{CHECK}: tiny llama in transformers (compressed-tensors): vs fp32 max abs {np.abs(ct - fp_torch).max():.4g}, "
-          f"top-1 {(ct.argmax(-1) == fp_torch.argmax(-1)).mean():.3f} (vs our dequantized weights {to_predicted:.3g})")
+          f"top-1 {(ct.argmax(-1) == fp_torch.argmax(-1)).mean():.3f} (vs our dequantized weights {to_predicted:.3g}); "
+          f"with tied embeddings vs fp32 max abs {tied_error:.4g}")
 
 
 def main():

@@ -141,6 +141,19 @@ import SwiftQuant
         #expect(intoInput.status == 1 && intoInput.stderr.contains("holds the input"), "\(intoInput)")
     }
 
+    @Test func aQuantizedEmbeddingIsRefusedForCompressedTensorsButNotForMLX() throws {
+        let model = try modelFolder()
+        let rules = folder + "/embed.yaml"
+        try Data("rules:\n  - match: \"model.embed_tokens.weight\"\n    action: quantize\n    granularity: per-group\n    group_size: 64\n".utf8)
+            .write(to: URL(fileURLWithPath: rules))
+        let refused = try CLIRunner.run(["convert", model, "-o", folder + "/ct-embed", "--format", "compressed-tensors", "--config", rules, "--quiet"])
+        #expect(refused.status == 1 && refused.stderr.contains("model.embed_tokens.weight") && refused.stderr.contains("only Linear weights"), "\(refused)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/ct-embed"))
+        let mlx = try CLIRunner.run(["convert", model, "-o", folder + "/mlx-embed", "--format", "mlx", "--config", rules, "--quiet"])
+        #expect(mlx.status == 0, "\(mlx)")
+        #expect(try SafeTensorsFile(path: folder + "/mlx-embed/model.safetensors").info(for: "model.embed_tokens.scales") != nil)
+    }
+
     @Test func aFolderWithoutConfigIsRefusedAndLeavesNothing() throws {
         let bare = folder + "/bare"
         try FileManager.default.createDirectory(atPath: bare, withIntermediateDirectories: true)
