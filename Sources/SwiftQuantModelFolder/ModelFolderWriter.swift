@@ -25,7 +25,7 @@ public enum ModelFolderLayout: String, Sendable, Hashable, CaseIterable {
 /// when there is more than one), the source's `config.json` with the runtime's quantization
 /// block added, and the tokenizer and generation files copied from the source folder.
 ///
-/// Everything goes into an ``AtomicOutputFolder``: the folder appears whole on the caller's
+/// Everything goes into an `AtomicOutputFolder`: the folder appears whole on the caller's
 /// `commit()` or not at all. Shards are filled in order up to ``Options/maxShardBytes`` (a
 /// tensor larger than the limit gets a shard of its own), so memory stays bounded by the
 /// tensor in hand as with every writer.
