@@ -6,6 +6,7 @@ import PackageDescription
 //   → SwiftQuantKernels (float decoding, quantization schemes, error metrics)
 //   → one module per file format, each owning both directions:
 //       SwiftQuantSafeTensors, SwiftQuantGGUF, SwiftQuantCheckpoint (zstd + xxhash)
+//       and SwiftQuantModelFolder (model folders for transformers / MLX, over SafeTensors)
 //   → SwiftQuantPlan (rules decide each tensor; Yams)
 //   → SwiftQuantConversion (format registry, converter, export, verify, reports)
 // and, for inference, with no file-format dependency:
@@ -47,6 +48,11 @@ let package = Package(
         .target(name: "SwiftQuantCheckpoint", dependencies: [
             "SwiftQuantCore", "SwiftQuantKernels", "CZstd", "CXXHash",
         ]),
+        // Model folders for other runtimes (compressed-tensors for transformers, MLX): sharded
+        // safetensors written through SwiftQuantSafeTensors, config.json, tokenizer files.
+        .target(name: "SwiftQuantModelFolder", dependencies: [
+            "SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantSafeTensors",
+        ]),
         .target(name: "SwiftQuantPlan", dependencies: [
             "SwiftQuantCore", .product(name: "Yams", package: "Yams"),
         ]),
@@ -60,7 +66,7 @@ let package = Package(
         .target(name: "SwiftQuantModels", dependencies: ["SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantNN"]),
         .target(name: "SwiftQuant", dependencies: [
             "SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantSafeTensors", "SwiftQuantGGUF",
-            "SwiftQuantCheckpoint", "SwiftQuantPlan", "SwiftQuantConversion", "SwiftQuantNN",
+            "SwiftQuantCheckpoint", "SwiftQuantModelFolder", "SwiftQuantPlan", "SwiftQuantConversion", "SwiftQuantNN",
             "SwiftQuantModels",
         ]),
         .target(name: "SwiftQuantBench", dependencies: ["SwiftQuant"]),

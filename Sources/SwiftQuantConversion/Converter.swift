@@ -44,6 +44,13 @@ public final class Converter {
         if let quantized = decisions.first(where: { $0.tensor.storage?.quantization != nil }) {
             throw ConversionError.alreadyQuantized(path: source.path, tensor: quantized.tensor.name)
         }
+        // Likewise an int8 weight with its NAME_scale (a compressed-tensors folder): kept as
+        // I8, its scale would be quantized as if it were a weight.
+        for decision in decisions where decision.tensor.dtype == .i8 {
+            if try source.quantizedWeight(for: decision.tensor.name) != nil {
+                throw ConversionError.alreadyQuantized(path: source.path, tensor: decision.tensor.name)
+            }
+        }
         try sink.begin(tensors: decisions.map(\.tensor), metadata: metadata)
         let totalBytes = decisions.reduce(0) { $0 + $1.tensor.byteCount }
         var reports: [ConvertedTensorReport] = []

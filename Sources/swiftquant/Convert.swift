@@ -17,13 +17,18 @@ struct Convert: ParsableCommand {
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case native, gguf, safetensors
+        case compressedTensors = "compressed-tensors"
+        case mlx
 
         /// How errors name the output format.
-        var label: String {
+        var label: String { rawValue }
+
+        /// The model-folder layout this format writes, or `nil` for a single-file format.
+        var folderLayout: ModelFolderLayout? {
             switch self {
-            case .native: "native"
-            case .gguf: "gguf"
-            case .safetensors: "safetensors"
+            case .compressedTensors: .compressedTensors
+            case .mlx: .mlx
+            default: nil
             }
         }
     }
@@ -34,8 +39,14 @@ struct Convert: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The file to write (.swq, .gguf or .safetensors).", valueName: "path"))
     var output: String
 
-    @Option(help: "native (.swq, the default), gguf (Q8_0) or safetensors (int8 + NAME_scale); default: from the output's extension.")
+    @Option(help: "native (.swq, the default), gguf (Q8_0), safetensors (bare int8 + NAME_scale), or a model folder: compressed-tensors (transformers) or mlx (mlx-lm); default: from the output's extension.")
     var format: OutputFormat?
+
+    @Option(help: ArgumentHelp("Largest weights file of a model folder, e.g. 5GB (the default), 500MB, 1000000 (bytes).", valueName: "size"))
+    var maxShardSize: String?
+
+    @Option(help: ArgumentHelp("The folder whose config.json, tokenizer and generation files go into a model folder (default: INPUT if a folder, else the folder INPUT is in).", valueName: "dir"))
+    var modelDir: String?
 
     @OptionGroup var rules: RuleOptions
 
@@ -70,6 +81,12 @@ struct Convert: ParsableCommand {
         if arch != nil && resolvedFormat != .gguf {
             throw ValidationError("--arch applies only to GGUF output; add --format gguf or write a .gguf file")
         }
+        if (maxShardSize != nil || modelDir != nil) && resolvedFormat.folderLayout == nil {
+            throw ValidationError("--max-shard-size and --model-dir apply only to model folders; add --format compressed-tensors or --format mlx")
+        }
+        if let maxShardSize, parseByteSize(maxShardSize) == nil {
+            throw ValidationError("--max-shard-size '\(maxShardSize)' is not a size; write it like 5GB, 500MB or 1000000")
+        }
         if let threads, threads < 1 {
             throw ValidationError("--threads \(threads) is invalid; use 1 or more")
         }
@@ -102,6 +119,17 @@ struct Convert: ParsableCommand {
         let plan = QuantizationPlan(tensors: source.tensors, config: config, target: target)
         if !quiet { rules.warnAboutUnusedRules(in: plan) }
         AtomicOutputFile.removeTemporaryFilesOnSignal()
+        if let layout = format.folderLayout {
+            if !quiet && format == .mlx { warnAboutMLXGroupSize(plan) }
+            let folder = try AtomicOutputFolder(destination: output, force: force, inputs: [input])
+            let sink = ModelFolderWriter(
+                output: folder, layout: layout,
+                options: .init(sourceFolder: modelDir ?? (isDirectory(input) ? input : parentFolder(of: input)),
+                               maxShardBytes: maxShardSize.flatMap(parseByteSize) ?? 5_000_000_000))
+            try run(plan: plan, source: source, sink: sink, format: format, level: nil, started: started,
+                    commit: { try folder.commit() }, discard: { folder.discard() }, outputBytes: { folderSize(output) })
+            return
+        }
         let file = try AtomicOutputFile(destination: output, force: force, inputs: [input])
         let level = noCompression ? nil : Int32(compressionLevel ?? 1)
         let sink: any TensorWriter
@@ -112,13 +140,28 @@ struct Convert: ParsableCommand {
             sink = SafeTensorsWriter(output: file, layout: .int8)
         case .gguf:
             sink = GGUFWriter(output: file, options: ggufOptions!)
+        case .compressedTensors, .mlx:
+            preconditionFailure("model folders are written above")
         }
+        try run(plan: plan, source: source, sink: sink, format: format, level: level, started: started,
+                commit: { try file.commit() }, discard: { file.discard() }, outputBytes: { fileSize(output) })
+        // After success only: a refused conversion stays one line on stderr.
+        if format == .safetensors && !quiet {
+            printToStandardError("swiftquant: warning: bare int8 safetensors load in no runtime without a config (transformers casts the codes to floats silently); for a folder transformers or MLX load as it is, use --format compressed-tensors or --format mlx")
+        }
+    }
+
+    /// Converts into `sink`, then commits the output (or discards it on any error) and prints the summary.
+    private func run(
+        plan: QuantizationPlan, source: any TensorSource, sink: any TensorWriter, format: OutputFormat, level: Int32?,
+        started: Date, commit: () throws -> Void, discard: () -> Void, outputBytes: () -> Int
+    ) throws {
         let decisions: [TensorDecision]
         do {
             // Adapted to what the writer stores before anything is quantized or written.
             decisions = try plan.decisions.adapted(to: sink, source: source, format: format.label)
         } catch {
-            file.discard()
+            discard()
             throw error
         }
         let metadata = Converter.standardMetadata(
@@ -137,20 +180,32 @@ struct Convert: ParsableCommand {
             }
             reports = converted
             bar.finish()
-            try file.commit()
+            try commit()
         } catch {
             bar.finish()
-            file.discard()
+            discard()
             throw error
         }
         let summary = ConversionSummary(
             input: input, output: output, format: format.rawValue, reports: reports,
-            inputBytes: source.tensors.reduce(0) { $0 + $1.byteCount }, outputBytes: fileSize(output),
+            inputBytes: source.tensors.reduce(0) { $0 + $1.byteCount }, outputBytes: outputBytes(),
             seconds: Date().timeIntervalSince(started))
         if json {
             print(summary.json)
         } else if !quiet {
             print(summary.text)
+        }
+    }
+
+    /// MLX stores groups of 32, 64 or 128 only: says once how the plan's other granularities are stored.
+    private func warnAboutMLXGroupSize(_ plan: QuantizationPlan) {
+        var planned = Set<Granularity>()
+        for decision in plan.decisions { if case .quantize(let granularity) = decision.action { planned.insert(granularity) } }
+        for granularity in planned.sorted(by: { $0.description < $1.description }) {
+            let size = ModelFolderWriter.mlxGroupSize(forPlanned: granularity)
+            if granularity != .perGroup(size: size) {
+                printToStandardError("swiftquant: note: MLX stores 8-bit weights in groups of 32, 64 or 128; weights planned \(granularity) are quantized per-group(\(size)) instead")
+            }
         }
     }
 
@@ -260,4 +315,27 @@ struct ConversionSummary {
 func fileSize(_ path: String) -> Int {
     var info = stat()
     return stat(path, &info) == 0 ? Int(info.st_size) : 0
+}
+
+/// `5GB`, `500MB`, `64kB`, `1000000`: decimal units (as transformers' max_shard_size), or
+/// `GiB`/`MiB`/`KiB`; `nil` when it is not a positive size.
+func parseByteSize(_ text: String) -> Int? {
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    let units: [(String, Int)] = [
+        ("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("GB", 1_000_000_000), ("MB", 1_000_000),
+        ("KB", 1000), ("B", 1),
+    ]
+    for (unit, factor) in units where trimmed.uppercased().hasSuffix(unit) {
+        guard let value = Double(trimmed.dropLast(unit.count).trimmingCharacters(in: .whitespaces)), value > 0,
+              value * Double(factor) < 9e18 else { return nil }
+        return Int(value * Double(factor))
+    }
+    guard let value = Int(trimmed), value > 0 else { return nil }
+    return value
+}
+
+/// The bytes of the files directly in `folder` (a model folder has no subfolders).
+func folderSize(_ folder: String) -> Int {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return 0 }
+    return names.reduce(0) { $0 + fileSize(folder + "/" + $1) }
 }

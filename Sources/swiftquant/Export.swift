@@ -17,6 +17,16 @@ struct Export: ParsableCommand {
 
     enum Layout: String, ExpressibleByArgument, CaseIterable {
         case int8, dequantized
+        case compressedTensors = "compressed-tensors"
+        case mlx
+
+        var folderLayout: ModelFolderLayout? {
+            switch self {
+            case .compressedTensors: .compressedTensors
+            case .mlx: .mlx
+            default: nil
+            }
+        }
     }
 
     enum FloatType: String, ExpressibleByArgument, CaseIterable {
@@ -37,8 +47,14 @@ struct Export: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The .safetensors file to write.", valueName: "path"))
     var output: String
 
-    @Option(help: "int8 or dequantized.")
+    @Option(help: "int8 (bare, no runtime loads it without a config), dequantized, or a model folder: compressed-tensors (transformers) or mlx (mlx-lm; needs a checkpoint quantized per group of 32, 64 or 128).")
     var layout: Layout
+
+    @Option(help: ArgumentHelp("Largest weights file of a model folder, e.g. 5GB (the default), 500MB.", valueName: "size"))
+    var maxShardSize: String?
+
+    @Option(help: ArgumentHelp("The folder whose config.json, tokenizer and generation files go into a model folder (default: the checkpoint's folder).", valueName: "dir"))
+    var modelDir: String?
 
     @Option(help: "Float type of dequantized tensors: f32, f16 or bf16 (default: each tensor's source dtype).")
     var dtype: FloatType?
@@ -51,16 +67,42 @@ struct Export: ParsableCommand {
 
     func validate() throws {
         if dtype != nil && layout == .int8 {
-            throw ValidationError("--dtype applies to --layout dequantized only; int8 tensors are written as I8 with F32 scales")
+            throw ValidationError("--dtype applies to --layout dequantized only; quantized tensors are written as integers with F32 scales")
+        }
+        if (maxShardSize != nil || modelDir != nil) && layout.folderLayout == nil {
+            throw ValidationError("--max-shard-size and --model-dir apply only to --layout compressed-tensors or mlx")
+        }
+        if let maxShardSize, parseByteSize(maxShardSize) == nil {
+            throw ValidationError("--max-shard-size '\(maxShardSize)' is not a size; write it like 5GB, 500MB or 1000000")
         }
     }
 
     package func run() throws {
         let file = try CheckpointFile(path: checkpoint)
         AtomicOutputFile.removeTemporaryFilesOnSignal()
+        if let folderLayout = layout.folderLayout {
+            let folder = try AtomicOutputFolder(destination: output, force: force, inputs: [checkpoint])
+            let sink = ModelFolderWriter(
+                output: folder, layout: folderLayout,
+                options: .init(sourceFolder: modelDir ?? parentFolder(of: checkpoint),
+                               maxShardBytes: maxShardSize.flatMap(parseByteSize) ?? 5_000_000_000))
+            try export(file, to: sink, commit: { try folder.commit() }, discard: { folder.discard() })
+            return
+        }
         let destination = try AtomicOutputFile(destination: output, force: force, inputs: [checkpoint])
         let sink = SafeTensorsWriter(
             output: destination, layout: layout == .int8 ? .int8 : .dequantized(dtype?.dtype))
+        try export(file, to: sink, commit: { try destination.commit() }, discard: { destination.discard() })
+        // After success only: a refused export stays one line on stderr.
+        if layout == .int8 && !quiet {
+            printToStandardError("swiftquant: warning: bare int8 safetensors load in no runtime without a config (transformers casts the codes to floats silently); for a folder transformers or MLX load as it is, use --layout compressed-tensors or --layout mlx")
+        }
+    }
+
+    /// Streams every entry of `file` into `sink`, then commits (or discards on any error).
+    private func export(
+        _ file: CheckpointFile, to sink: any TensorWriter, commit: () throws -> Void, discard: () -> Void
+    ) throws {
         var metadata = file.metadata
         metadata["swiftquant.layout"] = .string(layout.rawValue)
         let bar = ProgressBar(enabled: !quiet)
@@ -76,15 +118,15 @@ struct Export: ParsableCommand {
             }
             try sink.finish()
             bar.finish()
-            try destination.commit()
+            try commit()
         } catch {
             bar.finish()
-            destination.discard()
+            discard()
             throw error
         }
     }
 
-    private func write(_ entry: CheckpointEntry, from file: CheckpointFile, to sink: SafeTensorsWriter) throws {
+    private func write(_ entry: CheckpointEntry, from file: CheckpointFile, to sink: any TensorWriter) throws {
         guard entry.quantization != nil else {
             let data = try file.data(for: entry.name)
             try withExtendedLifetime(data) {
