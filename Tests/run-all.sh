@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up (including the real model, when no models folder has it), the
 # Swift tests, the Python interop checks against the peers (numpy, safetensors, gguf-py), and
-# the consumer package (Tests/Consumer: SwiftQuant used by version, as a user would). Run from
+# the documentation build (Tests/check-docs.sh) and the consumer package (Tests/Consumer:
+# SwiftQuant used by version, as a user would). Run from
 # anywhere. The last line counts all three; the exit status is 1 if anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,17 @@ else
 fi
 passed=$((passed + interop_passed))
 failed=$((failed + interop_failed))
+
+# DocC for every public module: generate-documentation must succeed with no broken symbol link.
+docs_log=$(mktemp /tmp/swiftquant-docs-check.XXXXXX)
+if bash Tests/check-docs.sh >"$docs_log" 2>&1; then
+    passed=$((passed + 1))
+    tail -1 "$docs_log"
+else
+    failed=$((failed + 1))
+    echo "documentation check failed (log: $docs_log)" >&2
+    tail -20 "$docs_log" >&2
+fi
 
 consumer_log=$(mktemp /tmp/swiftquant-consumer.XXXXXX)
 set +e

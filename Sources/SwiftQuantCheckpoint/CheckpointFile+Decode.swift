@@ -15,7 +15,7 @@ extension CheckpointFile {
         return TensorData(info: entry.tensorInfo, bytes: bytes, owner: owner)
     }
 
-    /// The INT8 codes and scales of a quantized tensor as a ``QuantizedWeight``, or `nil`
+    /// The INT8 codes and scales of a quantized tensor as a `QuantizedWeight`, or `nil`
     /// for a kept tensor. Codes stored with the raw codec stay in the memory map (zero-copy; the
     /// weight keeps the file mapped); compressed ones are decoded once into memory the weight owns.
     public func quantizedWeight(for name: String) throws -> QuantizedWeight? {

@@ -8,7 +8,7 @@ import SwiftQuantKernels
 /// Chunks are cut at fixed raw offsets and each is compressed on its own, so the output is the
 /// same bytes whatever the thread count.
 ///
-/// Not `Sendable`: its zstd contexts and scratch buffers are reused by every ``encode`` call,
+/// Not `Sendable`: its zstd contexts and scratch buffers are reused by every `encode` call,
 /// so one encoder serves one writer at a time.
 public final class ZstdChunkEncoder {
     /// zstd level: 1 by default. On INT8 weights zstd's Huffman stage already sits within 0.5 %

@@ -32,7 +32,7 @@ public struct QuantizationAttempt: Sendable, Equatable {
 }
 
 /// Quantizes a tensor as `decision` says, in the scheme `storing` picks for a granularity (the
-/// writer's ``TensorWriter/storedScheme(forPlanned:)``; symmetric INT8 by default), and applies
+/// writer's `TensorWriter.storedScheme(forPlanned:)`; symmetric INT8 by default), and applies
 /// its `min_snr_db` to what is stored: when the SNR at the chosen scheme is lower, it tries per
 /// group (`decision.fallbackGroupSize`) if that stores differently, and when that is still
 /// lower (or per group was already the choice, or does not divide the rows) it keeps the

@@ -20,7 +20,7 @@ public enum TensorResolutionError: Error, Sendable, Equatable, CustomStringConve
 
 extension TensorSource {
     /// Reads the tensor `decision` is about as Float32 and resolves it (see
-    /// ``resolve(_:weights:)``); a keep decision returns without reading anything.
+    /// `resolve(_:weights:)`); a keep decision returns without reading anything.
     ///
     /// `plan --measure` and `convert` both go through here. The caller releases the
     /// tensor's pages (`TensorSource.releasePages(for:)`) once it has used the result.

@@ -15,7 +15,7 @@ import Darwin
 ///
 /// Task-locals do not cross into threads the code starts itself: code that hands work to a
 /// `Thread` or to `DispatchQueue` must capture ``threads`` and rebind it there
-/// (``performConcurrently(iterations:_:)`` does this for the kernels' workers).
+/// (`performConcurrently(iterations:_:)` does this for the kernels' workers).
 public enum Parallelism {
     /// The count bound by ``withThreads(_:_:)``; `nil` outside any binding.
     @TaskLocal static var bound: Int?

@@ -93,7 +93,7 @@ public struct GGUFFile: TensorSource {
         return withExtendedLifetime(data.owner) { decodeFloats(data.bytes, encoding: encoding) }
     }
 
-    /// A Q8_0 tensor as a ``QuantizedWeight``: its codes, and each block's fp16 `d` widened to
+    /// A Q8_0 tensor as a `QuantizedWeight`: its codes, and each block's fp16 `d` widened to
     /// a Float32 scale (copied out of the interleaved blocks). `nil` for other types.
     public func quantizedWeight(for name: String) throws -> QuantizedWeight? {
         guard let index = indexByName[ByteExactName(name)] else {

@@ -42,7 +42,7 @@ public func quantizeQ8_0(
         codes: destination + 2, codeStride: Q8_0.blockByteCount, halfScales: destination, floatScales: nil))
 }
 
-/// Quantizes `input` to Q8_0 codes and scales in separate buffers, as a ``QuantizedWeight``
+/// Quantizes `input` to Q8_0 codes and scales in separate buffers, as a `QuantizedWeight`
 /// holds them: `codes[i]` is the quant of `input[i]`, `scales[b]` is block `b`'s fp16 `d`
 /// widened exactly to Float32. The same bits as ``quantizeQ8_0(_:into:)``, only laid out apart.
 ///

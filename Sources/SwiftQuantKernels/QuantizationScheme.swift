@@ -1,11 +1,11 @@
 import SwiftQuantCore
 
-/// A way to turn float weights into a ``QuantizedWeight`` and back.
+/// A way to turn float weights into a `QuantizedWeight` and back.
 ///
 /// A scheme quantizes (from Float32 or straight from a source's encoded bytes), measures the
 /// error of what it stores, and dequantizes. The converter works through this protocol only:
-/// a new scheme (a 4-bit group scheme, say) is a new ``QuantizationDescriptor`` case, a type
-/// conforming here and a line in ``QuantizationDescriptor/scheme``; nothing in the converter
+/// a new scheme (a 4-bit group scheme, say) is a new `QuantizationDescriptor` case, a type
+/// conforming here and a line in `QuantizationDescriptor.scheme`; nothing in the converter
 /// changes.
 public protocol QuantizationScheme: Sendable {
     /// The data describing this scheme, as quantized weights record it.
@@ -28,14 +28,14 @@ public protocol QuantizationScheme: Sendable {
 }
 
 extension QuantizationScheme {
-    /// Quantizes a ``FloatTensor``.
+    /// Quantizes a `FloatTensor`.
     public func quantize(_ weights: FloatTensor) throws(KernelError) -> QuantizedWeight {
         try weights.storage.withUnsafeBufferPointer { (buffer) throws(KernelError) in
             try quantize(buffer, shape: weights.shape)
         }
     }
 
-    /// The error of `weight` against a ``FloatTensor`` of the originals.
+    /// The error of `weight` against a `FloatTensor` of the originals.
     public func errorMetrics(of weight: QuantizedWeight, original: FloatTensor) -> QuantizationErrorMetrics {
         original.storage.withUnsafeBufferPointer { errorMetrics(of: weight, original: $0) }
     }

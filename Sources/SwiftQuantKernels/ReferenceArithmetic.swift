@@ -37,8 +37,8 @@ public enum Arithmetic: String, Sendable, Hashable, CaseIterable, CustomStringCo
 /// is the dtype's scale widened to Float32 (exact for Float16/BFloat16, rounded for Float64).
 /// On Float32 values the result equals ``quantizeSymmetric(encoded:encoding:shape:granularity:values:scales:)``.
 ///
-/// `granularity` must already be effective (see ``effectiveGranularity(for:requested:)``).
-/// - Throws: ``KernelError/nonFiniteValue(index:value:)`` for the first NaN or infinite weight
+/// `granularity` must already be effective (see `effectiveGranularity(for:requested:)`).
+/// - Throws: `KernelError.nonFiniteValue(index:value:)` for the first NaN or infinite weight
 ///   (the reference does not check and produces meaningless codes there).
 public func quantizeSymmetricReference(
     encoded: UnsafeRawBufferPointer, encoding: FloatEncoding, shape: [Int], granularity: Granularity,

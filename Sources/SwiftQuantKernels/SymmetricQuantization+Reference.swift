@@ -42,7 +42,7 @@ public struct Int8Tensor: Sendable, Equatable {
     }
 
     /// The codes of a weight with 8-bit codes (symmetric INT8 or Q8_0), copied; its scales are
-    /// ``FloatTensor/init(scalesOf:)``.
+    /// `FloatTensor.init(scalesOf:)`.
     public init(_ weight: QuantizedWeight) {
         let layout: Int8ScaleLayout = switch weight.scheme {
         case .symmetricInt8(.perTensor): .perTensor
@@ -75,7 +75,7 @@ extension QuantizedWeight {
     /// scales (`dimension: 0`) and hand-built ``Int8Tensor``s are refused, because their
     /// count can equal the row count on a square weight and would silently give wrong outputs.
     ///
-    /// - Throws: ``KernelError/unbridgeableScales(shape:scaleShape:layout:)``.
+    /// - Throws: `KernelError.unbridgeableScales(shape:scaleShape:layout:)`.
     public init(_ quantized: Int8Tensor, scale: FloatTensor) throws(KernelError) {
         let shape = quantized.shape
         switch quantized.scaleLayout {
@@ -104,9 +104,9 @@ extension QuantizedWeight {
 /// let restored = try dequantize(quantized, scale: scale, dtype: .float32)   // per row: dim None/0
 /// ```
 ///
-/// - Throws: ``KernelError/unsupportedBits(_:)`` unless `bits` is 8 (the reference asserts it),
-///   ``KernelError/invalidDimension(_:rank:)``, ``KernelError/emptyReduction(shape:dimension:)``
-///   where torch cannot take the max, and ``KernelError/nonFiniteValue(index:value:)`` for
+/// - Throws: `KernelError.unsupportedBits(_:)` unless `bits` is 8 (the reference asserts it),
+///   `KernelError.invalidDimension(_:rank:)`, `KernelError.emptyReduction(shape:dimension:)`
+///   where torch cannot take the max, and `KernelError.nonFiniteValue(index:value:)` for
 ///   NaN or infinite weights (the reference does not check them and returns meaningless codes).
 public func quantizeSymmetric(
     _ tensor: FloatTensor, bits: Int = 8, dimension: Int? = nil
@@ -192,7 +192,7 @@ public func quantizeSymmetric(
 /// `quantize_weight_per_channel(weight)`: `quantize_symmetric(weight, bits=8, dim=1)`, one
 /// scale per output row. `scales` has shape `[shape[0]]`.
 ///
-/// - Throws: ``KernelError/notAMatrix(shape:)`` unless `weight` is 2-D (the reference asserts it),
+/// - Throws: `KernelError.notAMatrix(shape:)` unless `weight` is 2-D (the reference asserts it),
 ///   and what ``quantizeSymmetric(_:bits:dimension:)`` throws.
 public func quantizeWeightPerChannel(
     _ weight: FloatTensor
@@ -229,8 +229,8 @@ public func quantizeWeightPerChannel(
 /// | `dimension: 1` / ``quantizeWeightPerChannel(_:)`` | `dimension: nil` or `0` |
 /// | `dimension: 0` | `dimension: 1` |
 ///
-/// - Throws: ``KernelError/broadcastMismatch(shape:other:)`` when the shapes do not broadcast,
-///   ``KernelError/unsupportedEncoding(_:)`` for `.float64`.
+/// - Throws: `KernelError.broadcastMismatch(shape:other:)` when the shapes do not broadcast,
+///   `KernelError.unsupportedEncoding(_:)` for `.float64`.
 public func dequantize(
     _ quantized: Int8Tensor, scale: FloatTensor, dtype: FloatEncoding = .float16, dimension: Int? = nil
 ) throws(KernelError) -> TypedFloatTensor {
@@ -248,17 +248,17 @@ public func dequantize(
 ///
 /// | reference key | Swift property |
 /// |---|---|
-/// | `max_abs_error` | ``QuantizationErrorMetrics/maxAbsError`` |
-/// | `mean_abs_error` | ``QuantizationErrorMetrics/meanAbsError`` |
-/// | `relative_error_pct` | ``QuantizationErrorMetrics/relativeErrorPercent`` |
-/// | `snr_db` | ``QuantizationErrorMetrics/snrDecibels`` |
+/// | `max_abs_error` | `QuantizationErrorMetrics.maxAbsError` |
+/// | `mean_abs_error` | `QuantizationErrorMetrics.meanAbsError` |
+/// | `relative_error_pct` | `QuantizationErrorMetrics.relativeErrorPercent` |
+/// | `snr_db` | `QuantizationErrorMetrics.snrDecibels` |
 ///
 /// (also readable as `metrics[referenceKey: "snr_db"]`). An all-zero original gives an SNR of
 /// −infinity and a NaN SNR stays NaN, as in the reference.
 ///
-/// - Throws: ``KernelError/shapeMismatch(expected:elements:)`` when the dequantized tensor does
-///   not have `original`'s shape, ``KernelError/broadcastMismatch(shape:other:)``,
-///   ``KernelError/emptyReduction(shape:dimension:)`` for an empty tensor (torch's max raises).
+/// - Throws: `KernelError.shapeMismatch(expected:elements:)` when the dequantized tensor does
+///   not have `original`'s shape, `KernelError.broadcastMismatch(shape:other:)`,
+///   `KernelError.emptyReduction(shape:dimension:)` for an empty tensor (torch's max raises).
 public func calculateQuantizationError(
     original: FloatTensor, quantized: Int8Tensor, scale: FloatTensor, dimension: Int? = nil
 ) throws(KernelError) -> QuantizationErrorMetrics {

@@ -21,8 +21,8 @@ public struct TypedFloatTensor: Sendable, Equatable {
     /// Creates a tensor of `dtype`, rounding each value to it (to nearest even), as
     /// `torch.tensor(values).to(dtype)` does.
     ///
-    /// - Throws: ``KernelError/shapeMismatch(expected:elements:)``, or
-    ///   ``KernelError/unsupportedEncoding(_:)`` for `.float64`.
+    /// - Throws: `KernelError.shapeMismatch(expected:elements:)`, or
+    ///   `KernelError.unsupportedEncoding(_:)` for `.float64`.
     public init(dtype: FloatEncoding, shape: [Int], values: [Float]) throws(KernelError) {
         guard dtype != .float64 else { throw .unsupportedEncoding(dtype) }
         guard let count = shape.checkedElementCount, count == values.count else {
@@ -59,7 +59,7 @@ public struct TypedFloatTensor: Sendable, Equatable {
 
     public var elementCount: Int { storage.count }
 
-    /// The values as a Float32 ``FloatTensor`` (`tensor.float()`; exact).
+    /// The values as a Float32 `FloatTensor` (`tensor.float()`; exact).
     public var float32: FloatTensor { FloatTensor(uncheckedShape: shape, storage: storage) }
 
     /// The values as Float16 (exact for a Float16 tensor, rounded otherwise).

@@ -72,7 +72,7 @@ public struct BertEncoder: Sendable {
         return BertEncoder(copying: self, layers: quantizedLayers)
     }
 
-    /// The same encoder with ``QuantizedLinear/quantizesActivations`` set to `enabled` on every
+    /// The same encoder with `QuantizedLinear.quantizesActivations` set to `enabled` on every
     /// INT8 layer: each activation row is quantized to int8 on the fly and multiplied with
     /// integer dot products (W8A8, as ONNX Runtime's and PyTorch's dynamic quantization do).
     /// Float layers and per-group INT8 layers keep their float path.

@@ -77,7 +77,7 @@ public struct LlamaDecoderLayer: Sendable {
 /// grouped-query attention with rotary positions and a SwiGLU MLP, a final RMSNorm and an
 /// output head (tied to the embedding or separate).
 ///
-/// Linear layers are any ``LinearLayer``: `Linear` for float weights, `QuantizedLinear` for
+/// Linear layers are any `LinearLayer`: `Linear` for float weights, `QuantizedLinear` for
 /// INT8 ones, mixed freely. Embedding and norms are Float32.
 ///
 /// ```swift

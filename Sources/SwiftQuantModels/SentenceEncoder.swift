@@ -26,7 +26,7 @@ public struct SentenceEncoder: Sendable {
         return { tokenizer.encode($0, maxLength: configuration.maximumSequenceLength) }
     }
 
-    /// An encoder with the given parts (for example ``BertEncoder/quantized(granularity:)``).
+    /// An encoder with the given parts (for example `BertEncoder.quantized(granularity:)`).
     public init(tokenizer: WordPieceTokenizer, encoder: BertEncoder) {
         self.tokenizer = tokenizer
         self.encoder = encoder

@@ -9,8 +9,8 @@ extension QuantizedLinear {
     /// The reference's `weight_int8`: the stored int8 codes, `[outFeatures, inFeatures]`.
     ///
     /// Before quantization it is all zeros, as the reference's buffer is. Its
-    /// ``SwiftQuantKernels/Int8Tensor/scaleLayout`` says how ``weightScale`` applies, so it
-    /// bridges back through ``SwiftQuantKernels/QuantizedTensor/init(_:scale:)``.
+    /// `SwiftQuantKernels.Int8Tensor.scaleLayout` says how ``weightScale`` applies, so it
+    /// bridges back through `SwiftQuantKernels.QuantizedTensor.init(_:scale:)`.
     public var weightInt8: Int8Tensor {
         let shape = [max(outFeatures, 0), max(inFeatures, 0)]
         guard let weightValues, let granularity else {
@@ -46,7 +46,7 @@ extension QuantizedLinear {
     /// `QuantizedWeight.init(_:scale:)`: per-column scales are refused.
     ///
     /// - Throws: ``LayerError/quantization(_:)`` wrapping
-    ///   ``SwiftQuantKernels/KernelError/unbridgeableScales(shape:scaleShape:layout:)``, and what
+    ///   `SwiftQuantKernels.KernelError.unbridgeableScales(shape:scaleShape:layout:)`, and what
     ///   ``init(weight:bias:)`` throws.
     public init(quantized: Int8Tensor, scale: FloatTensor, bias: [Float]? = nil) throws(LayerError) {
         let weight: QuantizedWeight
@@ -59,7 +59,7 @@ extension QuantizedLinear {
     }
 
     /// `quantize_weights(weight)` for a Float32, Float16 or BFloat16 weight: per channel, in the
-    /// weight's dtype as ``SwiftQuantKernels/quantizeWeightPerChannel(_:)-(TypedFloatTensor)``
+    /// weight's dtype as `SwiftQuantKernels.quantizeWeightPerChannel(_:)-(TypedFloatTensor)`
     /// computes (so a Float16 weight gets rotalabs-accel's codes and scales bit for bit).
     ///
     /// - Throws: ``LayerError/weightShapeMismatch(expected:actual:)`` unless the weight is

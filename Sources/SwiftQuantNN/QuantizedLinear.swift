@@ -58,7 +58,7 @@ public struct QuantizedLinear: Sendable {
     }
 
     /// Creates a layer from a quantized weight of shape `[outFeatures, inFeatures]`: symmetric
-    /// INT8 at any granularity (``SymmetricInt8``, a checkpoint's tensors, the int8 safetensors
+    /// INT8 at any granularity (`SymmetricInt8`, a checkpoint's tensors, the int8 safetensors
     /// layout) or Q8_0 (a GGUF file's), which runs as per group of 32. The codes are used in
     /// place, without a copy: a weight that views a memory-mapped file keeps it mapped.
     ///

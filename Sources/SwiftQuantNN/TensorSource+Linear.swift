@@ -38,7 +38,7 @@ extension TensorSource {
     }
 
     /// The INT8 layer stored as `<name>.weight` (any scheme with 8-bit codes the source hands
-    /// out through ``TensorSource/quantizedWeight(for:)``: a checkpoint's symmetric INT8, the
+    /// out through `TensorSource.quantizedWeight(for:)`: a checkpoint's symmetric INT8, the
     /// int8 safetensors layout, GGUF Q8_0), with `<name>.bias` when the source has one.
     ///
     /// Codes the file stores raw stay in the memory map: the layer reads them in place, and the
@@ -52,7 +52,7 @@ extension TensorSource {
     /// let y = try query(x)   // x: [tokens, 384]
     /// ```
     ///
-    /// - Throws: ``TensorSourceError/noSuchTensor(path:name:)`` when the weight is missing,
+    /// - Throws: `TensorSourceError.noSuchTensor(path:name:)` when the weight is missing,
     ///   ``LayerLoadingError/notQuantized(path:tensor:)`` when it is stored as float (use
     ///   ``linearLayer(_:)`` to accept either), ``LayerLoadingError/invalidLayer(path:layer:reason:)``
     ///   when the tensors do not form a layer, and the reader's errors (checksums, …).

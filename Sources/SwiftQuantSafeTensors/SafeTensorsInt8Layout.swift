@@ -51,7 +51,7 @@ public enum SafeTensorsInt8Layout {
 
 extension SafeTensorsFile {
     /// An I8 tensor with an F32 `<name>_scale` beside it (the int8 layout of
-    /// ``SafeTensorsWriter``) as a ``QuantizedWeight``; `nil` for every other tensor.
+    /// ``SafeTensorsWriter``) as a `QuantizedWeight`; `nil` for every other tensor.
     public func quantizedWeight(for name: String) throws -> QuantizedWeight? {
         guard info(for: name) != nil else { throw TensorSourceError.noSuchTensor(path: path, name: name) }
         return try SafeTensorsInt8Layout.weight(named: name, in: self)
