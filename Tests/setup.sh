@@ -31,9 +31,13 @@ if [ "${SWIFTQUANT_SKIP_PYTHON:-0}" != 1 ]; then
     fi
     # rotalabs-accel itself, for check_rotalabs.py. torch MUST be the CPU build spelled exactly
     # so: a plain `pip install torch` pulls ~5 GB of CUDA packages.
-    if ! python3 -c 'import rotalabs_accel, torch' >/dev/null 2>&1; then
-        echo "setup: installing rotalabs-accel==1.1.1 and torch==2.13.0+cpu" >&2
-        python3 -m pip install -q "torch==2.13.0+cpu" "rotalabs-accel==1.1.1"
+    if ! python3 -c 'import rotalabs_accel, torch, transformers, compressed_tensors, mlx.core, mlx_lm' >/dev/null 2>&1; then
+        # One resolution, torch pinned in it, so nothing pulls a CUDA build: rotalabs-accel for
+        # check_rotalabs.py, transformers + compressed-tensors + mlx + mlx-lm for
+        # check_model_folders.py and check_llama.py.
+        echo "setup: installing torch==2.13.0+cpu, rotalabs-accel, transformers, compressed-tensors, mlx, mlx-lm" >&2
+        python3 -m pip install -q "torch==2.13.0+cpu" "rotalabs-accel==1.1.1" "transformers==5.24.0" \
+            "compressed-tensors==0.20.1" "mlx[cpu]==0.32.4" "mlx-lm==0.32.2"
     fi
     # llama.cpp itself, for check_llama_cpp.py. pip builds it from source: about 28 min on two
     # busy cores the first time; pip's wheel cache (~/.cache/pip, keep it between CI runs)
