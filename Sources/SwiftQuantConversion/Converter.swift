@@ -19,6 +19,12 @@ public final class Converter {
     public let decisions: [TensorDecision]
     public let sink: any TensorWriter
     public let metadata: [String: MetadataValue]
+    /// The arithmetic symmetric INT8 quantizes and measures encoded weights with.
+    public let arithmetic: Arithmetic
+
+    /// The metadata key recording ``arithmetic`` (`float32` or `reference`), read back by
+    /// `verify` to measure with the same arithmetic.
+    public static let arithmeticKey = "swiftquant.arithmetic"
 
     /// Prepares a conversion; nothing is read or written until ``run(progress:)``.
     ///
@@ -29,12 +35,13 @@ public final class Converter {
     ///   - metadata: file metadata for the sink (see ``Converter/standardMetadata(source:rulesJSON:compression:toolVersion:)``).
     public init(
         source: any TensorSource, decisions: [TensorDecision], sink: any TensorWriter,
-        metadata: [String: MetadataValue]
+        metadata: [String: MetadataValue], arithmetic: Arithmetic = .float32
     ) {
         self.source = source
         self.decisions = decisions
         self.sink = sink
         self.metadata = metadata
+        self.arithmetic = arithmetic
     }
 
     /// Converts every tensor; `progress` is called on the calling thread after each one.
@@ -56,7 +63,7 @@ public final class Converter {
         // never grows past it.
         let pipeline = PreparePipeline(
             decisions: decisions, schemes: try Self.storedSchemes(decisions, sink: sink, path: source.path),
-            source: source, lookahead: 2)
+            source: source, arithmetic: arithmetic, lookahead: 2)
         defer { pipeline.cancel() }
         for index in decisions.indices {
             let prepared = try pipeline.take(index)
@@ -153,7 +160,10 @@ private struct PreparedTensor: @unchecked Sendable {
     private let kept: (dtype: DType, bytes: UnsafeRawBufferPointer, owner: AnyObject)?
     private let source: any TensorSource
 
-    init(decision: TensorDecision, schemes: [Granularity: QuantizationDescriptor], source: any TensorSource) throws {
+    init(
+        decision: TensorDecision, schemes: [Granularity: QuantizationDescriptor], source: any TensorSource,
+        arithmetic: Arithmetic
+    ) throws {
         self.decision = decision
         self.source = source
         let tensor = decision.tensor
@@ -168,7 +178,7 @@ private struct PreparedTensor: @unchecked Sendable {
         {
             // Straight from the source's bytes: no Float32 copy of the tensor. Bit-identical to
             // decoding and calling resolve(_:weights:storing:), which only adds the min_snr_db retries.
-            let scheme = storing(granularity).scheme
+            let scheme = storing(granularity).scheme(arithmetic: arithmetic)
             let data = try source.data(for: tensor.name)
             do throws(KernelError) {
                 let weight = try data.shared.withUnsafeBytes { (bytes) throws(KernelError) in
@@ -265,26 +275,32 @@ private final class PreparePipeline: @unchecked Sendable {
     private var finished = false
     private let lookahead: Int
 
-    init(decisions: [TensorDecision], schemes: [Granularity: QuantizationDescriptor], source: any TensorSource, lookahead: Int) {
+    init(
+        decisions: [TensorDecision], schemes: [Granularity: QuantizationDescriptor], source: any TensorSource,
+        arithmetic: Arithmetic, lookahead: Int
+    ) {
         self.lookahead = lookahead
         // Task-locals do not reach a new thread: carry the caller's thread count over.
         let threads = Parallelism.threads
         let thread = Thread { [self] in
-            Parallelism.withThreads(threads) { produce(decisions: decisions, schemes: schemes, source: source) }
+            Parallelism.withThreads(threads) { produce(decisions: decisions, schemes: schemes, source: source, arithmetic: arithmetic) }
         }
         thread.stackSize = 1 << 22
         thread.start()
     }
 
     /// The producer thread's loop: prepares tensors in order, waiting while it is `lookahead` ahead.
-    private func produce(decisions: [TensorDecision], schemes: [Granularity: QuantizationDescriptor], source: any TensorSource) {
+    private func produce(
+        decisions: [TensorDecision], schemes: [Granularity: QuantizationDescriptor], source: any TensorSource,
+        arithmetic: Arithmetic
+    ) {
         for (index, decision) in decisions.enumerated() {
             condition.lock()
             while !cancelled && index >= consumed + lookahead { condition.wait() }
             let stop = cancelled
             condition.unlock()
             if stop { break }
-            let result = Result { try PreparedTensor(decision: decision, schemes: schemes, source: source) }
+            let result = Result { try PreparedTensor(decision: decision, schemes: schemes, source: source, arithmetic: arithmetic) }
             condition.lock()
             results[index] = result
             condition.broadcast()

@@ -15,27 +15,21 @@ struct Convert: ParsableCommand {
             renamed into place only when complete; an existing output is replaced only with --force.
             """)
 
-    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-        case native, gguf, safetensors
-
-        /// How errors name the output format.
-        var label: String {
-            switch self {
-            case .native: "native"
-            case .gguf: "gguf"
-            case .safetensors: "safetensors"
-            }
-        }
-    }
-
     @Argument(help: "A safetensors file, a sharded safetensors folder or a GGUF file.")
     var input: String
 
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The file to write (.swq, .gguf or .safetensors).", valueName: "path"))
     var output: String
 
-    @Option(help: "native (.swq, the default), gguf (Q8_0) or safetensors (int8 + NAME_scale); default: from the output's extension.")
-    var format: OutputFormat?
+    @Option(help: ArgumentHelp(
+        "\(FormatRegistry.standard.outputFormatNames.joined(separator: ", ")): native (.swq, the default), gguf (Q8_0), safetensors (int8 + NAME_scale); default: from the output's extension.",
+        valueName: "format"))
+    var format: String?
+
+    @Option(help: ArgumentHelp(
+        "float32 (default: widen fp16/bf16 weights to Float32 once) or reference (round to the weight's dtype after each op, as rotalabs-accel in PyTorch).",
+        valueName: "arithmetic"))
+    var arithmetic: Arithmetic = .float32
 
     @OptionGroup var rules: RuleOptions
 
@@ -67,21 +61,16 @@ struct Convert: ParsableCommand {
         if compressionLevel != nil && noCompression {
             throw ValidationError("--compression-level and --no-compression contradict each other; give one")
         }
-        if arch != nil && resolvedFormat != .gguf {
+        if let format, FormatRegistry.standard.outputFormat(named: format) == nil {
+            let names = FormatRegistry.standard.outputFormatNames.map { "'\($0)'" }
+            throw ValidationError("The value '\(format)' is invalid for '--format <format>'. Please provide one of \(names.dropLast().joined(separator: ", ")) and \(names.last ?? "").")
+        }
+        if arch != nil, (try? FormatRegistry.standard.outputFormat(named: format, forPath: output))?.name != "gguf" {
             throw ValidationError("--arch applies only to GGUF output; add --format gguf or write a .gguf file")
         }
         if let threads, threads < 1 {
             throw ValidationError("--threads \(threads) is invalid; use 1 or more")
         }
-    }
-
-    /// The format from --format, else from the output's extension, else native.
-    var resolvedFormat: OutputFormat {
-        if let format { return format }
-        let lowered = output.lowercased()
-        if lowered.hasSuffix(".gguf") { return .gguf }
-        if lowered.hasSuffix(".safetensors") { return .safetensors }
-        return .native
     }
 
     package func run() throws {
@@ -91,170 +80,64 @@ struct Convert: ParsableCommand {
     }
 
     private func convert() throws {
-        let started = Date()
-        let config = try rules.makeConfig()
-        let source = try openTensorSource(at: input)
-        let plan = QuantizationPlan(tensors: source.tensors, config: config)
-        if !quiet { rules.warnAboutUnusedRules(in: plan) }
-
-        let format = resolvedFormat
-        let ggufOptions = format == .gguf ? try GGUFWriter.Options.resolve(source: source, input: input, architecture: arch) : nil
-        AtomicOutputFile.removeTemporaryFilesOnSignal()
-        let file = try AtomicOutputFile(destination: output, force: force, inputs: [input])
-        let level = noCompression ? nil : Int32(compressionLevel ?? 1)
-        let sink: any TensorWriter
-        switch format {
-        case .native:
-            sink = CheckpointWriter(output: file, options: .init(compressionLevel: level))
-        case .safetensors:
-            sink = SafeTensorsWriter(output: file, layout: .int8)
-        case .gguf:
-            sink = GGUFWriter(output: file, options: ggufOptions!)
-        }
-        let decisions: [TensorDecision]
-        do {
-            // Adapted to what the writer stores before anything is quantized or written.
-            decisions = try plan.decisions.adapted(to: sink, source: source, format: format.label)
-        } catch {
-            file.discard()
-            throw error
-        }
-        let metadata = Converter.standardMetadata(
-            source: source,
-            rulesJSON: rulesJSON(plan, storing: sink.storedScheme(forPlanned: plan.config.granularity.granularity(groupSize: plan.config.groupSize))),
-            compression: level.map { "zstd-\($0)" } ?? "none",
+        let options = ConversionOptions(
+            rules: try rules.makeConfig(), format: format,
+            compressionLevel: noCompression ? nil : Int32(compressionLevel ?? 1),
+            architecture: arch, arithmetic: arithmetic, force: force,
             toolVersion: SwiftQuantCommand.configuration.version)
-        let converter = Converter(source: source, decisions: decisions, sink: sink, metadata: metadata)
         let bar = ProgressBar(enabled: !quiet)
-        let reports: [ConvertedTensorReport]
+        let report: ConversionReport
         do {
-            let converted = try converter.run { progress in
-                bar.update(
-                    tensorsDone: progress.tensorsDone, tensorCount: progress.tensorCount,
-                    bytesDone: progress.bytesDone, totalBytes: progress.totalBytes)
-            }
-            reports = converted
+            report = try SwiftQuant.convert(
+                input: input, output: output, options: options,
+                planned: { plan in if !quiet { rules.warnAboutUnusedRules(in: plan) } },
+                progress: { progress in
+                    bar.update(
+                        tensorsDone: progress.tensorsDone, tensorCount: progress.tensorCount,
+                        bytesDone: progress.bytesDone, totalBytes: progress.totalBytes)
+                })
             bar.finish()
-            try file.commit()
         } catch {
             bar.finish()
-            file.discard()
             throw error
         }
-        let summary = ConversionSummary(
-            input: input, output: output, format: format.rawValue, reports: reports,
-            inputBytes: source.tensors.reduce(0) { $0 + $1.byteCount }, outputBytes: fileSize(output),
-            seconds: Date().timeIntervalSince(started))
         if json {
-            print(summary.json)
+            print(try report.jsonText(pretty: false))
         } else if !quiet {
-            print(summary.text)
-        }
-    }
-
-    /// The rules as `swiftquant.rules` records them (Specs/swiftquant-checkpoint.md).
-    ///
-    /// A writer that stores another scheme than symmetric INT8 whatever the plan's granularity
-    /// (GGUF: Q8_0) records that scheme instead of the granularity the plan asked for.
-    private func rulesJSON(_ plan: QuantizationPlan, storing scheme: QuantizationDescriptor) -> String {
-        let config = plan.config
-        var fields: [String] = []
-        fields.append("\"config\":" + (config.path.map(jsonQuoted) ?? "null"))
-        fields.append("\"defaults\":\(config.useDefaults)")
-        if case .symmetricInt8 = scheme {
-            fields.append("\"granularity\":" + jsonQuoted(config.granularity.rawValue))
-            fields.append("\"group_size\":\(config.groupSize)")
-        } else {
-            fields.append("\"scheme\":" + jsonQuoted(scheme.name))
-        }
-        fields.append("\"keep_dtype\":" + jsonQuoted(config.keepDType.rawValue))
-        fields.append("\"rules\":[" + config.rules.map { jsonQuoted($0.label) }.joined(separator: ",") + "]")
-        fields.append("\"decisions\":{" + plan.decisions.map { jsonQuoted($0.tensor.name) + ":" + jsonQuoted($0.reason) }.joined(separator: ",") + "}")
-        return "{" + fields.joined(separator: ",") + "}"
-    }
-}
-
-enum ConvertCommandError: Error, CustomStringConvertible {
-    case formatNotAvailable(String)
-
-    var description: String {
-        switch self {
-        case .formatNotAvailable(let format):
-            "output format '\(format)' is not available in this build; use --format native or safetensors"
+            print(report.text)
         }
     }
 }
 
-/// The end-of-run report: counts, sizes, time and the five worst tensors by SNR.
-struct ConversionSummary {
-    var input: String
-    var output: String
-    var format: String
-    var reports: [ConvertedTensorReport]
-    var inputBytes: Int
-    var outputBytes: Int
-    var seconds: Double
+extension Arithmetic: ExpressibleByArgument {}
 
-    var quantized: [ConvertedTensorReport] { reports.filter { $0.metrics != nil } }
-    var worst: [ConvertedTensorReport] {
-        Array(quantized.sorted { $0.metrics!.snrDecibels < $1.metrics!.snrDecibels }.prefix(5))
+extension Encodable {
+    /// This report as JSON: compact on one line, or pretty-printed.
+    func jsonText(pretty: Bool) throws -> String {
+        String(decoding: try JSONEncoder.report(pretty: pretty).encode(self), as: UTF8.self)
     }
-    var ratio: Double { inputBytes > 0 ? Double(outputBytes) / Double(inputBytes) : 0 }
+}
 
+extension ConversionReport {
+    /// The end-of-run summary: counts, sizes, time and the five worst tensors by SNR.
     var text: String {
+        let quantized = self.quantized
         var lines = [
             "Converted \(input) → \(output) (\(format)) in \(String(format: "%.1f", seconds)) s",
-            "  tensors: \(quantized.count) quantized, \(reports.count - quantized.count) kept",
+            "  tensors: \(quantized.count) quantized, \(tensors.count - quantized.count) kept",
             "  size:    \(formatBytes(inputBytes)) → \(formatBytes(outputBytes)) (\(String(format: "%.1f", ratio * 100)) %, \(String(format: "%.2f", ratio > 0 ? 1 / ratio : 0))× smaller)",
         ]
         if !worst.isEmpty {
             lines.append("  lowest SNR:")
             for report in worst {
-                let granularity = report.scheme?.description ?? ""
-                lines.append("    " + String(format: "%6.1f dB", Double(report.metrics!.snrDecibels)) + "  \(report.name) (\(granularity))")
+                let granularity = report.schemeLabel ?? ""
+                lines.append("    " + String(format: "%6.1f dB", Double(report.snrDecibels!.value)) + "  \(report.name) (\(granularity))")
             }
         }
-        let noted = reports.filter { $0.note != nil }
+        let noted = tensors.filter { $0.note != nil }
         if !noted.isEmpty { lines.append("  notes:") }
         for report in noted.prefix(10) { lines.append("    \(report.name): \(report.note!)") }
         if noted.count > 10 { lines.append("    … and \(noted.count - 10) more (--json lists every tensor)") }
         return lines.joined(separator: "\n")
     }
-
-    package var json: String {
-        func tensorJSON(_ report: ConvertedTensorReport) -> String {
-            var fields = ["\"name\":" + jsonQuoted(report.name)]
-            switch report.action {
-            case .quantize(let granularity):
-                fields += ["\"action\":\"quantize\"", "\"granularity\":" + jsonQuoted(granularity.name),
-                           "\"group_size\":" + (granularity.groupSize.map(String.init) ?? "null"),
-                           "\"scheme\":" + (report.scheme.map { jsonQuoted($0.name) } ?? "null")]
-            case .keep(let dtype):
-                fields += ["\"action\":\"keep\"", "\"keep_dtype\":" + jsonQuoted(dtype.rawValue)]
-            }
-            let metrics = report.metrics
-            fields += [
-                "\"snr_db\":" + jsonFloat(metrics?.snrDecibels), "\"max_abs_error\":" + jsonFloat(metrics?.maxAbsError),
-                "\"mean_abs_error\":" + jsonFloat(metrics?.meanAbsError),
-                "\"relative_error_pct\":" + jsonFloat(metrics?.relativeErrorPercent),
-                "\"rule\":" + jsonQuoted(report.reason), "\"note\":" + (report.note.map(jsonQuoted) ?? "null"),
-            ]
-            return "{" + fields.joined(separator: ",") + "}"
-        }
-        let fields = [
-            "\"input\":" + jsonQuoted(input), "\"output\":" + jsonQuoted(output), "\"format\":" + jsonQuoted(format),
-            "\"tensors_quantized\":\(quantized.count)", "\"tensors_kept\":\(reports.count - quantized.count)",
-            "\"input_bytes\":\(inputBytes)", "\"output_bytes\":\(outputBytes)",
-            "\"ratio\":\(ratio)", "\"seconds\":\(seconds)",
-            "\"worst_snr\":[" + worst.map { "{\"name\":\(jsonQuoted($0.name)),\"snr_db\":\(jsonFloat($0.metrics?.snrDecibels))}" }.joined(separator: ",") + "]",
-            "\"tensors\":[" + reports.map(tensorJSON).joined(separator: ",") + "]",
-        ]
-        return "{" + fields.joined(separator: ",") + "}"
-    }
-}
-
-/// The size of the file at `path`, or 0.
-func fileSize(_ path: String) -> Int {
-    var info = stat()
-    return stat(path, &info) == 0 ? Int(info.st_size) : 0
 }
