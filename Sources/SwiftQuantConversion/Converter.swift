@@ -25,6 +25,9 @@ public final class Converter {
     /// The metadata key recording ``arithmetic`` (`float32` or `reference`), read back by
     /// `verify` to measure with the same arithmetic.
     public static let arithmeticKey = "swiftquant.arithmetic"
+    /// Whether tensors the source already stores quantized (a SwiftQuant checkpoint's) are
+    /// handed to the writer as they are (export), instead of refused (convert).
+    public let passesQuantizedThrough: Bool
 
     /// Prepares a conversion; nothing is read or written until ``run(progress:)``.
     ///
@@ -35,8 +38,9 @@ public final class Converter {
     ///   - metadata: file metadata for the sink (see ``Converter/standardMetadata(source:rulesJSON:compression:toolVersion:)``).
     public init(
         source: any TensorSource, decisions: [TensorDecision], sink: any TensorWriter,
-        metadata: [String: MetadataValue], arithmetic: Arithmetic = .float32
+        metadata: [String: MetadataValue], arithmetic: Arithmetic = .float32, passesQuantizedThrough: Bool = false
     ) {
+        self.passesQuantizedThrough = passesQuantizedThrough
         self.source = source
         self.decisions = decisions
         self.sink = sink
@@ -48,7 +52,7 @@ public final class Converter {
     public func run(progress: (ConversionProgress) -> Void = { _ in }) throws -> [ConvertedTensorReport] {
         // A SwiftQuant checkpoint's quantized tensors read as INT8 values whose scales are
         // separate: kept as they are, the output would hold the INT8 values without scales.
-        if let quantized = decisions.first(where: { $0.tensor.storage?.quantization != nil }) {
+        if !passesQuantizedThrough, let quantized = decisions.first(where: { $0.tensor.storage?.quantization != nil }) {
             throw ConversionError.alreadyQuantized(path: source.path, tensor: quantized.tensor.name)
         }
         try sink.begin(tensors: decisions.map(\.tensor), metadata: metadata)
@@ -62,7 +66,8 @@ public final class Converter {
         // worker blocked in the kernels' concurrentPerform holds a pool slot, and the pool then
         // never grows past it.
         let pipeline = PreparePipeline(
-            decisions: decisions, schemes: try Self.storedSchemes(decisions, sink: sink, path: source.path),
+            decisions: decisions,
+            schemes: try Self.storedSchemes(decisions.filter { $0.tensor.storage?.quantization == nil }, sink: sink, path: source.path),
             source: source, arithmetic: arithmetic, lookahead: 2)
         defer { pipeline.cancel() }
         for index in decisions.indices {
@@ -173,7 +178,14 @@ private struct PreparedTensor: @unchecked Sendable {
         var weights: [Float] = []
         var quantized: QuantizedWeight?
         let storing: (Granularity) -> QuantizationDescriptor = { schemes[$0] ?? .symmetricInt8($0) }
-        if case .quantize(let granularity) = action, decision.minimumSNRDecibels == nil,
+        if tensor.storage?.quantization != nil {
+            // Already quantized (exporting a checkpoint): the stored codes and scales as they are.
+            guard let weight = try source.quantizedWeight(for: tensor.name) else {
+                throw ConversionError.alreadyQuantized(path: source.path, tensor: tensor.name)
+            }
+            quantized = weight
+            action = .quantize(weight.granularity)
+        } else if case .quantize(let granularity) = action, decision.minimumSNRDecibels == nil,
            let encoding = tensor.dtype.floatEncoding
         {
             // Straight from the source's bytes: no Float32 copy of the tensor. Bit-identical to
@@ -240,11 +252,13 @@ private struct PreparedTensor: @unchecked Sendable {
 
     func withConvertedTensor(_ body: (ConvertedTensor) throws -> Void) throws {
         let tensor = decision.tensor
+        // A checkpoint's tensor names the dtype it was made from; any other source's is its own.
+        let sourceDType = tensor.storage?.sourceDType ?? tensor.dtype
         if let kept {
             let source = self.source, name = tensor.name
             try withExtendedLifetime(kept.owner) {
                 try body(ConvertedTensor(
-                    name: tensor.name, shape: tensor.shape, sourceDType: tensor.dtype,
+                    name: tensor.name, shape: tensor.shape, sourceDType: sourceDType,
                     content: .kept(dtype: kept.dtype, bytes: kept.bytes),
                     releaseInputPages: { source.releasePages(for: name) }))
             }
@@ -252,7 +266,7 @@ private struct PreparedTensor: @unchecked Sendable {
         }
         guard let quantized else { return }
         try body(ConvertedTensor(
-            name: tensor.name, shape: tensor.shape, sourceDType: tensor.dtype,
+            name: tensor.name, shape: tensor.shape, sourceDType: sourceDType,
             content: .quantized(quantized, metrics: report.metrics)))
     }
 }

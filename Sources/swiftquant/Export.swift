@@ -56,47 +56,20 @@ struct Export: ParsableCommand {
     }
 
     package func run() throws {
-        let file = try CheckpointFile(path: checkpoint)
-        AtomicOutputFile.removeTemporaryFilesOnSignal()
-        let destination = try AtomicOutputFile(destination: output, force: force, inputs: [checkpoint])
-        let sink = SafeTensorsWriter(
-            output: destination, layout: layout == .int8 ? .int8 : .dequantized(dtype?.dtype))
-        var metadata = file.metadata
-        metadata["swiftquant.layout"] = .string(layout.rawValue)
         let bar = ProgressBar(enabled: !quiet)
         do {
-            try sink.begin(tensors: file.tensors, metadata: metadata)
-            let totalBytes = file.tensors.reduce(0) { $0 + $1.byteCount }
-            var doneBytes = 0
-            for (index, entry) in file.entries.enumerated() {
-                try write(entry, from: file, to: sink)
-                file.releasePages(for: entry.name)
-                doneBytes += entry.values.rawLength
-                bar.update(tensorsDone: index + 1, tensorCount: file.entries.count, bytesDone: doneBytes, totalBytes: totalBytes)
+            try SwiftQuant.export(
+                checkpoint: checkpoint, output: output, layout: layout == .int8 ? .int8 : .dequantized,
+                dtype: dtype?.dtype, force: force
+            ) { progress in
+                bar.update(
+                    tensorsDone: progress.tensorsDone, tensorCount: progress.tensorCount,
+                    bytesDone: progress.bytesDone, totalBytes: progress.totalBytes)
             }
-            try sink.finish()
             bar.finish()
-            try destination.commit()
         } catch {
             bar.finish()
-            destination.discard()
             throw error
         }
-    }
-
-    private func write(_ entry: CheckpointEntry, from file: CheckpointFile, to sink: SafeTensorsWriter) throws {
-        guard entry.quantization != nil else {
-            let data = try file.data(for: entry.name)
-            try withExtendedLifetime(data) {
-                try sink.write(ConvertedTensor(
-                    name: entry.name, shape: entry.shape, sourceDType: entry.sourceDType,
-                    content: .kept(dtype: entry.dtype, bytes: data.bytes)))
-            }
-            return
-        }
-        guard let weight = try file.quantizedWeight(for: entry.name) else { return }
-        try sink.write(ConvertedTensor(
-            name: entry.name, shape: entry.shape, sourceDType: entry.sourceDType,
-            content: .quantized(weight, metrics: entry.metrics)))
     }
 }
