@@ -203,6 +203,26 @@ private struct PreparedTensor: @unchecked Sendable {
                 throw conversionError(error, path: source.path, tensor: tensor.name)
             }
             source.releasePages(for: tensor.name)
+        } else if case .quantize = action, arithmetic == .reference, let encoding = tensor.dtype.floatEncoding {
+            // min_snr_db with the reference arithmetic: every try quantizes and measures the
+            // weights in their own dtype, as the stored result must be computed.
+            let data = try source.data(for: tensor.name)
+            let resolved: ResolvedDecision
+            do throws(KernelError) {
+                resolved = try data.shared.withUnsafeBytes { (bytes) throws(KernelError) in
+                    try resolve(decision, shape: tensor.shape, storing: storing) { (descriptor) throws(KernelError) in
+                        let scheme = descriptor.scheme(arithmetic: arithmetic)
+                        let weight = try scheme.quantize(encoded: bytes, encoding: encoding, shape: tensor.shape)
+                        return (weight, scheme.errorMetrics(of: weight, encoded: bytes, encoding: encoding))
+                    }
+                }
+            } catch {
+                throw conversionError(error, path: source.path, tensor: tensor.name)
+            }
+            action = resolved.action
+            quantized = resolved.quantized
+            metrics = resolved.metrics
+            note = resolved.note
         } else if case .quantize = action {
             weights = try source.floats(for: tensor.name)
             let resolved: ResolvedDecision
