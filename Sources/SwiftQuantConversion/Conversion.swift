@@ -11,15 +11,15 @@ import SwiftQuantPlan
 /// into place only when complete (and removed on any error).
 ///
 /// - Parameters:
+///   - progress: called after each tensor, on the calling thread (a trailing closure is this).
 ///   - planned: called with the plan before the output is created (the command line warns
 ///     about rules that decided no tensor here).
-///   - progress: called after each tensor, on the calling thread.
 /// - Returns: what happened to each tensor, the sizes and the time taken.
 public func convert(
     input: String, output: String, options: ConversionOptions = ConversionOptions(),
     registry: FormatRegistry = .standard,
-    planned: (QuantizationPlan) -> Void = { _ in },
-    progress: (ConversionProgress) -> Void = { _ in }
+    progress: (ConversionProgress) -> Void = { _ in },
+    planned: (QuantizationPlan) -> Void = { _ in }
 ) throws -> ConversionReport {
     let started = Date()
     let source = try registry.openTensorSource(at: input)

@@ -107,7 +107,7 @@ public struct TensorReport: Codable, Sendable, Hashable {
     }
 }
 
-/// The result of ``convert(input:output:options:registry:planned:progress:)``: counts, sizes,
+/// The result of ``convert(input:output:options:registry:progress:planned:)``: counts, sizes,
 /// time, and every tensor.
 public struct ConversionReport: Codable, Sendable, Hashable {
     public var input: String

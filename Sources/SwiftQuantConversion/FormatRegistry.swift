@@ -19,17 +19,22 @@ public struct InputFormat: Sendable {
     public var fallbackSuffixes: [String]
     /// Opens the mapped file at `path`.
     public var open: @Sendable (_ file: MappedFile, _ path: String) throws -> any TensorSource
+    /// For a format stored as a folder: whether the folder at the path is one (by the files in
+    /// it), and how to open it. `nil` for single-file formats.
+    public var folder: (recognizes: @Sendable (String) -> Bool, open: @Sendable (String) throws -> any TensorSource)?
 
     /// Describes an input format; see the properties for what each part does.
     public init(
         name: String, fallbackSuffixes: [String] = [],
         recognizes: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool,
-        open: @escaping @Sendable (_ file: MappedFile, _ path: String) throws -> any TensorSource
+        open: @escaping @Sendable (_ file: MappedFile, _ path: String) throws -> any TensorSource,
+        folder: (recognizes: @Sendable (String) -> Bool, open: @Sendable (String) throws -> any TensorSource)? = nil
     ) {
         self.name = name
         self.recognizes = recognizes
         self.fallbackSuffixes = fallbackSuffixes
         self.open = open
+        self.folder = folder
     }
 }
 
@@ -101,9 +106,9 @@ public struct OutputFormat: Sendable {
 /// ``register(_:)-(InputFormat)`` or ``register(_:)-(OutputFormat)`` call.
 ///
 /// A value, not a global: a library user registers formats on their own copy of
-/// ``standard`` and passes it to ``convert(input:output:options:registry:progress:)``.
+/// ``standard`` and passes it to ``convert(input:output:options:registry:progress:planned:)``.
 public struct FormatRegistry: Sendable {
-    /// Tried in order; the first that recognises the bytes opens the file.
+    /// Tried in order; the first that recognises the bytes (or the folder) opens it.
     public private(set) var inputs: [InputFormat]
     /// Tried in order for a suffix; the first is the default for an output with no known suffix.
     public private(set) var outputs: [OutputFormat]
@@ -114,8 +119,10 @@ public struct FormatRegistry: Sendable {
         self.outputs = outputs
     }
 
-    /// Adds an input format after the ones there (a more specific signature goes first).
-    public mutating func register(_ format: InputFormat) { inputs.append(format) }
+    /// Adds an input format, tried before the ones already there: a format registered later
+    /// is more specific (a model folder holding safetensors shards is claimed before the
+    /// plain sharded-safetensors reader takes any folder).
+    public mutating func register(_ format: InputFormat) { inputs.insert(format, at: 0) }
 
     /// Adds an output format, replacing one of the same name.
     public mutating func register(_ format: OutputFormat) {
@@ -134,8 +141,8 @@ public struct FormatRegistry: Sendable {
         outputs.first { $0.name == name }
     }
 
-    /// The format `name` if given, else the one whose suffix `path` ends with, else the first
-    /// registered (the native checkpoint).
+    /// The format `name` if given, else the one with the longest suffix `path` ends with
+    /// (compared case-insensitively), else the first registered (the native checkpoint).
     ///
     /// - Throws: ``FormatRegistryError/unknownOutputFormat(_:known:)`` for a name not registered.
     public func outputFormat(named name: String?, forPath path: String) throws -> OutputFormat {
@@ -145,10 +152,16 @@ public struct FormatRegistry: Sendable {
             }
             return format
         }
+        // The longest matching suffix wins, so `.i8.safetensors` can be a format of its own
+        // beside `.safetensors`; among equal suffixes, the first registered.
         let lowered = path.lowercased()
-        if let format = outputs.first(where: { $0.suffixes.contains { lowered.hasSuffix($0) } }) {
-            return format
+        var best: (format: OutputFormat, length: Int)?
+        for format in outputs {
+            for suffix in format.suffixes where lowered.hasSuffix(suffix.lowercased()) && suffix.count > (best?.length ?? 0) {
+                best = (format, suffix.count)
+            }
         }
+        if let best { return best.format }
         guard let first = outputs.first else { throw FormatRegistryError.unknownOutputFormat("", known: []) }
         return first
     }
@@ -156,6 +169,10 @@ public struct FormatRegistry: Sendable {
     /// Opens any checkpoint a registered format reads (see ``openTensorSource(at:)``).
     public func openTensorSource(at path: String) throws -> any TensorSource {
         if isDirectory(path) {
+            if let folder = inputs.lazy.compactMap(\.folder).first(where: { $0.recognizes(path) }) {
+                return try folder.open(path)
+            }
+            // No folder format claims it: the sharded reader names what is missing.
             return try ShardedSafeTensors(path: path)
         }
         let file = try MappedFile(path: path)
@@ -181,9 +198,10 @@ public struct FormatRegistry: Sendable {
             InputFormat(name: "safetensors", fallbackSuffixes: [".safetensors"],
                         recognizes: { TensorSourceFormat(recognizing: $0) == .safeTensors },
                         open: { file, _ in try SafeTensorsFile(file: file) }),
-            InputFormat(name: "sharded safetensors index",
+            InputFormat(name: "sharded safetensors",
                         recognizes: { TensorSourceFormat(recognizing: $0) == .shardedSafeTensorsIndex },
-                        open: { _, path in try ShardedSafeTensors(path: path) }),
+                        open: { _, path in try ShardedSafeTensors(path: path) },
+                        folder: (recognizes: { _ in true }, open: { try ShardedSafeTensors(path: $0) })),
         ],
         outputs: [
             OutputFormat(name: "native", suffixes: [".swq"]) { request in

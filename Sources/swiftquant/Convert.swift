@@ -90,12 +90,12 @@ struct Convert: ParsableCommand {
         do {
             report = try SwiftQuant.convert(
                 input: input, output: output, options: options,
-                planned: { plan in if !quiet { rules.warnAboutUnusedRules(in: plan) } },
                 progress: { progress in
                     bar.update(
                         tensorsDone: progress.tensorsDone, tensorCount: progress.tensorCount,
                         bytesDone: progress.bytesDone, totalBytes: progress.totalBytes)
-                })
+                },
+                planned: { plan in if !quiet { rules.warnAboutUnusedRules(in: plan) } })
             bar.finish()
         } catch {
             bar.finish()
