@@ -71,6 +71,23 @@ import SwiftQuantTestSupport
         #expect(Int8Tensor(weight).storage != mirror.quantized.storage || weight.scales != mirror.scale.storage)
     }
 
+    @Test("min_snr_db with --arithmetic reference measures and stores in the weight's dtype too", arguments: [FloatEncoding.float16, .bfloat16])
+    func referenceUnderMinimumSNR(dtype: FloatEncoding) throws {
+        let (input, tensor) = try writeWeight(dtype, name: "snr-\(dtype).safetensors")
+        let rules = folder + "/snr-\(dtype).yaml"
+        // A threshold every tensor passes: the tensor goes through the min_snr_db path and stays per channel.
+        try "rules:\n  - match: \"layer.weight\"\n    min_snr_db: 1\n".write(toFile: rules, atomically: true, encoding: .utf8)
+        let output = folder + "/snr-\(dtype).swq"
+        let result = try CLIRunner.run(["convert", input, "-o", output, "--config", rules, "--arithmetic", "reference", "--json", "--quiet"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let tensors = try #require(try parseJSONObject(result.stdout)["tensors"] as? [[String: Any]])
+        #expect((tensors.first?["note"] as? String)?.contains("≥ 1 dB") == true)
+        let weight = try #require(try CheckpointFile(path: output).quantizedWeight(for: "layer.weight"))
+        let mirror = try quantizeSymmetric(tensor, dimension: 1)
+        #expect(Int8Tensor(weight).storage == mirror.quantized.storage)
+        #expect(weight.scales == mirror.scale.storage)
+    }
+
     @Test("an unknown arithmetic is one error line")
     func unknownArithmetic() throws {
         let (input, _) = try writeWeight(.float16, name: "bad.safetensors")
