@@ -6,6 +6,7 @@ import PackageDescription
 //   → SwiftQuantKernels (float decoding, quantization schemes, error metrics)
 //   → one module per file format, each owning both directions:
 //       SwiftQuantSafeTensors, SwiftQuantGGUF, SwiftQuantCheckpoint (zstd + xxhash)
+//       and SwiftQuantModelFolder (model folders for transformers / MLX, over SafeTensors)
 //   → SwiftQuantPlan (rules decide each tensor; Yams)
 //   → SwiftQuantConversion (format registry, converter, export, verify, reports)
 // and, for inference, with no file-format dependency:
@@ -22,7 +23,7 @@ let package = Package(
         .library(name: "SwiftQuant", targets: ["SwiftQuant"]),
         .library(name: "SwiftQuantInference", targets: [
             "SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantNN", "SwiftQuantModels",
-            "SwiftQuantSafeTensors", "SwiftQuantGGUF", "SwiftQuantCheckpoint",
+            "SwiftQuantSafeTensors", "SwiftQuantGGUF", "SwiftQuantCheckpoint", "SwiftQuantModelFolder",
         ]),
         .executable(name: "swiftquant", targets: ["swiftquant"]),
         .executable(name: "minilm-embed", targets: ["minilm-embed"]),
@@ -47,6 +48,11 @@ let package = Package(
         .target(name: "SwiftQuantCheckpoint", dependencies: [
             "SwiftQuantCore", "SwiftQuantKernels", "CZstd", "CXXHash",
         ]),
+        // Model folders for other runtimes (compressed-tensors for transformers, MLX): sharded
+        // safetensors written through SwiftQuantSafeTensors, config.json, tokenizer files.
+        .target(name: "SwiftQuantModelFolder", dependencies: [
+            "SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantSafeTensors",
+        ]),
         .target(name: "SwiftQuantPlan", dependencies: [
             "SwiftQuantCore", .product(name: "Yams", package: "Yams"),
         ]),
@@ -60,7 +66,7 @@ let package = Package(
         .target(name: "SwiftQuantModels", dependencies: ["SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantNN"]),
         .target(name: "SwiftQuant", dependencies: [
             "SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantSafeTensors", "SwiftQuantGGUF",
-            "SwiftQuantCheckpoint", "SwiftQuantPlan", "SwiftQuantConversion", "SwiftQuantNN",
+            "SwiftQuantCheckpoint", "SwiftQuantModelFolder", "SwiftQuantPlan", "SwiftQuantConversion", "SwiftQuantNN",
             "SwiftQuantModels",
         ]),
         .target(name: "SwiftQuantBench", dependencies: ["SwiftQuant"]),
@@ -75,6 +81,8 @@ let package = Package(
 
         // Test-only (no product): runs the rotalabs_accel mirror for Tests/Interop/check_rotalabs.py.
         .executableTarget(name: "rotalabs-mirror", dependencies: ["SwiftQuant"], path: "Tests/RotalabsMirror"),
+        // Test-only (no product): encodes a corpus for Tests/Interop/check_bpe_tokenizer.py.
+        .executableTarget(name: "bpe-tokenize", dependencies: ["SwiftQuant"], path: "Tests/BPETokenize"),
 
         // What every test target shares: model paths (one resolution rule), temporary folders,
         // the CLI runner, the `.slow` tag and seeded fixtures. Foundation and Testing only.
@@ -85,6 +93,7 @@ let package = Package(
         .testTarget(name: "SwiftQuantWritersTests", dependencies: ["SwiftQuant", "SwiftQuantTestSupport"]),
         .testTarget(name: "SwiftQuantLoaderTests", dependencies: ["SwiftQuant", "SwiftQuantTestSupport"]),
         .testTarget(name: "SwiftQuantCLITests", dependencies: ["SwiftQuant", "SwiftQuantTestSupport"]),
+        .testTarget(name: "SwiftQuantModelsTests", dependencies: ["SwiftQuant", "SwiftQuantTestSupport"]),
         .testTarget(name: "SwiftQuantNNTests", dependencies: [
             "SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantNN", "CSwiftQuantKernels",
         ]),

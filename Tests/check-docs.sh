@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 modules=("$@")
 if [ ${#modules[@]} -eq 0 ]; then
     modules=(SwiftQuantCore SwiftQuantKernels SwiftQuantSafeTensors SwiftQuantGGUF SwiftQuantCheckpoint
-             SwiftQuantPlan SwiftQuantConversion SwiftQuantNN SwiftQuantModels SwiftQuant)
+             SwiftQuantModelFolder SwiftQuantPlan SwiftQuantConversion SwiftQuantNN SwiftQuantModels SwiftQuant)
 fi
 targets=()
 for module in "${modules[@]}"; do

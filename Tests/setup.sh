@@ -6,7 +6,8 @@
 set -euo pipefail
 
 missing_debs=()
-for pkg in libzstd-dev libxxhash-dev pkg-config; do
+# cmake and g++: pip builds llama-cpp-python (llama.cpp) from source for check_llama_cpp.py.
+for pkg in libzstd-dev libxxhash-dev pkg-config cmake g++; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing_debs+=("$pkg")
 done
 if ((${#missing_debs[@]})); then
@@ -24,15 +25,29 @@ if ((${#missing_debs[@]})); then
 fi
 
 if [ "${SWIFTQUANT_SKIP_PYTHON:-0}" != 1 ]; then
-    if ! python3 -c 'import numpy, safetensors, gguf, zstandard, xxhash' >/dev/null 2>&1; then
-        echo "setup: installing Python peers (numpy safetensors gguf zstandard xxhash)" >&2
-        python3 -m pip install -q numpy safetensors gguf zstandard xxhash
+    if ! python3 -c 'import numpy, safetensors, gguf, zstandard, xxhash, tokenizers' >/dev/null 2>&1; then
+        echo "setup: installing Python peers (numpy safetensors gguf zstandard xxhash tokenizers)" >&2
+        python3 -m pip install -q numpy safetensors gguf zstandard xxhash tokenizers
     fi
     # rotalabs-accel itself, for check_rotalabs.py. torch MUST be the CPU build spelled exactly
     # so: a plain `pip install torch` pulls ~5 GB of CUDA packages.
     if ! python3 -c 'import rotalabs_accel, torch' >/dev/null 2>&1; then
         echo "setup: installing rotalabs-accel==1.1.1 and torch==2.13.0+cpu" >&2
         python3 -m pip install -q "torch==2.13.0+cpu" "rotalabs-accel==1.1.1"
+    fi
+    # llama.cpp itself, for check_llama_cpp.py. pip builds it from source: about 28 min on two
+    # busy cores the first time; pip's wheel cache (~/.cache/pip, keep it between CI runs)
+    # makes later installs take seconds. The sdist also carries convert_hf_to_gguf.py, which
+    # the check runs; it is unpacked into .cache/ (found there by the check).
+    if ! python3 -c 'import llama_cpp' >/dev/null 2>&1; then
+        echo "setup: installing llama-cpp-python==0.3.36 (builds llama.cpp; long the first time)" >&2
+        python3 -m pip install -q "llama-cpp-python==0.3.36"
+    fi
+    llcp_root="$(cd "$(dirname "$0")/.." && pwd)/.cache"
+    if [ ! -f "$llcp_root/llama_cpp_python-0.3.36/vendor/llama.cpp/convert_hf_to_gguf.py" ]; then
+        mkdir -p "$llcp_root"
+        python3 -m pip download -q --no-deps --no-binary=:all: "llama-cpp-python==0.3.36" -d "$llcp_root"
+        tar -xzf "$llcp_root/llama_cpp_python-0.3.36.tar.gz" -C "$llcp_root"
     fi
 fi
 

@@ -4,6 +4,7 @@
 @_exported import SwiftQuantSafeTensors
 @_exported import SwiftQuantGGUF
 @_exported import SwiftQuantCheckpoint
+@_exported import SwiftQuantModelFolder
 @_exported import SwiftQuantPlan
 @_exported import SwiftQuantConversion
 @_exported import SwiftQuantNN

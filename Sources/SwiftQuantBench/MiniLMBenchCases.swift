@@ -8,17 +8,39 @@ extension BenchCase {
     static let miniLMCases: [BenchCase] = [
         miniLMCase(words: 8, name: "minilm-int8-short"),
         miniLMCase(words: 120, name: "minilm-int8-128-tokens"),
+        miniLMCase(words: 8, name: "minilm-w8a8-short", activations: true),
+        miniLMCase(words: 120, name: "minilm-w8a8-128-tokens", activations: true),
+        miniLMFloatCase(words: 120, name: "minilm-fp32-128-tokens"),
     ]
 
-    static func miniLMCase(words: Int, name: String) -> BenchCase {
+    /// The fp32 encoder alone (its cosine to fp32 is 1 by definition, reported for uniformity).
+    static func miniLMFloatCase(words: Int, name: String) -> BenchCase {
+        BenchCase(name: name, summary: "all-MiniLM-L6-v2 sentence embedding, \(words) words, fp32 (the baseline of the INT8 cases).") { context in
+            let float = try SentenceEncoder(modelDirectory: miniLMBenchDirectory(context))
+            let sentence = miniLMBenchSentence(words: words)
+            let seconds = context.median { _ = try? float.embed(sentence) }
+            return BenchResult(medianSeconds: seconds, fields: [
+                ("tokens", .integer(float.tokenIDs(sentence).count)),
+                ("cosine_to_fp32", .number(cosineSimilarity(try float.embed(sentence), try float.embed(sentence)))),
+                ("threads", .integer(Parallelism.threads)),
+            ])
+        }
+    }
+
+    static func miniLMBenchSentence(words: Int) -> String {
+        let vocabulary = ["the", "model", "runs", "quickly", "on", "two", "cores", "while", "weights", "stay", "small"]
+        return (0..<words).map { vocabulary[$0 % vocabulary.count] }.joined(separator: " ")
+    }
+
+    static func miniLMCase(words: Int, name: String, activations: Bool = false) -> BenchCase {
         BenchCase(
             name: name,
-            summary: "all-MiniLM-L6-v2 sentence embedding, \(words) words: INT8 (per channel, in memory) vs fp32, ratio and cosine."
+            summary: "all-MiniLM-L6-v2 sentence embedding, \(words) words: INT8 \(activations ? "W8A8 (int8 activations too)" : "weight-only") (per channel, in memory) vs fp32, ratio and cosine."
         ) { context in
             let float = try SentenceEncoder(modelDirectory: miniLMBenchDirectory(context))
-            let int8 = SentenceEncoder(tokenizer: float.tokenizer, encoder: try float.encoder.quantized())
-            let vocabulary = ["the", "model", "runs", "quickly", "on", "two", "cores", "while", "weights", "stay", "small"]
-            let sentence = (0..<words).map { vocabulary[$0 % vocabulary.count] }.joined(separator: " ")
+            let int8 = SentenceEncoder(
+                tokenizer: float.tokenizer, encoder: try float.encoder.quantized(quantizesActivations: activations))
+            let sentence = miniLMBenchSentence(words: words)
             let (int8Seconds, floatSeconds) = context.medians(
                 { _ = try? int8.embed(sentence) }, { _ = try? float.embed(sentence) })
             let cosine = cosineSimilarity(try int8.embed(sentence), try float.embed(sentence))
@@ -35,6 +57,7 @@ extension BenchCase {
                 ("cosine_to_fp32", .number(cosine)),
                 ("linear_weight_bytes_int8", .integer(linearBytes(int8.encoder))),
                 ("linear_weight_bytes_fp32", .integer(linearBytes(float.encoder))),
+                ("threads", .integer(Parallelism.threads)),
             ])
         }
     }

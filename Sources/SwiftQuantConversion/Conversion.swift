@@ -2,6 +2,7 @@ import Foundation
 import SwiftQuantCore
 import SwiftQuantKernels
 import SwiftQuantPlan
+import SwiftQuantModelFolder
 
 /// Converts the checkpoint at `input` to `output`: what `swiftquant convert` does, as one call.
 ///
@@ -23,11 +24,13 @@ public func convert(
 ) throws -> ConversionReport {
     let started = Date()
     let source = try registry.openTensorSource(at: input)
-    let plan = QuantizationPlan(tensors: source.tensors, config: options.rules)
-    planned(plan)
     let format = try registry.outputFormat(named: options.format, forPath: output)
-    let target = try format.makeTarget(OutputRequest(
-        destination: output, force: options.force, input: input, source: source, options: options))
+    let request = OutputRequest(destination: output, force: options.force, input: input, source: source, options: options)
+    // For GGUF the plan already keeps what llama.cpp never quantizes, so the report and
+    // swiftquant.rules name the reason.
+    let plan = QuantizationPlan(tensors: source.tensors, config: options.rules, target: try format.planTarget(request))
+    planned(plan)
+    let target = try format.makeTarget(request)
     let sink = target.writer
     let reports: [ConvertedTensorReport]
     do {
@@ -37,7 +40,8 @@ public func convert(
         var metadata = Converter.standardMetadata(
             source: source,
             rulesJSON: try RulesRecord(plan: plan, storing: sink.storedScheme(forPlanned: planned)).json(),
-            compression: options.compressionLevel.map { "zstd-\($0)" } ?? "none",
+            // A model folder's shards are never compressed, whatever the level.
+            compression: (sink is ModelFolderWriter ? nil : options.compressionLevel).map { "zstd-\($0)" } ?? "none",
             toolVersion: options.toolVersion)
         if case .symmetricInt8 = sink.storedScheme(forPlanned: planned) {
             // Only where the arithmetic applies: Q8_0 has ggml's one arithmetic.
@@ -85,6 +89,7 @@ struct RulesRecord: Encodable {
     var groupSize: Int?
     var scheme: String?
     var keepDType: String
+    var preset: String?
     var rules: [String]
     var decisions: [String: String]
 
@@ -99,12 +104,13 @@ struct RulesRecord: Encodable {
             self.scheme = scheme.name
         }
         keepDType = config.keepDType.rawValue
+        preset = config.preset?.rawValue
         rules = config.rules.map(\.label)
         decisions = Dictionary(plan.decisions.map { ($0.tensor.name, $0.reason) }, uniquingKeysWith: { first, _ in first })
     }
 
     enum CodingKeys: String, CodingKey {
-        case config, defaults, granularity, groupSize = "group_size", scheme, keepDType = "keep_dtype", rules, decisions
+        case config, defaults, granularity, groupSize = "group_size", scheme, keepDType = "keep_dtype", preset, rules, decisions
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -118,6 +124,7 @@ struct RulesRecord: Encodable {
             try container.encode(groupSize, forKey: .groupSize)
         }
         try container.encode(keepDType, forKey: .keepDType)
+        try container.encodeIfPresent(preset, forKey: .preset)
         try container.encode(rules, forKey: .rules)
         try container.encode(decisions, forKey: .decisions)
     }

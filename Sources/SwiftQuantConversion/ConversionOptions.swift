@@ -20,14 +20,21 @@ public struct ConversionOptions: Sendable {
     public var force: Bool
     /// The tool recorded in `general.tool` (`swiftquant 0.1.0`).
     public var toolVersion: String
+    /// The largest weights file of a model folder (transformers' default, 5 GB).
+    public var maxShardBytes: Int
+    /// The folder whose config.json and tokenizer files go into a model folder; `nil` takes
+    /// the input if it is a folder, else the folder the input is in.
+    public var modelDirectory: String?
 
     /// Options with the command line's defaults: built-in rules, format from the suffix, zstd
     /// level 1, Float32 arithmetic, no overwriting.
     public init(
         rules: RulesConfig = RulesConfig(), format: String? = nil, compressionLevel: Int32? = 1,
         architecture: String? = nil, arithmetic: Arithmetic = .float32, force: Bool = false,
-        toolVersion: String = swiftQuantVersion
+        toolVersion: String = swiftQuantVersion, maxShardBytes: Int = 5_000_000_000, modelDirectory: String? = nil
     ) {
+        self.maxShardBytes = maxShardBytes
+        self.modelDirectory = modelDirectory
         self.rules = rules
         self.format = format
         self.compressionLevel = compressionLevel

@@ -55,6 +55,14 @@ public final class Converter {
         if !passesQuantizedThrough, let quantized = decisions.first(where: { $0.tensor.storage?.quantization != nil }) {
             throw ConversionError.alreadyQuantized(path: source.path, tensor: quantized.tensor.name)
         }
+        // Likewise an int8 weight with its NAME_scale (a compressed-tensors folder): kept as
+        // I8, its scale would be quantized as if it were a weight. An export passes the
+        // checkpoint's own quantized weights through, so the check does not apply there.
+        for decision in decisions where !passesQuantizedThrough && decision.tensor.dtype == .i8 {
+            if try source.quantizedWeight(for: decision.tensor.name) != nil {
+                throw ConversionError.alreadyQuantized(path: source.path, tensor: decision.tensor.name)
+            }
+        }
         try sink.begin(tensors: decisions.map(\.tensor), metadata: metadata)
         let totalBytes = decisions.reduce(0) { $0 + $1.tensor.byteCount }
         var reports: [ConvertedTensorReport] = []
@@ -121,8 +129,23 @@ public final class Converter {
             "swiftquant.compression": .string(compression),
         ]
         for (key, value) in source.metadata { metadata["source." + key] = value }
+        // A checkpoint converted from a Hugging Face folder carries what running the model
+        // needs (configuration, tokenizer, generation defaults), so it works with nothing beside it.
+        let folder = isDirectory(source.path) ? source.path : parentFolder(of: source.path)
+        if fileExists(joinedPath(folder, "config.json")) {
+            for name in embeddedModelFiles {
+                if let data = FileManager.default.contents(atPath: joinedPath(folder, name)),
+                   let text = String(data: data, encoding: .utf8) {
+                    metadata["hf." + name] = .string(text)
+                }
+            }
+        }
         return metadata
     }
+
+    /// The Hugging Face files ``standardMetadata(source:rulesJSON:compression:toolVersion:)``
+    /// stores as `hf.<file name>` when the source's folder has a `config.json`.
+    public static let embeddedModelFiles = ["config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"]
 }
 
 /// Where a conversion is, for a progress bar.

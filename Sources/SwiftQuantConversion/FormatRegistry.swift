@@ -4,6 +4,7 @@ import SwiftQuantPlan
 import SwiftQuantSafeTensors
 import SwiftQuantGGUF
 import SwiftQuantCheckpoint
+import SwiftQuantModelFolder
 
 /// A checkpoint format SwiftQuant reads, as the registry knows it.
 ///
@@ -93,11 +94,19 @@ public struct OutputFormat: Sendable {
     /// Creates the output and its writer. Checks that can fail on the arguments alone run
     /// before the output is created, so a refused conversion leaves nothing behind.
     public var makeTarget: @Sendable (OutputRequest) throws -> OutputTarget
+    /// What the plan is for, resolved before planning (GGUF names its architecture, so the
+    /// plan keeps what llama.cpp never quantizes); ``PlanTarget/anyFormat`` by default.
+    public var planTarget: @Sendable (OutputRequest) throws -> PlanTarget
 
     /// Describes an output format; see the properties for what each part does.
-    public init(name: String, suffixes: [String], makeTarget: @escaping @Sendable (OutputRequest) throws -> OutputTarget) {
+    public init(
+        name: String, suffixes: [String],
+        planTarget: @escaping @Sendable (OutputRequest) throws -> PlanTarget = { _ in .anyFormat },
+        makeTarget: @escaping @Sendable (OutputRequest) throws -> OutputTarget
+    ) {
         self.name = name
         self.suffixes = suffixes
+        self.planTarget = planTarget
         self.makeTarget = makeTarget
     }
 }
@@ -209,7 +218,11 @@ public struct FormatRegistry: Sendable {
                 let file = try request.createFile()
                 return OutputTarget(writer: CheckpointWriter(output: file, options: .init(compressionLevel: level)), file: file)
             },
-            OutputFormat(name: "gguf", suffixes: [".gguf"]) { request in
+            OutputFormat(name: "gguf", suffixes: [".gguf"], planTarget: { request in
+                let options = try GGUFWriter.Options.resolve(
+                    source: request.source, input: request.input, architecture: request.options.architecture)
+                return .gguf(architecture: options.architecture)
+            }) { request in
                 // Resolved before the output exists: an unknown architecture leaves no file.
                 let options = try GGUFWriter.Options.resolve(
                     source: request.source, input: request.input, architecture: request.options.architecture)
@@ -220,7 +233,28 @@ public struct FormatRegistry: Sendable {
                 let file = try request.createFile()
                 return OutputTarget(writer: SafeTensorsWriter(output: file, layout: .int8), file: file)
             },
+            // Model folders have no suffix: chosen by name only.
+            OutputFormat(name: "compressed-tensors", suffixes: []) { request in
+                try OutputTarget.modelFolder(.compressedTensors, request)
+            },
+            OutputFormat(name: "mlx", suffixes: []) { request in
+                try OutputTarget.modelFolder(.mlx, request)
+            },
         ])
+}
+
+extension OutputTarget {
+    /// A model folder written into an ``AtomicOutputFolder``, renamed into place on commit.
+    static func modelFolder(_ layout: ModelFolderLayout, _ request: OutputRequest) throws -> OutputTarget {
+        let source = request.options.modelDirectory
+            ?? (isDirectory(request.input) ? request.input : parentFolder(of: request.input))
+        AtomicOutputFile.removeTemporaryFilesOnSignal()
+        let folder = try AtomicOutputFolder(destination: request.destination, force: request.force, inputs: [request.input])
+        let writer = ModelFolderWriter(
+            output: folder, layout: layout,
+            options: .init(sourceFolder: source, maxShardBytes: request.options.maxShardBytes))
+        return OutputTarget(writer: writer, commit: { try folder.commit() }, discard: { folder.discard() })
+    }
 }
 
 extension OutputRequest {

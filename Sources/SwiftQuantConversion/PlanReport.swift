@@ -6,6 +6,9 @@ import SwiftQuantPlan
 /// One tensor of a ``PlanReport``: the plan's decision and, when measured, what quantizing it gave.
 public struct PlannedTensor: Encodable, Sendable {
     public var decision: TensorDecision
+    /// The block type the output stores quantized tensors in (GGUF: `Q8_0`), or `nil` for
+    /// SwiftQuant's symmetric INT8.
+    public var scheme: String?
     /// The result of quantizing it in memory, when the plan was measured.
     public var resolved: ResolvedDecision?
     /// Why it cannot be quantized (a NaN weight, …), when measuring found that.
@@ -25,7 +28,7 @@ public struct PlannedTensor: Encodable, Sendable {
     /// `per-channel`, `per-group(64)` or, for a kept tensor, the dtype it is stored as.
     public var stored: String {
         switch finalAction {
-        case .quantize(let granularity): granularity.description
+        case .quantize(let granularity): scheme ?? granularity.description
         case .keep(.source): decision.tensor.dtype.rawValue
         case .keep(let dtype): dtype.rawValue.uppercased()
         }
@@ -44,11 +47,12 @@ public struct PlannedTensor: Encodable, Sendable {
     }
 
     /// Bytes the tensor takes in a SwiftQuant checkpoint before compression: INT8 codes plus
-    /// Float32 scales, or the kept dtype.
+    /// Float32 scales (Q8_0: 34 bytes per block of 32), or the kept dtype.
     public var plannedByteCount: Int {
         let tensor = decision.tensor
         switch finalAction {
         case .quantize(let granularity):
+            if scheme != nil { return tensor.elementCount / 32 * 34 }
             return tensor.elementCount + 4 * scaleCount(shape: tensor.shape, granularity: granularity)
         case .keep(.source): return tensor.byteCount
         case .keep(.f32): return tensor.elementCount * 4
@@ -119,15 +123,34 @@ public struct PlanReport: Encodable, Sendable {
 /// report its error and apply `min_snr_db` fallbacks as `convert` would; a tensor that cannot
 /// be quantized is recorded in ``PlanReport/failures`` and measuring goes on.
 ///
-/// - Parameter measuring: called before each tensor is measured with its position among the
-///   tensors to measure (from 1), their count and its name.
+/// - Parameters:
+///   - target: the output the plan is for. For ``PlanTarget/gguf(architecture:)`` the plan
+///     keeps what llama.cpp never quantizes, is adapted to what GGUF stores, and tensors are
+///     measured as Q8_0; a `nil` architecture takes a GGUF input's own.
+///   - measuring: called before each tensor is measured with its position among the
+///     tensors to measure (from 1), their count and its name.
 public func plan(
-    input: String, rules: RulesConfig = RulesConfig(), measure: Bool = false, registry: FormatRegistry = .standard,
+    input: String, rules: RulesConfig = RulesConfig(), measure: Bool = false, target: PlanTarget = .anyFormat,
+    registry: FormatRegistry = .standard,
     measuring: (_ position: Int, _ count: Int, _ name: String) -> Void = { _, _, _ in }
 ) throws -> PlanReport {
     let source = try registry.openTensorSource(at: input)
-    let plan = QuantizationPlan(tensors: source.tensors, config: rules)
-    var rows = plan.decisions.map { PlannedTensor(decision: $0, measured: measure) }
+    var target = target
+    var gguf = false
+    if case .gguf(let architecture) = target {
+        gguf = true
+        target = .gguf(architecture: architecture ?? source.metadata["general.architecture"].flatMap {
+            if case .string(let name) = $0 { return name } else { return nil }
+        })
+    }
+    let plan = QuantizationPlan(tensors: source.tensors, config: rules, target: target)
+    let decisions: [TensorDecision]
+    if case .gguf(let architecture) = target {
+        decisions = try plan.decisions.adaptedToGGUF(architecture: architecture, source: source)
+    } else {
+        decisions = plan.decisions
+    }
+    var rows = decisions.map { PlannedTensor(decision: $0, scheme: gguf ? "Q8_0" : nil, measured: measure) }
     var failures: [TensorResolutionError] = []
     if measure {
         let count = rows.count { $0.decision.quantizes }
@@ -137,7 +160,9 @@ public func plan(
             position += 1
             measuring(position, count, name)
             do {
-                rows[index].resolved = try source.resolve(rows[index].decision)
+                rows[index].resolved = gguf
+                    ? try source.resolve(rows[index].decision, storing: { _ in .q8_0 })
+                    : try source.resolve(rows[index].decision)
             } catch let error as TensorResolutionError {
                 // Carry on, so the plan shows every tensor convert would stop at.
                 guard case .cannotQuantize(_, _, let problem) = error else { throw error }

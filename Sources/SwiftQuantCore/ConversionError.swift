@@ -10,7 +10,7 @@ public enum ConversionError: Error, Equatable, Sendable, CustomStringConvertible
         case .kernel(let path, let tensor, let message):
             "\(path): tensor '\(printableInMessage(tensor))': \(message)"
         case .alreadyQuantized(let path, let tensor):
-            "\(path): is a SwiftQuant checkpoint whose tensor '\(printableInMessage(tensor))' is already quantized; convert the original model instead, or use 'swiftquant export' to get safetensors"
+            "\(path): tensor '\(printableInMessage(tensor))' is already quantized (a SwiftQuant checkpoint, or int8 weights with their scales); convert the original float model instead (re-quantizing compounds the error), or export a SwiftQuant checkpoint to another layout"
         }
     }
 }

@@ -97,4 +97,51 @@ extension GGUFMetadataEntry {
             self.init(key: key, type: scalarType(value)!, value: value)
         }
     }
+
+    /// An entry for a value that came out of a GGUF file through metadata that keeps only
+    /// "signed", "unsigned" and "float" (a SwiftQuant checkpoint's `source.*`): integers as
+    /// u32 or i32 and floats as f32 when the value fits exactly (what llama.cpp's keys use:
+    /// counts, token ids, epsilons, scores, token types), else u64, i64 or f64. Values first
+    /// stored as u8, u16, i8, i16, or as a 64-bit type holding a small value, come back wider or
+    /// narrower; every value is exact.
+    init(key: String, restoring value: MetadataValue) {
+        func type(of values: [MetadataValue]) -> GGUFValueType? {
+            guard let first = values.first else { return nil }
+            switch first {
+            case .string: return values.allSatisfy { if case .string = $0 { true } else { false } } ? .string : nil
+            case .bool: return values.allSatisfy { if case .bool = $0 { true } else { false } } ? .bool : nil
+            case .uint, .int, .float:
+                var fits32 = true, signed = false, float = false
+                for value in values {
+                    switch value {
+                    case .uint(let v): fits32 = fits32 && v <= UInt64(UInt32.max)
+                    case .int(let v): signed = true; fits32 = fits32 && Int64(Int32.min) <= v && v <= Int64(Int32.max)
+                    case .float(let v): float = true; fits32 = fits32 && (v.isNaN || Double(Float(v)) == v)
+                    default: return nil
+                    }
+                }
+                if float { return values.allSatisfy { if case .float = $0 { true } else { false } } ? (fits32 ? .float32 : .float64) : nil }
+                if signed {
+                    // A mix of signed and unsigned has no one GGUF type that stores both as they are.
+                    guard values.allSatisfy({ if case .int = $0 { true } else { false } }) else { return nil }
+                    return fits32 ? .int32 : .int64
+                }
+                return fits32 ? .uint32 : .uint64
+            case .array: return nil
+            }
+        }
+        if case .array(let values) = value {
+            if values.isEmpty {
+                self.init(key: key, type: .array, elementType: .string, value: value)
+            } else if let element = type(of: values) {
+                self.init(key: key, type: .array, elementType: element, value: value)
+            } else {
+                self.init(key: key, converting: value)
+            }
+        } else if let scalar = type(of: [value]) {
+            self.init(key: key, type: scalar, value: value)
+        } else {
+            self.init(key: key, converting: value)
+        }
+    }
 }

@@ -14,13 +14,23 @@ extension GGUFWriter.Options {
     /// `general.name` is a GGUF source's own, else the input's name without its extension;
     /// for a generic file name (`model.safetensors`, `model-00001-of-00002.safetensors`) the
     /// folder's name, which is what Hugging Face names the model.
+    ///
+    /// A SwiftQuant checkpoint converted from GGUF carries the GGUF's keys as `source.<key>`;
+    /// they come back under their own names (architecture and name included), at the narrowest
+    /// of GGUF's usual widths that holds each value (see
+    /// `GGUFMetadataEntry(key:restoring:)`), so GGUF → checkpoint → GGUF keeps the
+    /// hyperparameters and tokenizer llama.cpp needs.
     public static func resolve(source: any TensorSource, input: String, architecture: String?) throws -> Self {
         let gguf = source as? GGUFFile
+        let restored = gguf == nil ? restoredEntries(from: source.metadata) : []
+        let own = { (key: String) -> MetadataValue? in
+            gguf?.metadata[key] ?? restored.first(where: { $0.key == key })?.value
+        }
         let resolved: String
         if let architecture {
             guard isValidArchitecture(architecture) else { throw GGUFWriterError.invalidArchitecture(architecture) }
             resolved = architecture
-        } else if case .string(let own)? = gguf?.metadata["general.architecture"], !own.isEmpty {
+        } else if case .string(let own)? = own("general.architecture"), !own.isEmpty {
             resolved = own
         } else if let modelType = try modelTypeBeside(input) {
             resolved = modelType
@@ -29,15 +39,24 @@ extension GGUFWriter.Options {
         }
 
         let name: String
-        if case .string(let own)? = gguf?.metadata["general.name"], !own.isEmpty {
+        if case .string(let own)? = own("general.name"), !own.isEmpty {
             name = own
         } else {
             name = modelName(forInput: input)
         }
-        let entries = (gguf?.entries ?? []).filter { !GGUFWriter.reservedKeys.contains($0.key) }
+        let entries = (gguf?.entries ?? restored).filter { !GGUFWriter.reservedKeys.contains($0.key) }
         var sourceFileType: UInt32?
-        if case .uint(let value)? = gguf?.metadata["general.file_type"] { sourceFileType = UInt32(exactly: value) }
+        if case .uint(let value)? = own("general.file_type") { sourceFileType = UInt32(exactly: value) }
         return Self(architecture: resolved, name: name, sourceEntries: entries, sourceFileType: sourceFileType)
+    }
+
+    /// The GGUF entries a checkpoint converted from a GGUF file carries as `source.<key>`
+    /// (its `general.source_format` is `gguf`), under their own keys in byte order; none otherwise.
+    static func restoredEntries(from metadata: [String: MetadataValue]) -> [GGUFMetadataEntry] {
+        guard case .string(let format)? = metadata["general.source_format"], format.lowercased() == "gguf" else { return [] }
+        return metadata.keys.filter { $0.hasPrefix("source.") && $0.count > "source.".count }
+            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            .map { GGUFMetadataEntry(key: String($0.dropFirst("source.".count)), restoring: metadata[$0]!) }
     }
 
     /// Letters, digits, `_`, `-` and `.`, as llama.cpp's architecture names are spelled.

@@ -19,7 +19,7 @@ import SwiftQuantNN
 /// syllables, say) as one vocabulary entry.
 public struct WordPieceTokenizer: Sendable {
     /// Token id by the token's UTF-8 bytes.
-    private let vocabulary: [[UInt8]: Int32]
+    let vocabulary: [[UInt8]: Int32]
     /// The number of lines in `vocab.txt`.
     public let vocabularySize: Int
     /// The id of `[CLS]`, which starts every sequence.

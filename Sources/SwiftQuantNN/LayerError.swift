@@ -19,6 +19,8 @@ public enum LayerError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidFeatureCount(inFeatures: Int, outFeatures: Int)
     /// Quantization rejected the weights (a NaN or infinite value, a bad group size).
     case quantization(KernelError)
+    /// A kernel could not allocate its scratch memory.
+    case workspaceUnavailable(bytes: Int)
 
     public var description: String {
         switch self {
@@ -36,6 +38,8 @@ public enum LayerError: Error, Equatable, Sendable, CustomStringConvertible {
             "a layer needs positive feature counts, got inFeatures \(inFeatures) and outFeatures \(outFeatures)"
         case .quantization(let error):
             "cannot quantize the layer's weights: \(error)"
+        case .workspaceUnavailable(let bytes):
+            "cannot allocate \(bytes) bytes of scratch memory for the kernel; free memory and retry"
         }
     }
 }

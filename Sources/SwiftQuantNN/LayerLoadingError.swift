@@ -10,6 +10,8 @@ public enum LayerLoadingError: Error, Equatable, Sendable, CustomStringConvertib
     case unsupportedWeightType(path: String, tensor: String, dtype: DType)
     /// `<layer>.weight` is stored as float, not quantized (the rules kept it).
     case notQuantized(path: String, tensor: String)
+    /// A tensor's shape is not the one the model's configuration needs.
+    case shapeMismatch(path: String, tensor: String, expected: [Int], actual: [Int])
 
     public var description: String {
         switch self {
@@ -19,6 +21,8 @@ public enum LayerLoadingError: Error, Equatable, Sendable, CustomStringConvertib
             "\(path): tensor '\(printableInMessage(tensor))' has dtype \(dtype.rawValue); a Linear layer needs F32, F16, BF16 or F64 weights"
         case .notQuantized(let path, let tensor):
             "\(path): tensor '\(printableInMessage(tensor))' is stored as float, not quantized; load it as a float layer (linearLayer accepts either)"
+        case .shapeMismatch(let path, let tensor, let expected, let actual):
+            "\(path): tensor '\(printableInMessage(tensor))' has shape \(actual) but the model needs \(expected); is this the model the configuration describes?"
         }
     }
 }

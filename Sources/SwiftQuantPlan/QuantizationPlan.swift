@@ -24,9 +24,18 @@ import SwiftQuantCore
 /// they stay kept and the reason names the rule that did not apply. To quantize them, either
 /// name the tensor exactly in a rule (`match: "lm_head.weight"`) or turn the default skips
 /// off (`defaults: false` or `--no-default-skips`). Keep rules always apply.
+///
+/// ## GGUF output and presets
+///
+/// For ``PlanTarget/gguf(architecture:)`` the tensors llama.cpp never quantizes
+/// (``LlamaQuantizeRules``) are kept whatever the rules say, and the reason names the rule it
+/// overrides: llama.cpp's CPU backend cannot run some of them as Q8_0. The preset
+/// ``RulesPreset/llamaQuantize`` replaces the default skips by llama-quantize's own choices.
 public struct QuantizationPlan: Sendable {
     /// The config the plan was made from, overrides applied.
     public let config: RulesConfig
+    /// The output the plan was made for.
+    public let target: PlanTarget
     /// One decision per tensor, in the source's order.
     public let decisions: [TensorDecision]
     /// Rules that decided no tensor: users hit this silently in other tools, so `plan` and
@@ -37,9 +46,10 @@ public struct QuantizationPlan: Sendable {
     /// Decision positions by tensor name, so the converter's per-tensor lookups stay O(1).
     private let positions: [ByteExactName: Int]
 
-    /// Decides every tensor in `tensors` under `config`.
-    public init(tensors: [TensorInfo], config: RulesConfig = RulesConfig()) {
+    /// Decides every tensor in `tensors` under `config`, for output to `target`.
+    public init(tensors: [TensorInfo], config: RulesConfig = RulesConfig(), target: PlanTarget = .anyFormat) {
         self.config = config
+        self.target = target
         let lastBlock = tensors.compactMap { blockIndex(in: $0.name) }.max()
         lastBlockIndex = lastBlock
         var matchCounts = [Int](repeating: 0, count: config.rules.count)
@@ -55,7 +65,7 @@ public struct QuantizationPlan: Sendable {
                     decideCounts[index] += 1
                 }
             }
-            decisions.append(Self.decide(tensor, rule: decidingRule.map { config.rules[$0] }, config: config))
+            decisions.append(Self.decide(tensor, rule: decidingRule.map { config.rules[$0] }, config: config, target: target))
         }
         self.decisions = decisions
         positions = Dictionary(decisions.enumerated().map { (ByteExactName($1.tensor.name), $0) }, uniquingKeysWith: { first, _ in first })
@@ -69,8 +79,10 @@ public struct QuantizationPlan: Sendable {
     }
 
     /// Applies `overrides` to `config`, then decides every tensor.
-    public init(tensors: [TensorInfo], config: RulesConfig = RulesConfig(), overrides: RuleOverrides) throws(RulesConfigError) {
-        self.init(tensors: tensors, config: try config.applying(overrides))
+    public init(
+        tensors: [TensorInfo], config: RulesConfig = RulesConfig(), overrides: RuleOverrides, target: PlanTarget = .anyFormat
+    ) throws(RulesConfigError) {
+        self.init(tensors: tensors, config: try config.applying(overrides), target: target)
     }
 
     /// The decision for the tensor named `name`.
@@ -80,7 +92,9 @@ public struct QuantizationPlan: Sendable {
 
     // MARK: Deciding one tensor
 
-    static func decide(_ tensor: TensorInfo, rule: QuantizationRule?, config: RulesConfig) -> TensorDecision {
+    static func decide(
+        _ tensor: TensorInfo, rule: QuantizationRule?, config: RulesConfig, target: PlanTarget = .anyFormat
+    ) -> TensorDecision {
         let keepDType = canConvert(tensor) ? (rule?.keepDType ?? config.keepDType) : .source
         func keep(_ reason: String) -> TensorDecision {
             TensorDecision(tensor: tensor, action: .keep(keepDType), reason: reason)
@@ -90,7 +104,13 @@ public struct QuantizationPlan: Sendable {
         if let protection = protection(for: tensor) {
             return keep(rule.map { "\(protection) (overrides \($0.label(matching: tensor.name)))" } ?? protection)
         }
-        if config.useDefaults, let skip = defaultSkip(for: tensor) {
+        // The preset reproduces llama-quantize's choices whatever the output is.
+        if target.ggufArchitecture != nil || config.preset == .llamaQuantize,
+           let never = LlamaQuantizeRules.neverQuantizedReason(for: tensor, architecture: target.ggufArchitecture ?? nil)
+        {
+            return keep(rule.map { "\(never) (overrides \($0.label(matching: tensor.name)))" } ?? never)
+        }
+        if config.useDefaults, config.preset == nil, let skip = defaultSkip(for: tensor) {
             guard let rule else { return keep(skip) }
             if !rule.namesExactly(tensor.name) {
                 return keep("\(skip) (overrides \(rule.label(matching: tensor.name)); name the tensor exactly or set defaults: false to quantize it)")
@@ -107,9 +127,17 @@ public struct QuantizationPlan: Sendable {
         }
         return TensorDecision(
             tensor: tensor, action: .quantize(granularity),
-            reason: rule?.label(matching: tensor.name) ?? "default: \(tensor.shape.count)-D float",
+            reason: rule?.label(matching: tensor.name) ?? defaultQuantizeReason(tensor, preset: config.preset),
             minimumSNRDecibels: rule?.minimumSNRDecibels, fallbackGroupSize: groupSize,
             fallbackKeepDType: rule?.keepDType ?? config.keepDType, notes: notes)
+    }
+
+    /// What quantizes a tensor no rule decides.
+    static func defaultQuantizeReason(_ tensor: TensorInfo, preset: RulesPreset?) -> String {
+        switch preset {
+        case .llamaQuantize?: "preset llama-quantize: llama-quantize quantizes it"
+        case nil: "default: \(tensor.shape.count)-D float"
+        }
     }
 
     /// Why a tensor can never be quantized, or `nil` when it can.

@@ -12,15 +12,18 @@ public struct RuleOverrides: Sendable, Hashable {
     public var granularity: String?
     /// `--group-size`: replaces the config's top-level group size.
     public var groupSize: Int?
+    /// `--preset NAME`: replaces the built-in defaults (see ``RulesPreset``).
+    public var preset: String?
 
     public init(
         skipPatterns: [String] = [], disableDefaultSkips: Bool = false, granularity: String? = nil,
-        groupSize: Int? = nil
+        groupSize: Int? = nil, preset: String? = nil
     ) {
         self.skipPatterns = skipPatterns
         self.disableDefaultSkips = disableDefaultSkips
         self.granularity = granularity
         self.groupSize = groupSize
+        self.preset = preset
     }
 }
 
@@ -40,6 +43,14 @@ extension RulesConfig {
                 throw .invalidOption(option: "--group-size", value: String(size), expected: "a positive integer, such as 128")
             }
             config.groupSize = size
+        }
+        if let name = overrides.preset {
+            guard let preset = RulesPreset(rawValue: name.lowercased()) else {
+                throw .invalidOption(
+                    option: "--preset", value: name,
+                    expected: RulesPreset.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            config.preset = preset
         }
         var skips: [QuantizationRule] = []
         for text in overrides.skipPatterns {

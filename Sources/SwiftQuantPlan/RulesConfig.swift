@@ -29,10 +29,14 @@ public struct RulesConfig: Sendable, Hashable {
     public var keepDType: KeepDType
     /// User rules, in the order they are tried: the first that matches a tensor decides it.
     public var rules: [QuantizationRule]
+    /// Defaults that replace the built-in ones for tensors no rule decides (`preset:` or
+    /// `--preset`); `nil` for SwiftQuant's own.
+    public var preset: RulesPreset?
 
     public init(
         path: String? = nil, useDefaults: Bool = true, granularity: GranularityKind = .perChannel,
-        groupSize: Int = 128, keepDType: KeepDType = .source, rules: [QuantizationRule] = []
+        groupSize: Int = 128, keepDType: KeepDType = .source, rules: [QuantizationRule] = [],
+        preset: RulesPreset? = nil
     ) {
         self.path = path
         self.useDefaults = useDefaults
@@ -40,6 +44,7 @@ public struct RulesConfig: Sendable, Hashable {
         self.groupSize = groupSize
         self.keepDType = keepDType
         self.rules = rules
+        self.preset = preset
     }
 }
 

@@ -87,11 +87,16 @@ public struct SafeTensorsFile: TensorSource {
         return TensorData(info: tensors[index], bytes: UnsafeRawBufferPointer(rebasing: file.bytes[range]), owner: file)
     }
 
-    /// The tensor decoded to Float32: exact for F16, BF16 and F32, round-to-nearest-even for F64.
+    /// The tensor decoded to Float32: exact for F16, BF16 and F32, round-to-nearest-even for F64;
+    /// an I8 weight in the int8 layout (with its `NAME_scale`, as compressed-tensors folders
+    /// store it) dequantized, `code × scale`, so it can be compared (`verify --against`).
     ///
     /// - Throws: `TensorSourceError.notDecodable(path:name:dtype:)` for any other dtype.
     public func floats(for name: String) throws -> [Float] {
         let data = try rawData(for: name)
+        if data.info.dtype == .i8, let weight = try SafeTensorsInt8Layout.weight(named: name, in: self) {
+            return dequantize(weight).storage
+        }
         guard let encoding = data.info.dtype.floatEncoding else {
             throw TensorSourceError.notDecodable(path: path, name: name, dtype: data.info.dtype)
         }

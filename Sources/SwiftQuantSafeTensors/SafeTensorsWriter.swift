@@ -64,6 +64,30 @@ public final class SafeTensorsWriter: TensorWriter {
         position = 8 + headerReserve
     }
 
+    /// For writers that lay out entries of their own (model folders, whose MLX weights are
+    /// three tensors each): reserves the header for entries with these names and ranks and
+    /// sets `__metadata__` to `metadata` exactly. Follow with ``appendEntry(name:dtype:shape:bytes:release:)``
+    /// and ``finish()``.
+    package func begin(entries: [(name: String, rank: Int)], metadata: [String: String]) {
+        self.metadata = metadata
+        var reserve = 64 + metadataJSON().utf8.count
+        for entry in entries {
+            reserve += jsonQuoted(entry.name).utf8.count + 100 + 21 * max(entry.rank, 1) + 2 * 21
+        }
+        headerReserve = (reserve + 7) / 8 * 8
+        position = 8 + headerReserve
+    }
+
+    /// Writes one entry's bytes as they are (see ``begin(entries:metadata:)``).
+    package func appendEntry(
+        name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, release: () -> Void = {}
+    ) throws {
+        try append(name: name, dtype: dtype, shape: shape, bytes: bytes, release: release)
+    }
+
+    /// The tensor bytes written so far (the file's size without its header).
+    package var dataByteCount: Int { position - 8 - headerReserve }
+
     public func write(_ tensor: ConvertedTensor) throws {
         switch tensor.content {
         case .kept(let dtype, let bytes):

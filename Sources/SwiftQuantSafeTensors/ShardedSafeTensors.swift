@@ -114,6 +114,10 @@ public struct ShardedSafeTensors: TensorSource {
 
     public func floats(for name: String) throws -> [Float] {
         guard let shard = shard(for: name) else { throw TensorSourceError.noSuchTensor(path: path, name: name) }
+        // The scale of an int8-layout weight may sit in another shard: dequantized here.
+        if info(for: name)?.dtype == .i8, let weight = try SafeTensorsInt8Layout.weight(named: name, in: self) {
+            return dequantize(weight).storage
+        }
         return try shard.floats(for: name)
     }
 

@@ -6,8 +6,14 @@ import SwiftQuantBench
 /// and only the command line knows which flag does it.
 func commandLineHint(for error: Error) -> String? {
     switch error {
-    case OutputFileError.exists:
+    case OutputFileError.exists, OutputFolderError.exists:
         return "--force"
+    case ModelFolderError.notALinearWeight(let tensor, _, _):
+        return "--skip '\(printableInMessage(tensor))'"
+    case ModelFolderError.mlxNeedsGroups(let tensor, _, _):
+        return "--granularity per-group --group-size 32|64|128, or --skip '\(printableInMessage(tensor))'"
+    case ModelFolderError.missingConfig:
+        return "--model-dir DIR"
     case ConversionError.nonFiniteWeight(_, let tensor, _, _):
         return "--skip '\(printableInMessage(tensor))'"
     case SafeTensorsWriterError.scaleNameTaken:

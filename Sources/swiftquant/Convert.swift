@@ -22,7 +22,7 @@ struct Convert: ParsableCommand {
     var output: String
 
     @Option(help: ArgumentHelp(
-        "\(FormatRegistry.standard.outputFormatNames.joined(separator: ", ")): native (.swq, the default), gguf (Q8_0), safetensors (int8 + NAME_scale); default: from the output's extension.",
+        "\(FormatRegistry.standard.outputFormatNames.joined(separator: ", ")): native (.swq, the default), gguf (Q8_0), safetensors (bare int8 + NAME_scale), or a model folder: compressed-tensors (transformers) or mlx (mlx-lm); default: from the output's extension.",
         valueName: "format"))
     var format: String?
 
@@ -30,6 +30,12 @@ struct Convert: ParsableCommand {
         "float32 (default: widen fp16/bf16 weights to Float32 once) or reference (round to the weight's dtype after each op, as rotalabs-accel in PyTorch).",
         valueName: "arithmetic"))
     var arithmetic: Arithmetic = .float32
+
+    @Option(help: ArgumentHelp("Largest weights file of a model folder, e.g. 5GB (the default), 500MB, 1000000 (bytes).", valueName: "size"))
+    var maxShardSize: String?
+
+    @Option(help: ArgumentHelp("The folder whose config.json, tokenizer and generation files go into a model folder (default: INPUT if a folder, else the folder INPUT is in).", valueName: "dir"))
+    var modelDir: String?
 
     @OptionGroup var rules: RuleOptions
 
@@ -68,6 +74,12 @@ struct Convert: ParsableCommand {
         if arch != nil, (try? FormatRegistry.standard.outputFormat(named: format, forPath: output))?.name != "gguf" {
             throw ValidationError("--arch applies only to GGUF output; add --format gguf or write a .gguf file")
         }
+        if (maxShardSize != nil || modelDir != nil) && !Self.folderFormats.contains(format ?? "") {
+            throw ValidationError("--max-shard-size and --model-dir apply only to model folders; add --format compressed-tensors or --format mlx")
+        }
+        if let maxShardSize, parseByteSize(maxShardSize) == nil {
+            throw ValidationError("--max-shard-size '\(maxShardSize)' is not a size; write it like 5GB, 500MB or 1000000")
+        }
         if let threads, threads < 1 {
             throw ValidationError("--threads \(threads) is invalid; use 1 or more")
         }
@@ -84,7 +96,8 @@ struct Convert: ParsableCommand {
             rules: try rules.makeConfig(), format: format,
             compressionLevel: noCompression ? nil : Int32(compressionLevel ?? 1),
             architecture: arch, arithmetic: arithmetic, force: force,
-            toolVersion: SwiftQuantCommand.configuration.version)
+            toolVersion: SwiftQuantCommand.configuration.version,
+            maxShardBytes: maxShardSize.flatMap(parseByteSize) ?? 5_000_000_000, modelDirectory: modelDir)
         let bar = ProgressBar(enabled: !quiet)
         let report: ConversionReport
         do {
@@ -95,7 +108,12 @@ struct Convert: ParsableCommand {
                         tensorsDone: progress.tensorsDone, tensorCount: progress.tensorCount,
                         bytesDone: progress.bytesDone, totalBytes: progress.totalBytes)
                 },
-                planned: { plan in if !quiet { rules.warnAboutUnusedRules(in: plan) } })
+                planned: { plan in
+                    if !quiet {
+                        rules.warnAboutUnusedRules(in: plan)
+                        if format == "mlx" { Self.warnAboutMLXGroupSize(plan) }
+                    }
+                })
             bar.finish()
         } catch {
             bar.finish()
@@ -106,7 +124,43 @@ struct Convert: ParsableCommand {
         } else if !quiet {
             print(report.text)
         }
+        // After success only: a refused conversion stays one line on stderr.
+        if report.format == "safetensors" && !quiet {
+            printToStandardError("swiftquant: warning: bare int8 safetensors load in no runtime without a config (transformers casts the codes to floats silently); for a folder transformers or MLX load as it is, use --format compressed-tensors or --format mlx")
+        }
     }
+
+    /// The output formats that write a model folder (the only ones --max-shard-size and --model-dir apply to).
+    static let folderFormats: Set<String> = ["compressed-tensors", "mlx"]
+
+    /// MLX stores groups of 32, 64 or 128 only: says once how the plan's other granularities are stored.
+    private static func warnAboutMLXGroupSize(_ plan: QuantizationPlan) {
+        var planned = Set<Granularity>()
+        for decision in plan.decisions { if case .quantize(let granularity) = decision.action { planned.insert(granularity) } }
+        for granularity in planned.sorted(by: { $0.description < $1.description }) {
+            let size = ModelFolderWriter.mlxGroupSize(forPlanned: granularity)
+            if granularity != .perGroup(size: size) {
+                printToStandardError("swiftquant: note: MLX stores 8-bit weights in groups of 32, 64 or 128; weights planned \(granularity) are quantized per-group(\(size)) instead")
+            }
+        }
+    }
+}
+
+/// `5GB`, `500MB`, `64kB`, `1000000`: decimal units (as transformers' max_shard_size), or
+/// `GiB`/`MiB`/`KiB`; `nil` when it is not a positive size.
+func parseByteSize(_ text: String) -> Int? {
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    let units: [(String, Int)] = [
+        ("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("GB", 1_000_000_000), ("MB", 1_000_000),
+        ("KB", 1000), ("B", 1),
+    ]
+    for (unit, factor) in units where trimmed.uppercased().hasSuffix(unit) {
+        guard let value = Double(trimmed.dropLast(unit.count).trimmingCharacters(in: .whitespaces)), value > 0,
+              value * Double(factor) < 9e18 else { return nil }
+        return Int(value * Double(factor))
+    }
+    guard let value = Int(trimmed), value > 0 else { return nil }
+    return value
 }
 
 extension Arithmetic: ExpressibleByArgument {}

@@ -17,6 +17,11 @@ struct Export: ParsableCommand {
 
     enum Layout: String, ExpressibleByArgument, CaseIterable {
         case int8, dequantized
+        case compressedTensors = "compressed-tensors"
+        case mlx
+
+        /// The library's layout of the same name.
+        var exportLayout: ExportLayout { ExportLayout(rawValue: rawValue)! }
     }
 
     enum FloatType: String, ExpressibleByArgument, CaseIterable {
@@ -37,8 +42,14 @@ struct Export: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The .safetensors file to write.", valueName: "path"))
     var output: String
 
-    @Option(help: "int8 or dequantized.")
+    @Option(help: "int8 (bare, no runtime loads it without a config), dequantized, or a model folder: compressed-tensors (transformers) or mlx (mlx-lm; needs a checkpoint quantized per group of 32, 64 or 128).")
     var layout: Layout
+
+    @Option(help: ArgumentHelp("Largest weights file of a model folder, e.g. 5GB (the default), 500MB.", valueName: "size"))
+    var maxShardSize: String?
+
+    @Option(help: ArgumentHelp("The folder whose config.json, tokenizer and generation files go into a model folder (default: the checkpoint's folder).", valueName: "dir"))
+    var modelDir: String?
 
     @Option(help: "Float type of dequantized tensors: f32, f16 or bf16 (default: each tensor's source dtype).")
     var dtype: FloatType?
@@ -51,7 +62,13 @@ struct Export: ParsableCommand {
 
     func validate() throws {
         if dtype != nil && layout == .int8 {
-            throw ValidationError("--dtype applies to --layout dequantized only; int8 tensors are written as I8 with F32 scales")
+            throw ValidationError("--dtype applies to --layout dequantized only; quantized tensors are written as integers with F32 scales")
+        }
+        if (maxShardSize != nil || modelDir != nil) && layout.exportLayout.folderLayout == nil {
+            throw ValidationError("--max-shard-size and --model-dir apply only to --layout compressed-tensors or mlx")
+        }
+        if let maxShardSize, parseByteSize(maxShardSize) == nil {
+            throw ValidationError("--max-shard-size '\(maxShardSize)' is not a size; write it like 5GB, 500MB or 1000000")
         }
     }
 
@@ -59,8 +76,9 @@ struct Export: ParsableCommand {
         let bar = ProgressBar(enabled: !quiet)
         do {
             try SwiftQuant.export(
-                checkpoint: checkpoint, output: output, layout: layout == .int8 ? .int8 : .dequantized,
-                dtype: dtype?.dtype, force: force
+                checkpoint: checkpoint, output: output, layout: layout.exportLayout,
+                dtype: dtype?.dtype, force: force,
+                maxShardBytes: maxShardSize.flatMap(parseByteSize) ?? 5_000_000_000, modelDirectory: modelDir
             ) { progress in
                 bar.update(
                     tensorsDone: progress.tensorsDone, tensorCount: progress.tensorCount,
@@ -70,6 +88,10 @@ struct Export: ParsableCommand {
         } catch {
             bar.finish()
             throw error
+        }
+        // After success only: a refused export stays one line on stderr.
+        if layout == .int8 && !quiet {
+            printToStandardError("swiftquant: warning: bare int8 safetensors load in no runtime without a config (transformers casts the codes to floats silently); for a folder transformers or MLX load as it is, use --layout compressed-tensors or --layout mlx")
         }
     }
 }

@@ -26,10 +26,24 @@ struct Plan: ParsableCommand {
     @Flag(help: "Quantize each tensor in memory and report its SNR and max abs error.")
     var measure = false
 
+    @Option(help: ArgumentHelp("The output the plan is for: native (default) or gguf (Q8_0, with llama.cpp's never-quantize list).", valueName: "format"))
+    var format: String?
+
+    @Option(help: ArgumentHelp("general.architecture for --format gguf (default: a GGUF input's own).", valueName: "name"))
+    var arch: String?
+
+    func validate() throws {
+        if let format, FormatRegistry.standard.outputFormat(named: format) == nil {
+            let names = FormatRegistry.standard.outputFormatNames.map { "'\($0)'" }
+            throw ValidationError("The value '\(format)' is invalid for '--format <format>'. Please provide one of \(names.dropLast().joined(separator: ", ")) and \(names.last ?? "").")
+        }
+    }
+
     package func run() throws {
         let config = try rules.makeConfig()
         let progress = ProgressLine()
-        let report = try SwiftQuant.plan(input: input, rules: config, measure: measure) { position, count, name in
+        let target: PlanTarget = format == "gguf" ? .gguf(architecture: arch) : .anyFormat
+        let report = try SwiftQuant.plan(input: input, rules: config, measure: measure, target: target) { position, count, name in
             progress.show(position, of: count, name)
         }
         progress.finish()

@@ -29,9 +29,17 @@ struct RuleOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Group size for per-group when a rule sets none (default 128).", valueName: "n"))
     var groupSize: Int?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Replace the built-in defaults: llama-quantize (llama-quantize's Q8_0 tensor choices: token_embd and output quantized too, what it never quantizes kept as stored).",
+            valueName: "name"))
+    var preset: String?
+
     var overrides: RuleOverrides {
         RuleOverrides(
-            skipPatterns: skip, disableDefaultSkips: noDefaultSkips, granularity: granularity, groupSize: groupSize)
+            skipPatterns: skip, disableDefaultSkips: noDefaultSkips, granularity: granularity, groupSize: groupSize,
+            preset: preset)
     }
 
     /// The config file (or the built-in defaults) with the command-line shortcuts applied.

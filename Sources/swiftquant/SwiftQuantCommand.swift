@@ -17,7 +17,7 @@ struct SwiftQuantCommand {
         commandName: "swiftquant",
         abstract: "Convert model checkpoints to compact INT8 checkpoints, and inspect, verify and export them.",
         version: swiftQuantVersion,
-        subcommands: [Inspect.self, Plan.self, Convert.self, Verify.self, Export.self, Bench.self]
+        subcommands: [Inspect.self, Plan.self, Convert.self, Verify.self, Export.self, Bench.self, Generate.self]
     )
 
     static func main() async {

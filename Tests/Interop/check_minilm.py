@@ -101,19 +101,25 @@ def main():
     else:
         source = os.path.getsize(os.path.join(model_dir, "model.safetensors"))
         runs = [
-            ("per-channel (default rules)", [], 0.995, 0.999),
+            ("per-channel (default rules)", [], 0.995, 0.999, []),
             ("per-group 128, uncompressed", ["--granularity", "per-group", "--group-size", "128", "--no-compression"],
-             0.999, 0.999),
+             0.999, 0.999, []),
+            # W8A8 (int8 activations too): reported against weight-only per channel, sentence by sentence.
+            # Regression limits at today's figures (min 0.9857 on empty text, median 0.9972); the goal,
+            # each within 0.001 of weight-only, is not met yet.
+            ("per-channel W8A8", [], 0.985, 0.997, ["--int8-activations"]),
         ]
+        cosines = {}
         with tempfile.TemporaryDirectory() as tmp:
-            for label, options, each_limit, median_limit in runs:
+            for label, options, each_limit, median_limit, embed_options in runs:
                 checkpoint = os.path.join(tmp, "minilm.swq")
                 run([swiftquant, "convert", os.path.join(model_dir, "model.safetensors"), "-o", checkpoint,
                      "--quiet", "--force", *options])
                 int8 = np.array(json.loads(run([embed, "--model", model_dir, "--checkpoint", checkpoint, "--json",
-                                                "--", *SENTENCES]))["embeddings"])
+                                                *embed_options, "--", *SENTENCES]))["embeddings"])
                 cosine = (int8 * expected).sum(axis=1) / (
                     np.linalg.norm(int8, axis=1) * np.linalg.norm(expected, axis=1))
+                cosines[label] = cosine
                 for s, c in zip(SENTENCES, cosine):
                     if not c >= each_limit:
                         failures.append(f"{label}: int8 embedding of {s[:40]!r} has cosine {c:.5f} to fp32 "
@@ -124,6 +130,11 @@ def main():
                 print(f"check_minilm: {label}: cosine to fp32 min {cosine.min():.5f}, median "
                       f"{np.median(cosine):.5f}; {sum(c < 0.999 for c in cosine)} of {len(cosine)} below 0.999; "
                       f"checkpoint {size} bytes = {size / source:.1%} of model.safetensors")
+
+        if "per-channel W8A8" in cosines:
+            weight_only, w8a8 = cosines["per-channel (default rules)"], cosines["per-channel W8A8"]
+            for s, a, b in zip(SENTENCES, weight_only, w8a8):
+                print(f"check_minilm: W8A8 {b:.5f} vs weight-only {a:.5f} ({b - a:+.5f}): {s[:40]!r}")
 
     # Bad input: exit status 1 and exactly one stderr line, never a trap.
     bad_runs = [

@@ -87,6 +87,50 @@ private func u32Value(_ value: UInt32) -> [UInt8] {
         #expect(!FileManager.default.fileExists(atPath: folder + "/out.gguf"))
     }
 
+    @Test func ggufOutputKeepsTokenTypesWhateverTheRules() throws {
+        let folder = try CLIRunner.makeTemporaryFolder()
+        let input = folder + "/bert.gguf"
+        let bytes = ggufBytes(
+            entries: [("general.architecture", stringValue("bert"))],
+            tensors: [
+                ("token_types.weight", [64, 2], 0, [UInt8](repeating: 0, count: 2 * 64 * 4)),
+                ("blk.0.attn_q.weight", [64, 64], 0, [UInt8](repeating: 0, count: 64 * 64 * 4)),
+            ])
+        try Data(bytes).write(to: URL(fileURLWithPath: input))
+        let rules = folder + "/rules.yaml"
+        try "defaults: false\nrules:\n  - match: \"*\"\n".write(toFile: rules, atomically: true, encoding: .utf8)
+
+        let plan = try CLIRunner.run(["plan", input, "--format", "gguf", "--config", rules])
+        #expect(plan.status == 0, "\(plan)")
+        let tokenTypes = plan.stdout.split(separator: "\n").first { $0.contains("token_types.weight") } ?? ""
+        #expect(tokenTypes.hasPrefix("keep") && tokenTypes.contains("llama.cpp never quantizes"), "\(tokenTypes)")
+        #expect(tokenTypes.contains("overrides \(rules):3"), "\(tokenTypes)")
+        let query = plan.stdout.split(separator: "\n").first { $0.contains("blk.0.attn_q.weight") } ?? ""
+        #expect(query.hasPrefix("quantize") && query.contains("Q8_0"), "\(query)")
+        // Without --format gguf the same rules quantize it: the protection belongs to the output.
+        let native = try CLIRunner.run(["plan", input, "--config", rules])
+        #expect(native.stdout.split(separator: "\n").contains { $0.hasPrefix("quantize") && $0.contains("token_types.weight") })
+
+        let output = folder + "/out.gguf"
+        let converted = try CLIRunner.run(["convert", input, "-o", output, "--config", rules, "--json"])
+        #expect(converted.status == 0, "\(converted)")
+        let inspected = try CLIRunner.run(["inspect", output, "--json"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [String: Any])
+        let tensors = try #require(json["tensors"] as? [[String: Any]])
+        let types = Dictionary(uniqueKeysWithValues: tensors.map { ($0["name"] as? String ?? "", $0["dtype"] as? String ?? "") })
+        #expect(types["token_types.weight"] == "F32")
+        #expect(types["blk.0.attn_q.weight"] == "Q8_0")
+    }
+
+    @Test func unknownPresetIsOneLine() throws {
+        let folder = try CLIRunner.makeTemporaryFolder()
+        let input = folder + "/m.gguf"
+        try Data(ggufBytes()).write(to: URL(fileURLWithPath: input))
+        let result = try CLIRunner.run(["convert", input, "-o", folder + "/o.gguf", "--preset", "q8"])
+        #expect(result.status == 1 && result.stderrLines.count == 1, "\(result)")
+        #expect(result.stderr.contains("llama-quantize"))
+    }
+
     @Test func convertWritesGGUFThatInspectReads() throws {
         let folder = try CLIRunner.makeTemporaryFolder()
         var fixture = SafeTensorsFixture.llama(layers: 1, width: 64)

@@ -76,8 +76,9 @@ import SwiftQuant
         #expect(try registry.outputFormat(named: nil, forPath: "x.I8.SAFETENSORS").name == "int8-safetensors")
         #expect(try registry.outputFormat(named: nil, forPath: "x.gguf").name == "gguf")
         #expect(try registry.outputFormat(named: nil, forPath: "x.bin").name == "native")
-        #expect(throws: FormatRegistryError.unknownOutputFormat("mlx", known: registry.outputFormatNames)) {
-            try registry.outputFormat(named: "mlx", forPath: "x")
+        // mlx is a registered model-folder format now: an unknown name is one no module registers.
+        #expect(throws: FormatRegistryError.unknownOutputFormat("tflite", known: registry.outputFormatNames)) {
+            try registry.outputFormat(named: "tflite", forPath: "x")
         }
         let input = try writeModel("registered.safetensors")
         let report = try convert(input: input, output: folder + "/out.i8.safetensors", registry: registry)

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "CSwiftQuantBlocks.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -3,13 +3,17 @@
 // the CLI dequantized (`swiftquant export --layout dequantized --dtype f32`): a second path to the same
 // numbers that shares neither the loader nor the int8 kernels.
 //
-//   consumer CHECKPOINT.swq DEQUANTIZED.safetensors
+// With a third argument, a llama-style checkpoint converted from a Hugging Face folder, it also
+// runs README's "Run a llama-family model" example through the public API and prints the prompt
+// ids, the generated ids and the text as JSON, for run.sh to check against the tokenizers package.
+//
+//   consumer CHECKPOINT.swq DEQUANTIZED.safetensors [LLAMA.swq]
 import Foundation
 import SwiftQuant
 
 let arguments = CommandLine.arguments
-guard arguments.count == 3 else {
-    FileHandle.standardError.write(Data("usage: consumer CHECKPOINT.swq DEQUANTIZED.safetensors\n".utf8))
+guard arguments.count == 3 || arguments.count == 4 else {
+    FileHandle.standardError.write(Data("usage: consumer CHECKPOINT.swq DEQUANTIZED.safetensors [LLAMA.swq]\n".utf8))
     exit(2)
 }
 
@@ -49,6 +53,19 @@ do {
     var allOK = true
     for name in ["model.layers.0.self_attn.q_proj", "model.layers.1.mlp.down_proj"] {
         allOK = try check(name, checkpoint: checkpoint, reference: reference) && allOK
+    }
+    if arguments.count == 4 {
+        // README's example, as written there.
+        let files = try LlamaModelFiles(path: arguments[3])
+        let tokenizer = try loadTokenizer(json: files.tokenizerJSON!)
+        let result = try files.model.generate(
+            prompt: tokenizer.encode("Once upon a time"), maxTokens: 32,
+            sampling: SamplingParameters(temperature: 0), stopTokens: files.stopTokens) { _ in true }
+        print(tokenizer.decode(result.tokens))
+        struct Generated: Encodable { var prompt: [Int32]; var tokens: [Int32]; var text: String }
+        let line = try JSONEncoder().encode(Generated(
+            prompt: result.promptTokens, tokens: result.tokens, text: tokenizer.decode(result.tokens)))
+        print("consumer-generate: " + String(decoding: line, as: UTF8.self))
     }
     exit(allOK ? 0 : 1)
 } catch {

@@ -1,0 +1,72 @@
+import Foundation
+import SwiftQuantCheckpoint
+import SwiftQuantConversion
+import SwiftQuantCore
+import SwiftQuantGGUF
+import SwiftQuantModels
+import SwiftQuantNN
+
+/// A llama-family model opened from files, with the tokenizer files that came with it.
+public struct LlamaModelFiles: Sendable {
+    /// The decoder.
+    public var model: LlamaModel
+    /// `tokenizer.json` (a Hugging Face folder, or a `.swq` converted from one), if any.
+    public var tokenizerJSON: Data?
+    /// `tokenizer_config.json`, if any.
+    public var tokenizerConfigJSON: Data?
+    /// `generation_config.json`, if any (stop tokens: `eos_token_id`).
+    public var generationConfigJSON: Data?
+
+    /// The metadata keys under which `swiftquant convert` stores a Hugging Face folder's files
+    /// in a checkpoint (see Specs/swiftquant-checkpoint.md).
+    public static let embeddedFileKeys = ["config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"]
+
+    /// Opens `path`: a Hugging Face folder (`config.json` and safetensors, float layers), a
+    /// SwiftQuant checkpoint converted from one (its INT8 layers run as `QuantizedLinear`,
+    /// zero-copy when stored uncompressed), or a GGUF file (`<arch>.*` keys, llama.cpp names).
+    public init(path: String) throws {
+        let source = try openTensorSource(at: path)
+        func embedded(_ name: String) -> Data? {
+            if case .string(let text)? = source.metadata["hf." + name] { return Data(text.utf8) }
+            return nil
+        }
+        if isDirectory(path) {
+            let folder = URL(fileURLWithPath: path)
+            func file(_ name: String) -> Data? { try? Data(contentsOf: folder.appendingPathComponent(name)) }
+            guard let config = file("config.json") else {
+                throw LlamaError.invalidConfiguration(source: path, reason: "the folder has no config.json")
+            }
+            let configuration = try LlamaConfiguration(configJSON: config, source: path + "/config.json")
+            model = try LlamaModel(configuration: configuration, source: source) { try source.linear($0) }
+            tokenizerJSON = file("tokenizer.json")
+            tokenizerConfigJSON = file("tokenizer_config.json")
+            generationConfigJSON = file("generation_config.json")
+        } else if let checkpoint = source as? CheckpointFile {
+            guard let config = embedded("config.json") else {
+                throw LlamaError.invalidConfiguration(
+                    source: path, reason: "the checkpoint carries no config.json (metadata key 'hf.config.json'); convert it from a Hugging Face folder")
+            }
+            let configuration = try LlamaConfiguration(configJSON: config, source: path + " (hf.config.json)")
+            model = try LlamaModel(configuration: configuration, source: checkpoint) { try checkpoint.linearLayer($0) }
+            tokenizerJSON = embedded("tokenizer.json")
+            tokenizerConfigJSON = embedded("tokenizer_config.json")
+            generationConfigJSON = embedded("generation_config.json")
+        } else if source is GGUFFile {
+            let configuration = try LlamaConfiguration(
+                ggufMetadata: source.metadata, vocabularySize: source.info(for: "token_embd.weight")?.shape.first, source: path)
+            model = try LlamaModel(configuration: configuration, source: source, naming: .gguf) { try source.linear($0) }
+        } else {
+            throw LlamaError.invalidConfiguration(
+                source: path, reason: "a single safetensors file has no config.json; give the model's folder")
+        }
+    }
+
+    /// The end-of-sequence ids from `generation_config.json` (`eos_token_id`, a number or a list).
+    public var stopTokens: Set<Int32> {
+        guard let data = generationConfigJSON,
+              let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return [] }
+        if let id = object["eos_token_id"] as? Int { return [Int32(truncatingIfNeeded: id)] }
+        if let ids = object["eos_token_id"] as? [Int] { return Set(ids.map { Int32(truncatingIfNeeded: $0) }) }
+        return []
+    }
+}
