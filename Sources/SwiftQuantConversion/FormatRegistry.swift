@@ -95,7 +95,7 @@ public struct OutputFormat: Sendable {
     /// before the output is created, so a refused conversion leaves nothing behind.
     public var makeTarget: @Sendable (OutputRequest) throws -> OutputTarget
     /// What the plan is for, resolved before planning (GGUF names its architecture, so the
-    /// plan keeps what llama.cpp never quantizes); ``PlanTarget/anyFormat`` by default.
+    /// plan keeps what llama.cpp never quantizes); `PlanTarget.anyFormat` by default.
     public var planTarget: @Sendable (OutputRequest) throws -> PlanTarget
 
     /// Describes an output format; see the properties for what each part does.

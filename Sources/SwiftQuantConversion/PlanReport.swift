@@ -124,7 +124,7 @@ public struct PlanReport: Encodable, Sendable {
 /// be quantized is recorded in ``PlanReport/failures`` and measuring goes on.
 ///
 /// - Parameters:
-///   - target: the output the plan is for. For ``PlanTarget/gguf(architecture:)`` the plan
+///   - target: the output the plan is for. For `PlanTarget.gguf(architecture:)` the plan
 ///     keeps what llama.cpp never quantizes, is adapted to what GGUF stores, and tensors are
 ///     measured as Q8_0; a `nil` architecture takes a GGUF input's own.
 ///   - measuring: called before each tensor is measured with its position among the
