@@ -23,7 +23,7 @@ let package = Package(
         .library(name: "SwiftQuant", targets: ["SwiftQuant"]),
         .library(name: "SwiftQuantInference", targets: [
             "SwiftQuantCore", "SwiftQuantKernels", "SwiftQuantNN", "SwiftQuantModels",
-            "SwiftQuantSafeTensors", "SwiftQuantGGUF", "SwiftQuantCheckpoint",
+            "SwiftQuantSafeTensors", "SwiftQuantGGUF", "SwiftQuantCheckpoint", "SwiftQuantModelFolder",
         ]),
         .executable(name: "swiftquant", targets: ["swiftquant"]),
         .executable(name: "minilm-embed", targets: ["minilm-embed"]),

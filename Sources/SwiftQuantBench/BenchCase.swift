@@ -22,16 +22,18 @@ package struct BenchResult {
 }
 
 /// A JSON-printable field value.
-package enum BenchValue {
+package enum BenchValue: Encodable {
     case number(Double)
     case integer(Int)
     case text(String)
 
-    package var json: String {
+    /// Numbers as JSON numbers (non-finite ones as `null`, which JSON has no literal for).
+    package func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
         switch self {
-        case .number(let value): value.isFinite ? "\(value)" : "null"
-        case .integer(let value): "\(value)"
-        case .text(let value): jsonQuoted(value)
+        case .number(let value): if value.isFinite { try container.encode(value) } else { try container.encodeNil() }
+        case .integer(let value): try container.encode(value)
+        case .text(let value): try container.encode(value)
         }
     }
 
@@ -48,8 +50,14 @@ package enum BenchValue {
 package struct BenchContext: Sendable {
     /// Timed repetitions per measurement (after one untimed warm-up).
     package let repetitions: Int
+    /// The folder holding the models the model cases load (`all-MiniLM-L6-v2/…`); `nil` finds
+    /// it by the tests' rule from the current directory (see ``BenchContext/modelFolder(_:)``).
+    package let modelsFolder: String?
 
-    package init(repetitions: Int) { self.repetitions = repetitions }
+    package init(repetitions: Int, modelsFolder: String? = nil) {
+        self.repetitions = repetitions
+        self.modelsFolder = modelsFolder
+    }
 
     /// The median wall time of `body` in seconds.
     package func median(_ body: () -> Void) -> Double {

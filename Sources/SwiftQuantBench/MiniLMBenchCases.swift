@@ -3,9 +3,7 @@ import SwiftQuant
 
 /// all-MiniLM-L6-v2 end to end (tokenize, encode, pool): the per-channel INT8 encoder against
 /// the fp32 one, timed round-robin in the same run. The model folder is `$SWIFTQUANT_MINILM`,
-/// else found by the rule the tests use: `$SWIFTQUANT_MODELS/all-MiniLM-L6-v2` if that variable
-/// is set, else `../shared/models/…` beside the source tree if it has the model, else the
-/// repository's `.cache/models/…` (which `Tests/setup.sh` fills).
+/// else found in the models folder by ``BenchContext/modelFolder(_:)``.
 extension BenchCase {
     static let miniLMCases: [BenchCase] = [
         miniLMCase(words: 8, name: "minilm-int8-short"),
@@ -18,7 +16,7 @@ extension BenchCase {
     /// The fp32 encoder alone (its cosine to fp32 is 1 by definition, reported for uniformity).
     static func miniLMFloatCase(words: Int, name: String) -> BenchCase {
         BenchCase(name: name, summary: "all-MiniLM-L6-v2 sentence embedding, \(words) words, fp32 (the baseline of the INT8 cases).") { context in
-            let float = try SentenceEncoder(modelDirectory: miniLMBenchDirectory())
+            let float = try SentenceEncoder(modelDirectory: miniLMBenchDirectory(context))
             let sentence = miniLMBenchSentence(words: words)
             let seconds = context.median { _ = try? float.embed(sentence) }
             return BenchResult(medianSeconds: seconds, fields: [
@@ -39,7 +37,7 @@ extension BenchCase {
             name: name,
             summary: "all-MiniLM-L6-v2 sentence embedding, \(words) words: INT8 \(activations ? "W8A8 (int8 activations too)" : "weight-only") (per channel, in memory) vs fp32, ratio and cosine."
         ) { context in
-            let float = try SentenceEncoder(modelDirectory: miniLMBenchDirectory())
+            let float = try SentenceEncoder(modelDirectory: miniLMBenchDirectory(context))
             let int8 = SentenceEncoder(
                 tokenizer: float.tokenizer, encoder: try float.encoder.quantized(quantizesActivations: activations))
             let sentence = miniLMBenchSentence(words: words)
@@ -64,16 +62,53 @@ extension BenchCase {
         }
     }
 
-    static func miniLMBenchDirectory() -> String {
+    static func miniLMBenchDirectory(_ context: BenchContext) throws -> String {
+        if let path = ProcessInfo.processInfo.environment["SWIFTQUANT_MINILM"], !path.isEmpty { return path }
+        return try context.modelFolder("all-MiniLM-L6-v2")
+    }
+}
+
+extension BenchContext {
+    /// The folder of model `name`, by the rule the tests use, read from the run (never from
+    /// where the sources were compiled, which an installed binary does not have):
+    /// ``modelsFolder`` when given, else `$SWIFTQUANT_MODELS` when set and not empty, else
+    /// `../shared/models` then `.cache/models` (which `Tests/setup.sh` fills) relative to the
+    /// current directory, i.e. run from the repository's root.
+    ///
+    /// - Throws: ``BenchError/modelMissing(name:searched:)`` when no candidate holds the model.
+    package func modelFolder(_ name: String) throws -> String {
         let environment = ProcessInfo.processInfo.environment
-        if let path = environment["SWIFTQUANT_MINILM"], !path.isEmpty { return path }
-        let name = "all-MiniLM-L6-v2"
-        if let models = environment["SWIFTQUANT_MODELS"], !models.isEmpty { return models + "/" + name }
-        // Sources/SwiftQuantBench/ → the repository.
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let shared = repository.deletingLastPathComponent().appendingPathComponent("shared/models/" + name).path
-        if FileManager.default.fileExists(atPath: shared + "/model.safetensors") { return shared }
-        return repository.appendingPathComponent(".cache/models/" + name).path
+        let candidates: [(folder: String, explicit: Bool)]
+        if let modelsFolder {
+            candidates = [(modelsFolder, true)]
+        } else if let models = environment["SWIFTQUANT_MODELS"], !models.isEmpty {
+            candidates = [(models, true)]
+        } else {
+            let current = FileManager.default.currentDirectoryPath
+            candidates = [
+                (URL(fileURLWithPath: current).deletingLastPathComponent().appendingPathComponent("shared/models").path, false),
+                (current + "/.cache/models", false),
+            ]
+        }
+        for candidate in candidates {
+            let folder = candidate.folder + "/" + name
+            if FileManager.default.fileExists(atPath: folder + "/model.safetensors") { return folder }
+            // An explicit folder without the model is reported, not quietly replaced.
+            if candidate.explicit { break }
+        }
+        throw BenchError.modelMissing(name: name, searched: candidates.map { $0.folder + "/" + name })
+    }
+}
+
+/// A bench case that cannot run.
+package enum BenchError: Error, Equatable, CustomStringConvertible {
+    /// The model a case needs is in none of the folders searched.
+    case modelMissing(name: String, searched: [String])
+
+    package var description: String {
+        switch self {
+        case .modelMissing(let name, let searched):
+            "model \(name) not found (looked in \(searched.joined(separator: ", "))); set SWIFTQUANT_MODELS to a folder that holds it, or run `bash Tests/setup.sh` in the repository"
+        }
     }
 }

@@ -19,6 +19,15 @@ public final class Converter {
     public let decisions: [TensorDecision]
     public let sink: any TensorWriter
     public let metadata: [String: MetadataValue]
+    /// The arithmetic symmetric INT8 quantizes and measures encoded weights with.
+    public let arithmetic: Arithmetic
+
+    /// The metadata key recording ``arithmetic`` (`float32` or `reference`), read back by
+    /// `verify` to measure with the same arithmetic.
+    public static let arithmeticKey = "swiftquant.arithmetic"
+    /// Whether tensors the source already stores quantized (a SwiftQuant checkpoint's) are
+    /// handed to the writer as they are (export), instead of refused (convert).
+    public let passesQuantizedThrough: Bool
 
     /// Prepares a conversion; nothing is read or written until ``run(progress:)``.
     ///
@@ -29,24 +38,27 @@ public final class Converter {
     ///   - metadata: file metadata for the sink (see ``Converter/standardMetadata(source:rulesJSON:compression:toolVersion:)``).
     public init(
         source: any TensorSource, decisions: [TensorDecision], sink: any TensorWriter,
-        metadata: [String: MetadataValue]
+        metadata: [String: MetadataValue], arithmetic: Arithmetic = .float32, passesQuantizedThrough: Bool = false
     ) {
+        self.passesQuantizedThrough = passesQuantizedThrough
         self.source = source
         self.decisions = decisions
         self.sink = sink
         self.metadata = metadata
+        self.arithmetic = arithmetic
     }
 
     /// Converts every tensor; `progress` is called on the calling thread after each one.
     public func run(progress: (ConversionProgress) -> Void = { _ in }) throws -> [ConvertedTensorReport] {
         // A SwiftQuant checkpoint's quantized tensors read as INT8 values whose scales are
         // separate: kept as they are, the output would hold the INT8 values without scales.
-        if let quantized = decisions.first(where: { $0.tensor.storage?.quantization != nil }) {
+        if !passesQuantizedThrough, let quantized = decisions.first(where: { $0.tensor.storage?.quantization != nil }) {
             throw ConversionError.alreadyQuantized(path: source.path, tensor: quantized.tensor.name)
         }
         // Likewise an int8 weight with its NAME_scale (a compressed-tensors folder): kept as
-        // I8, its scale would be quantized as if it were a weight.
-        for decision in decisions where decision.tensor.dtype == .i8 {
+        // I8, its scale would be quantized as if it were a weight. An export passes the
+        // checkpoint's own quantized weights through, so the check does not apply there.
+        for decision in decisions where !passesQuantizedThrough && decision.tensor.dtype == .i8 {
             if try source.quantizedWeight(for: decision.tensor.name) != nil {
                 throw ConversionError.alreadyQuantized(path: source.path, tensor: decision.tensor.name)
             }
@@ -62,8 +74,9 @@ public final class Converter {
         // worker blocked in the kernels' concurrentPerform holds a pool slot, and the pool then
         // never grows past it.
         let pipeline = PreparePipeline(
-            decisions: decisions, schemes: try Self.storedSchemes(decisions, sink: sink, path: source.path),
-            source: source, lookahead: 2)
+            decisions: decisions,
+            schemes: try Self.storedSchemes(decisions.filter { $0.tensor.storage?.quantization == nil }, sink: sink, path: source.path),
+            source: source, arithmetic: arithmetic, lookahead: 2)
         defer { pipeline.cancel() }
         for index in decisions.indices {
             let prepared = try pipeline.take(index)
@@ -175,7 +188,10 @@ private struct PreparedTensor: @unchecked Sendable {
     private let kept: (dtype: DType, bytes: UnsafeRawBufferPointer, owner: AnyObject)?
     private let source: any TensorSource
 
-    init(decision: TensorDecision, schemes: [Granularity: QuantizationDescriptor], source: any TensorSource) throws {
+    init(
+        decision: TensorDecision, schemes: [Granularity: QuantizationDescriptor], source: any TensorSource,
+        arithmetic: Arithmetic
+    ) throws {
         self.decision = decision
         self.source = source
         let tensor = decision.tensor
@@ -185,12 +201,19 @@ private struct PreparedTensor: @unchecked Sendable {
         var weights: [Float] = []
         var quantized: QuantizedWeight?
         let storing: (Granularity) -> QuantizationDescriptor = { schemes[$0] ?? .symmetricInt8($0) }
-        if case .quantize(let granularity) = action, decision.minimumSNRDecibels == nil,
+        if tensor.storage?.quantization != nil {
+            // Already quantized (exporting a checkpoint): the stored codes and scales as they are.
+            guard let weight = try source.quantizedWeight(for: tensor.name) else {
+                throw ConversionError.alreadyQuantized(path: source.path, tensor: tensor.name)
+            }
+            quantized = weight
+            action = .quantize(weight.granularity)
+        } else if case .quantize(let granularity) = action, decision.minimumSNRDecibels == nil,
            let encoding = tensor.dtype.floatEncoding
         {
             // Straight from the source's bytes: no Float32 copy of the tensor. Bit-identical to
             // decoding and calling resolve(_:weights:storing:), which only adds the min_snr_db retries.
-            let scheme = storing(granularity).scheme
+            let scheme = storing(granularity).scheme(arithmetic: arithmetic)
             let data = try source.data(for: tensor.name)
             do throws(KernelError) {
                 let weight = try data.shared.withUnsafeBytes { (bytes) throws(KernelError) in
@@ -203,6 +226,26 @@ private struct PreparedTensor: @unchecked Sendable {
                 throw conversionError(error, path: source.path, tensor: tensor.name)
             }
             source.releasePages(for: tensor.name)
+        } else if case .quantize = action, arithmetic == .reference, let encoding = tensor.dtype.floatEncoding {
+            // min_snr_db with the reference arithmetic: every try quantizes and measures the
+            // weights in their own dtype, as the stored result must be computed.
+            let data = try source.data(for: tensor.name)
+            let resolved: ResolvedDecision
+            do throws(KernelError) {
+                resolved = try data.shared.withUnsafeBytes { (bytes) throws(KernelError) in
+                    try resolve(decision, shape: tensor.shape, storing: storing) { (descriptor) throws(KernelError) in
+                        let scheme = descriptor.scheme(arithmetic: arithmetic)
+                        let weight = try scheme.quantize(encoded: bytes, encoding: encoding, shape: tensor.shape)
+                        return (weight, scheme.errorMetrics(of: weight, encoded: bytes, encoding: encoding))
+                    }
+                }
+            } catch {
+                throw conversionError(error, path: source.path, tensor: tensor.name)
+            }
+            action = resolved.action
+            quantized = resolved.quantized
+            metrics = resolved.metrics
+            note = resolved.note
         } else if case .quantize = action {
             weights = try source.floats(for: tensor.name)
             let resolved: ResolvedDecision
@@ -252,11 +295,13 @@ private struct PreparedTensor: @unchecked Sendable {
 
     func withConvertedTensor(_ body: (ConvertedTensor) throws -> Void) throws {
         let tensor = decision.tensor
+        // A checkpoint's tensor names the dtype it was made from; any other source's is its own.
+        let sourceDType = tensor.storage?.sourceDType ?? tensor.dtype
         if let kept {
             let source = self.source, name = tensor.name
             try withExtendedLifetime(kept.owner) {
                 try body(ConvertedTensor(
-                    name: tensor.name, shape: tensor.shape, sourceDType: tensor.dtype,
+                    name: tensor.name, shape: tensor.shape, sourceDType: sourceDType,
                     content: .kept(dtype: kept.dtype, bytes: kept.bytes),
                     releaseInputPages: { source.releasePages(for: name) }))
             }
@@ -264,7 +309,7 @@ private struct PreparedTensor: @unchecked Sendable {
         }
         guard let quantized else { return }
         try body(ConvertedTensor(
-            name: tensor.name, shape: tensor.shape, sourceDType: tensor.dtype,
+            name: tensor.name, shape: tensor.shape, sourceDType: sourceDType,
             content: .quantized(quantized, metrics: report.metrics)))
     }
 }
@@ -287,26 +332,32 @@ private final class PreparePipeline: @unchecked Sendable {
     private var finished = false
     private let lookahead: Int
 
-    init(decisions: [TensorDecision], schemes: [Granularity: QuantizationDescriptor], source: any TensorSource, lookahead: Int) {
+    init(
+        decisions: [TensorDecision], schemes: [Granularity: QuantizationDescriptor], source: any TensorSource,
+        arithmetic: Arithmetic, lookahead: Int
+    ) {
         self.lookahead = lookahead
         // Task-locals do not reach a new thread: carry the caller's thread count over.
         let threads = Parallelism.threads
         let thread = Thread { [self] in
-            Parallelism.withThreads(threads) { produce(decisions: decisions, schemes: schemes, source: source) }
+            Parallelism.withThreads(threads) { produce(decisions: decisions, schemes: schemes, source: source, arithmetic: arithmetic) }
         }
         thread.stackSize = 1 << 22
         thread.start()
     }
 
     /// The producer thread's loop: prepares tensors in order, waiting while it is `lookahead` ahead.
-    private func produce(decisions: [TensorDecision], schemes: [Granularity: QuantizationDescriptor], source: any TensorSource) {
+    private func produce(
+        decisions: [TensorDecision], schemes: [Granularity: QuantizationDescriptor], source: any TensorSource,
+        arithmetic: Arithmetic
+    ) {
         for (index, decision) in decisions.enumerated() {
             condition.lock()
             while !cancelled && index >= consumed + lookahead { condition.wait() }
             let stop = cancelled
             condition.unlock()
             if stop { break }
-            let result = Result { try PreparedTensor(decision: decision, schemes: schemes, source: source) }
+            let result = Result { try PreparedTensor(decision: decision, schemes: schemes, source: source, arithmetic: arithmetic) }
             condition.lock()
             results[index] = result
             condition.broadcast()

@@ -45,12 +45,24 @@ public func resolve(
     _ decision: TensorDecision, weights: FloatTensor,
     storing: (Granularity) -> QuantizationDescriptor = { .symmetricInt8($0) }
 ) throws(KernelError) -> ResolvedDecision {
+    try resolve(decision, shape: weights.shape, storing: storing) { (descriptor) throws(KernelError) in
+        let scheme = descriptor.scheme
+        let weight = try scheme.quantize(weights)
+        return (weight, scheme.errorMetrics(of: weight, original: weights))
+    }
+}
+
+/// ``resolve(_:weights:storing:)`` with the quantization left to `quantize`, which returns
+/// the weight in a scheme and its error: the converter quantizes straight from the source's
+/// encoded bytes with it (the reference arithmetic needs the weights in their own dtype).
+package func resolve(
+    _ decision: TensorDecision, shape: [Int], storing: (Granularity) -> QuantizationDescriptor,
+    quantize: (QuantizationDescriptor) throws(KernelError) -> (QuantizedWeight, QuantizationErrorMetrics)
+) throws(KernelError) -> ResolvedDecision {
     guard case .quantize(let granularity) = decision.action else {
         return ResolvedDecision(action: decision.action, quantized: nil, metrics: nil, attempts: [], note: nil)
     }
-    let firstScheme = storing(granularity).scheme
-    let first = try firstScheme.quantize(weights)
-    let firstMetrics = firstScheme.errorMetrics(of: first, original: weights)
+    let (first, firstMetrics) = try quantize(storing(granularity))
     var attempts = [QuantizationAttempt(scheme: first.scheme, metrics: firstMetrics)]
     guard let threshold = decision.minimumSNRDecibels else {
         return ResolvedDecision(
@@ -68,9 +80,8 @@ public func resolve(
     let groupedScheme = storing(grouped)
     // A scheme whose granularity is fixed (Q8_0) stores per group the same way: nothing to retry.
     if first.granularity.groupSize == nil && groupedScheme != first.scheme {
-        if groupedScheme.effective(for: weights.shape) == groupedScheme && groupedScheme.unsupportedReason(for: weights.shape) == nil {
-            let retry = try groupedScheme.scheme.quantize(weights)
-            let retryMetrics = groupedScheme.scheme.errorMetrics(of: retry, original: weights)
+        if groupedScheme.effective(for: shape) == groupedScheme && groupedScheme.unsupportedReason(for: shape) == nil {
+            let (retry, retryMetrics) = try quantize(groupedScheme)
             attempts.append(QuantizationAttempt(scheme: retry.scheme, metrics: retryMetrics))
             note += " → \(groupedScheme) \(decibels(retryMetrics.snrDecibels))"
             if retryMetrics.snrDecibels >= threshold {
@@ -79,7 +90,7 @@ public func resolve(
             }
             note += " < \(decibels(threshold))"
         } else {
-            note += " → \(groupedScheme) does not divide \(matrixView(of: weights.shape).columns) columns"
+            note += " → \(groupedScheme) does not divide \(matrixView(of: shape).columns) columns"
         }
     }
     let kept = TensorAction.keep(decision.fallbackKeepDType)

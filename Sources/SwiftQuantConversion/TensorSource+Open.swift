@@ -58,26 +58,7 @@ public enum TensorSourceFormat: Sendable, Hashable {
 /// - Throws: the reader's error for a malformed file, `FileError` when it cannot be read,
 ///   `TensorSourceError.unrecognizedFormat(path:)` when nothing matches.
 public func openTensorSource(at path: String) throws -> any TensorSource {
-    if isDirectory(path) {
-        return try ShardedSafeTensors(path: path)
-    }
-    let file = try MappedFile(path: path)
-    switch TensorSourceFormat(recognizing: file.bytes) {
-    case .safeTensors:
-        return try SafeTensorsFile(file: file)
-    case .shardedSafeTensorsIndex:
-        return try ShardedSafeTensors(path: path)
-    case .gguf:
-        return try GGUFFile(file: file)
-    case .swiftQuantCheckpoint:
-        return try CheckpointFile(file: file)
-    case nil where path.hasSuffix(".safetensors"):
-        return try SafeTensorsFile(file: file)
-    case nil where path.hasSuffix(".gguf"):
-        return try GGUFFile(file: file)
-    case nil:
-        throw TensorSourceError.unrecognizedFormat(path: path)
-    }
+    try FormatRegistry.standard.openTensorSource(at: path)
 }
 
 /// The first byte that is not JSON whitespace, or `nil` when there is none.

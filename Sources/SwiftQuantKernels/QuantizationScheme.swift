@@ -59,9 +59,13 @@ extension QuantizationScheme {
 
 extension QuantizationDescriptor {
     /// The implementation of this scheme.
-    public var scheme: any QuantizationScheme {
+    public var scheme: any QuantizationScheme { scheme(arithmetic: .float32) }
+
+    /// The implementation of this scheme, computing symmetric INT8 with `arithmetic` (Q8_0 has
+    /// one arithmetic, ggml's).
+    public func scheme(arithmetic: Arithmetic) -> any QuantizationScheme {
         switch self {
-        case .symmetricInt8(let granularity): SymmetricInt8(granularity: granularity)
+        case .symmetricInt8(let granularity): SymmetricInt8(granularity: granularity, arithmetic: arithmetic)
         case .q8_0: Q8_0()
         }
     }
@@ -89,9 +93,15 @@ public func dequantize(_ weight: QuantizedWeight) -> FloatTensor {
 public struct SymmetricInt8: QuantizationScheme, Hashable {
     /// The requested granularity; per group falls back to per channel for rows it does not divide.
     public var granularity: Granularity
+    /// How scales and codes are computed from encoded Float16/BFloat16/Float64 weights:
+    /// widened to Float32 (the default), or rounded to the weight's dtype after each op as
+    /// rotalabs-accel does in PyTorch. The two agree on Float32 weights, and the Float32 entry
+    /// point ``quantize(_:shape:)`` always computes in Float32.
+    public var arithmetic: Arithmetic
 
-    public init(granularity: Granularity) {
+    public init(granularity: Granularity, arithmetic: Arithmetic = .float32) {
         self.granularity = granularity
+        self.arithmetic = arithmetic
     }
 
     public var descriptor: QuantizationDescriptor { .symmetricInt8(granularity) }
@@ -105,7 +115,18 @@ public struct SymmetricInt8: QuantizationScheme, Hashable {
     public func quantize(encoded: UnsafeRawBufferPointer, encoding: FloatEncoding, shape: [Int]) throws(KernelError) -> QuantizedWeight {
         try quantizeInto(shape: shape, count: encoded.count / encoding.byteWidth) { (codes, scales, effective) throws(KernelError) in
             try quantizeSymmetric(
-                encoded: encoded, encoding: encoding, shape: shape, granularity: effective, values: codes, scales: scales)
+                encoded: encoded, encoding: encoding, shape: shape, granularity: effective, arithmetic: arithmetic,
+                values: codes, scales: scales)
+        }
+    }
+
+    /// The error with this scheme's arithmetic: `.reference` measures as
+    /// `calculate_quantization_error` does, in the weight's dtype.
+    public func errorMetrics(of weight: QuantizedWeight, encoded: UnsafeRawBufferPointer, encoding: FloatEncoding) -> QuantizationErrorMetrics {
+        weight.withInt8Codes { codes in
+            weight.scales.withUnsafeBufferPointer {
+                quantizationError(encoded: encoded, encoding: encoding, values: codes, scales: $0, arithmetic: arithmetic)
+            }
         }
     }
 

@@ -31,6 +31,11 @@ struct Bench: ParsableCommand {
     @Option(help: "Kernel worker threads (default: every online core).")
     var threads: Int?
 
+    @Option(help: ArgumentHelp(
+        "The folder holding the models the model cases load (all-MiniLM-L6-v2/…); default: $SWIFTQUANT_MODELS, else ../shared/models or .cache/models from the current directory.",
+        valueName: "folder"))
+    var models: String?
+
     func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1, got \(repetitions)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
@@ -53,14 +58,14 @@ struct Bench: ParsableCommand {
 
     private func runCases() throws {
         let selected = cases.isEmpty ? BenchCase.all : cases.map { name in BenchCase.all.first { $0.name == name }! }
-        let context = BenchContext(repetitions: repetitions)
+        let context = BenchContext(repetitions: repetitions, modelsFolder: models)
         var results: [(name: String, result: BenchResult)] = []
         for benchCase in selected {
             let result = try benchCase.run(context)
             results.append((benchCase.name, result))
             if !json { print(Self.line(benchCase.name, result)) }
         }
-        if json { print(Self.jsonArray(results)) }
+        if json { print(try Self.jsonArray(results)) }
     }
 
     static func line(_ name: String, _ result: BenchResult) -> String {
@@ -68,15 +73,15 @@ struct Bench: ParsableCommand {
         return "\(name)  median \(String(format: "%.2f", result.medianSeconds * 1e3)) ms  isa=\(KernelISA.active.name)  \(fields)"
     }
 
-    static func jsonArray(_ results: [(name: String, result: BenchResult)]) -> String {
+    static func jsonArray(_ results: [(name: String, result: BenchResult)]) throws -> String {
         let objects = results.map { entry in
-            let fields = [
-                ("name", BenchValue.text(entry.name)), ("median_seconds", .number(entry.result.medianSeconds)),
-                ("isa", .text(KernelISA.active.name)),
+            var fields: [String: BenchValue] = [
+                "name": .text(entry.name), "median_seconds": .number(entry.result.medianSeconds),
+                "isa": .text(KernelISA.active.name),
             ]
-                + entry.result.fields.map { ($0.key, $0.value) }
-            return "  {" + fields.map { "\(jsonQuoted($0.0)): \($0.1.json)" }.joined(separator: ", ") + "}"
+            for field in entry.result.fields { fields[field.key] = field.value }
+            return fields
         }
-        return "[\n" + objects.joined(separator: ",\n") + "\n]"
+        return try objects.jsonText(pretty: true)
     }
 }

@@ -1,4 +1,5 @@
 import SwiftQuant
+import SwiftQuantBench
 
 /// The options that fix a library error, appended when the command line renders it: library
 /// messages say what to do in words (they are also read by library users, who have no flags),
@@ -23,6 +24,10 @@ func commandLineHint(for error: Error) -> String? {
         return "--arch NAME, e.g. --arch llama"
     case GGUFWriterError.invalidArchitecture, GGUFWriterError.unreadableConfig:
         return "--arch NAME"
+    case BenchError.modelMissing:
+        return "--models FOLDER"
+    case FormatRegistryError.unknownOutputFormat:
+        return "--format " + FormatRegistry.standard.outputFormatNames.joined(separator: "|")
     default:
         return nil
     }

@@ -15,32 +15,21 @@ struct Convert: ParsableCommand {
             renamed into place only when complete; an existing output is replaced only with --force.
             """)
 
-    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-        case native, gguf, safetensors
-        case compressedTensors = "compressed-tensors"
-        case mlx
-
-        /// How errors name the output format.
-        var label: String { rawValue }
-
-        /// The model-folder layout this format writes, or `nil` for a single-file format.
-        var folderLayout: ModelFolderLayout? {
-            switch self {
-            case .compressedTensors: .compressedTensors
-            case .mlx: .mlx
-            default: nil
-            }
-        }
-    }
-
     @Argument(help: "A safetensors file, a sharded safetensors folder or a GGUF file.")
     var input: String
 
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The file to write (.swq, .gguf or .safetensors).", valueName: "path"))
     var output: String
 
-    @Option(help: "native (.swq, the default), gguf (Q8_0), safetensors (bare int8 + NAME_scale), or a model folder: compressed-tensors (transformers) or mlx (mlx-lm); default: from the output's extension.")
-    var format: OutputFormat?
+    @Option(help: ArgumentHelp(
+        "\(FormatRegistry.standard.outputFormatNames.joined(separator: ", ")): native (.swq, the default), gguf (Q8_0), safetensors (bare int8 + NAME_scale), or a model folder: compressed-tensors (transformers) or mlx (mlx-lm); default: from the output's extension.",
+        valueName: "format"))
+    var format: String?
+
+    @Option(help: ArgumentHelp(
+        "float32 (default: widen fp16/bf16 weights to Float32 once) or reference (round to the weight's dtype after each op, as rotalabs-accel in PyTorch).",
+        valueName: "arithmetic"))
+    var arithmetic: Arithmetic = .float32
 
     @Option(help: ArgumentHelp("Largest weights file of a model folder, e.g. 5GB (the default), 500MB, 1000000 (bytes).", valueName: "size"))
     var maxShardSize: String?
@@ -78,10 +67,14 @@ struct Convert: ParsableCommand {
         if compressionLevel != nil && noCompression {
             throw ValidationError("--compression-level and --no-compression contradict each other; give one")
         }
-        if arch != nil && resolvedFormat != .gguf {
+        if let format, FormatRegistry.standard.outputFormat(named: format) == nil {
+            let names = FormatRegistry.standard.outputFormatNames.map { "'\($0)'" }
+            throw ValidationError("The value '\(format)' is invalid for '--format <format>'. Please provide one of \(names.dropLast().joined(separator: ", ")) and \(names.last ?? "").")
+        }
+        if arch != nil, (try? FormatRegistry.standard.outputFormat(named: format, forPath: output))?.name != "gguf" {
             throw ValidationError("--arch applies only to GGUF output; add --format gguf or write a .gguf file")
         }
-        if (maxShardSize != nil || modelDir != nil) && resolvedFormat.folderLayout == nil {
+        if (maxShardSize != nil || modelDir != nil) && !Self.folderFormats.contains(format ?? "") {
             throw ValidationError("--max-shard-size and --model-dir apply only to model folders; add --format compressed-tensors or --format mlx")
         }
         if let maxShardSize, parseByteSize(maxShardSize) == nil {
@@ -92,15 +85,6 @@ struct Convert: ParsableCommand {
         }
     }
 
-    /// The format from --format, else from the output's extension, else native.
-    var resolvedFormat: OutputFormat {
-        if let format { return format }
-        let lowered = output.lowercased()
-        if lowered.hasSuffix(".gguf") { return .gguf }
-        if lowered.hasSuffix(".safetensors") { return .safetensors }
-        return .native
-    }
-
     package func run() throws {
         // Bound for this run only (a task-local): the kernels, the converter's producer thread
         // and the compressor's workers all read it.
@@ -108,97 +92,49 @@ struct Convert: ParsableCommand {
     }
 
     private func convert() throws {
-        let started = Date()
-        let config = try rules.makeConfig()
-        let source = try openTensorSource(at: input)
-        let format = resolvedFormat
-        let ggufOptions = format == .gguf ? try GGUFWriter.Options.resolve(source: source, input: input, architecture: arch) : nil
-        // For GGUF the plan already keeps what llama.cpp never quantizes, so the report and
-        // swiftquant.rules name the reason.
-        let target: PlanTarget = ggufOptions.map { .gguf(architecture: $0.architecture) } ?? .anyFormat
-        let plan = QuantizationPlan(tensors: source.tensors, config: config, target: target)
-        if !quiet { rules.warnAboutUnusedRules(in: plan) }
-        AtomicOutputFile.removeTemporaryFilesOnSignal()
-        if let layout = format.folderLayout {
-            if !quiet && format == .mlx { warnAboutMLXGroupSize(plan) }
-            let folder = try AtomicOutputFolder(destination: output, force: force, inputs: [input])
-            let sink = ModelFolderWriter(
-                output: folder, layout: layout,
-                options: .init(sourceFolder: modelDir ?? (isDirectory(input) ? input : parentFolder(of: input)),
-                               maxShardBytes: maxShardSize.flatMap(parseByteSize) ?? 5_000_000_000))
-            try run(plan: plan, source: source, sink: sink, format: format, level: nil, started: started,
-                    commit: { try folder.commit() }, discard: { folder.discard() }, outputBytes: { folderSize(output) })
-            return
+        let options = ConversionOptions(
+            rules: try rules.makeConfig(), format: format,
+            compressionLevel: noCompression ? nil : Int32(compressionLevel ?? 1),
+            architecture: arch, arithmetic: arithmetic, force: force,
+            toolVersion: SwiftQuantCommand.configuration.version,
+            maxShardBytes: maxShardSize.flatMap(parseByteSize) ?? 5_000_000_000, modelDirectory: modelDir)
+        let bar = ProgressBar(enabled: !quiet)
+        let report: ConversionReport
+        do {
+            report = try SwiftQuant.convert(
+                input: input, output: output, options: options,
+                progress: { progress in
+                    bar.update(
+                        tensorsDone: progress.tensorsDone, tensorCount: progress.tensorCount,
+                        bytesDone: progress.bytesDone, totalBytes: progress.totalBytes)
+                },
+                planned: { plan in
+                    if !quiet {
+                        rules.warnAboutUnusedRules(in: plan)
+                        if format == "mlx" { Self.warnAboutMLXGroupSize(plan) }
+                    }
+                })
+            bar.finish()
+        } catch {
+            bar.finish()
+            throw error
         }
-        let file = try AtomicOutputFile(destination: output, force: force, inputs: [input])
-        let level = noCompression ? nil : Int32(compressionLevel ?? 1)
-        let sink: any TensorWriter
-        switch format {
-        case .native:
-            sink = CheckpointWriter(output: file, options: .init(compressionLevel: level))
-        case .safetensors:
-            sink = SafeTensorsWriter(output: file, layout: .int8)
-        case .gguf:
-            sink = GGUFWriter(output: file, options: ggufOptions!)
-        case .compressedTensors, .mlx:
-            preconditionFailure("model folders are written above")
+        if json {
+            print(try report.jsonText(pretty: false))
+        } else if !quiet {
+            print(report.text)
         }
-        try run(plan: plan, source: source, sink: sink, format: format, level: level, started: started,
-                commit: { try file.commit() }, discard: { file.discard() }, outputBytes: { fileSize(output) })
         // After success only: a refused conversion stays one line on stderr.
-        if format == .safetensors && !quiet {
+        if report.format == "safetensors" && !quiet {
             printToStandardError("swiftquant: warning: bare int8 safetensors load in no runtime without a config (transformers casts the codes to floats silently); for a folder transformers or MLX load as it is, use --format compressed-tensors or --format mlx")
         }
     }
 
-    /// Converts into `sink`, then commits the output (or discards it on any error) and prints the summary.
-    private func run(
-        plan: QuantizationPlan, source: any TensorSource, sink: any TensorWriter, format: OutputFormat, level: Int32?,
-        started: Date, commit: () throws -> Void, discard: () -> Void, outputBytes: () -> Int
-    ) throws {
-        let decisions: [TensorDecision]
-        do {
-            // Adapted to what the writer stores before anything is quantized or written.
-            decisions = try plan.decisions.adapted(to: sink, source: source, format: format.label)
-        } catch {
-            discard()
-            throw error
-        }
-        let metadata = Converter.standardMetadata(
-            source: source,
-            rulesJSON: rulesJSON(plan, storing: sink.storedScheme(forPlanned: plan.config.granularity.granularity(groupSize: plan.config.groupSize))),
-            compression: level.map { "zstd-\($0)" } ?? "none",
-            toolVersion: SwiftQuantCommand.configuration.version)
-        let converter = Converter(source: source, decisions: decisions, sink: sink, metadata: metadata)
-        let bar = ProgressBar(enabled: !quiet)
-        let reports: [ConvertedTensorReport]
-        do {
-            let converted = try converter.run { progress in
-                bar.update(
-                    tensorsDone: progress.tensorsDone, tensorCount: progress.tensorCount,
-                    bytesDone: progress.bytesDone, totalBytes: progress.totalBytes)
-            }
-            reports = converted
-            bar.finish()
-            try commit()
-        } catch {
-            bar.finish()
-            discard()
-            throw error
-        }
-        let summary = ConversionSummary(
-            input: input, output: output, format: format.rawValue, reports: reports,
-            inputBytes: source.tensors.reduce(0) { $0 + $1.byteCount }, outputBytes: outputBytes(),
-            seconds: Date().timeIntervalSince(started))
-        if json {
-            print(summary.json)
-        } else if !quiet {
-            print(summary.text)
-        }
-    }
+    /// The output formats that write a model folder (the only ones --max-shard-size and --model-dir apply to).
+    static let folderFormats: Set<String> = ["compressed-tensors", "mlx"]
 
     /// MLX stores groups of 32, 64 or 128 only: says once how the plan's other granularities are stored.
-    private func warnAboutMLXGroupSize(_ plan: QuantizationPlan) {
+    private static func warnAboutMLXGroupSize(_ plan: QuantizationPlan) {
         var planned = Set<Granularity>()
         for decision in plan.decisions { if case .quantize(let granularity) = decision.action { planned.insert(granularity) } }
         for granularity in planned.sorted(by: { $0.description < $1.description }) {
@@ -208,113 +144,6 @@ struct Convert: ParsableCommand {
             }
         }
     }
-
-    /// The rules as `swiftquant.rules` records them (Specs/swiftquant-checkpoint.md).
-    ///
-    /// A writer that stores another scheme than symmetric INT8 whatever the plan's granularity
-    /// (GGUF: Q8_0) records that scheme instead of the granularity the plan asked for.
-    private func rulesJSON(_ plan: QuantizationPlan, storing scheme: QuantizationDescriptor) -> String {
-        let config = plan.config
-        var fields: [String] = []
-        fields.append("\"config\":" + (config.path.map(jsonQuoted) ?? "null"))
-        fields.append("\"defaults\":\(config.useDefaults)")
-        if case .symmetricInt8 = scheme {
-            fields.append("\"granularity\":" + jsonQuoted(config.granularity.rawValue))
-            fields.append("\"group_size\":\(config.groupSize)")
-        } else {
-            fields.append("\"scheme\":" + jsonQuoted(scheme.name))
-        }
-        fields.append("\"keep_dtype\":" + jsonQuoted(config.keepDType.rawValue))
-        if let preset = config.preset { fields.append("\"preset\":" + jsonQuoted(preset.rawValue)) }
-        fields.append("\"rules\":[" + config.rules.map { jsonQuoted($0.label) }.joined(separator: ",") + "]")
-        fields.append("\"decisions\":{" + plan.decisions.map { jsonQuoted($0.tensor.name) + ":" + jsonQuoted($0.reason) }.joined(separator: ",") + "}")
-        return "{" + fields.joined(separator: ",") + "}"
-    }
-}
-
-enum ConvertCommandError: Error, CustomStringConvertible {
-    case formatNotAvailable(String)
-
-    var description: String {
-        switch self {
-        case .formatNotAvailable(let format):
-            "output format '\(format)' is not available in this build; use --format native or safetensors"
-        }
-    }
-}
-
-/// The end-of-run report: counts, sizes, time and the five worst tensors by SNR.
-struct ConversionSummary {
-    var input: String
-    var output: String
-    var format: String
-    var reports: [ConvertedTensorReport]
-    var inputBytes: Int
-    var outputBytes: Int
-    var seconds: Double
-
-    var quantized: [ConvertedTensorReport] { reports.filter { $0.metrics != nil } }
-    var worst: [ConvertedTensorReport] {
-        Array(quantized.sorted { $0.metrics!.snrDecibels < $1.metrics!.snrDecibels }.prefix(5))
-    }
-    var ratio: Double { inputBytes > 0 ? Double(outputBytes) / Double(inputBytes) : 0 }
-
-    var text: String {
-        var lines = [
-            "Converted \(input) → \(output) (\(format)) in \(String(format: "%.1f", seconds)) s",
-            "  tensors: \(quantized.count) quantized, \(reports.count - quantized.count) kept",
-            "  size:    \(formatBytes(inputBytes)) → \(formatBytes(outputBytes)) (\(String(format: "%.1f", ratio * 100)) %, \(String(format: "%.2f", ratio > 0 ? 1 / ratio : 0))× smaller)",
-        ]
-        if !worst.isEmpty {
-            lines.append("  lowest SNR:")
-            for report in worst {
-                let granularity = report.scheme?.description ?? ""
-                lines.append("    " + String(format: "%6.1f dB", Double(report.metrics!.snrDecibels)) + "  \(report.name) (\(granularity))")
-            }
-        }
-        let noted = reports.filter { $0.note != nil }
-        if !noted.isEmpty { lines.append("  notes:") }
-        for report in noted.prefix(10) { lines.append("    \(report.name): \(report.note!)") }
-        if noted.count > 10 { lines.append("    … and \(noted.count - 10) more (--json lists every tensor)") }
-        return lines.joined(separator: "\n")
-    }
-
-    package var json: String {
-        func tensorJSON(_ report: ConvertedTensorReport) -> String {
-            var fields = ["\"name\":" + jsonQuoted(report.name)]
-            switch report.action {
-            case .quantize(let granularity):
-                fields += ["\"action\":\"quantize\"", "\"granularity\":" + jsonQuoted(granularity.name),
-                           "\"group_size\":" + (granularity.groupSize.map(String.init) ?? "null"),
-                           "\"scheme\":" + (report.scheme.map { jsonQuoted($0.name) } ?? "null")]
-            case .keep(let dtype):
-                fields += ["\"action\":\"keep\"", "\"keep_dtype\":" + jsonQuoted(dtype.rawValue)]
-            }
-            let metrics = report.metrics
-            fields += [
-                "\"snr_db\":" + jsonFloat(metrics?.snrDecibels), "\"max_abs_error\":" + jsonFloat(metrics?.maxAbsError),
-                "\"mean_abs_error\":" + jsonFloat(metrics?.meanAbsError),
-                "\"relative_error_pct\":" + jsonFloat(metrics?.relativeErrorPercent),
-                "\"rule\":" + jsonQuoted(report.reason), "\"note\":" + (report.note.map(jsonQuoted) ?? "null"),
-            ]
-            return "{" + fields.joined(separator: ",") + "}"
-        }
-        let fields = [
-            "\"input\":" + jsonQuoted(input), "\"output\":" + jsonQuoted(output), "\"format\":" + jsonQuoted(format),
-            "\"tensors_quantized\":\(quantized.count)", "\"tensors_kept\":\(reports.count - quantized.count)",
-            "\"input_bytes\":\(inputBytes)", "\"output_bytes\":\(outputBytes)",
-            "\"ratio\":\(ratio)", "\"seconds\":\(seconds)",
-            "\"worst_snr\":[" + worst.map { "{\"name\":\(jsonQuoted($0.name)),\"snr_db\":\(jsonFloat($0.metrics?.snrDecibels))}" }.joined(separator: ",") + "]",
-            "\"tensors\":[" + reports.map(tensorJSON).joined(separator: ",") + "]",
-        ]
-        return "{" + fields.joined(separator: ",") + "}"
-    }
-}
-
-/// The size of the file at `path`, or 0.
-func fileSize(_ path: String) -> Int {
-    var info = stat()
-    return stat(path, &info) == 0 ? Int(info.st_size) : 0
 }
 
 /// `5GB`, `500MB`, `64kB`, `1000000`: decimal units (as transformers' max_shard_size), or
@@ -334,8 +163,35 @@ func parseByteSize(_ text: String) -> Int? {
     return value
 }
 
-/// The bytes of the files directly in `folder` (a model folder has no subfolders).
-func folderSize(_ folder: String) -> Int {
-    guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return 0 }
-    return names.reduce(0) { $0 + fileSize(folder + "/" + $1) }
+extension Arithmetic: ExpressibleByArgument {}
+
+extension Encodable {
+    /// This report as JSON: compact on one line, or pretty-printed.
+    func jsonText(pretty: Bool) throws -> String {
+        String(decoding: try JSONEncoder.report(pretty: pretty).encode(self), as: UTF8.self)
+    }
+}
+
+extension ConversionReport {
+    /// The end-of-run summary: counts, sizes, time and the five worst tensors by SNR.
+    var text: String {
+        let quantized = self.quantized
+        var lines = [
+            "Converted \(input) → \(output) (\(format)) in \(String(format: "%.1f", seconds)) s",
+            "  tensors: \(quantized.count) quantized, \(tensors.count - quantized.count) kept",
+            "  size:    \(formatBytes(inputBytes)) → \(formatBytes(outputBytes)) (\(String(format: "%.1f", ratio * 100)) %, \(String(format: "%.2f", ratio > 0 ? 1 / ratio : 0))× smaller)",
+        ]
+        if !worst.isEmpty {
+            lines.append("  lowest SNR:")
+            for report in worst {
+                let granularity = report.schemeLabel ?? ""
+                lines.append("    " + String(format: "%6.1f dB", Double(report.snrDecibels!.value)) + "  \(report.name) (\(granularity))")
+            }
+        }
+        let noted = tensors.filter { $0.note != nil }
+        if !noted.isEmpty { lines.append("  notes:") }
+        for report in noted.prefix(10) { lines.append("    \(report.name): \(report.note!)") }
+        if noted.count > 10 { lines.append("    … and \(noted.count - 10) more (--json lists every tensor)") }
+        return lines.joined(separator: "\n")
+    }
 }

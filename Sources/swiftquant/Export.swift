@@ -20,13 +20,8 @@ struct Export: ParsableCommand {
         case compressedTensors = "compressed-tensors"
         case mlx
 
-        var folderLayout: ModelFolderLayout? {
-            switch self {
-            case .compressedTensors: .compressedTensors
-            case .mlx: .mlx
-            default: nil
-            }
-        }
+        /// The library's layout of the same name.
+        var exportLayout: ExportLayout { ExportLayout(rawValue: rawValue)! }
     }
 
     enum FloatType: String, ExpressibleByArgument, CaseIterable {
@@ -69,7 +64,7 @@ struct Export: ParsableCommand {
         if dtype != nil && layout == .int8 {
             throw ValidationError("--dtype applies to --layout dequantized only; quantized tensors are written as integers with F32 scales")
         }
-        if (maxShardSize != nil || modelDir != nil) && layout.folderLayout == nil {
+        if (maxShardSize != nil || modelDir != nil) && layout.exportLayout.folderLayout == nil {
             throw ValidationError("--max-shard-size and --model-dir apply only to --layout compressed-tensors or mlx")
         }
         if let maxShardSize, parseByteSize(maxShardSize) == nil {
@@ -78,67 +73,25 @@ struct Export: ParsableCommand {
     }
 
     package func run() throws {
-        let file = try CheckpointFile(path: checkpoint)
-        AtomicOutputFile.removeTemporaryFilesOnSignal()
-        if let folderLayout = layout.folderLayout {
-            let folder = try AtomicOutputFolder(destination: output, force: force, inputs: [checkpoint])
-            let sink = ModelFolderWriter(
-                output: folder, layout: folderLayout,
-                options: .init(sourceFolder: modelDir ?? parentFolder(of: checkpoint),
-                               maxShardBytes: maxShardSize.flatMap(parseByteSize) ?? 5_000_000_000))
-            try export(file, to: sink, commit: { try folder.commit() }, discard: { folder.discard() })
-            return
+        let bar = ProgressBar(enabled: !quiet)
+        do {
+            try SwiftQuant.export(
+                checkpoint: checkpoint, output: output, layout: layout.exportLayout,
+                dtype: dtype?.dtype, force: force,
+                maxShardBytes: maxShardSize.flatMap(parseByteSize) ?? 5_000_000_000, modelDirectory: modelDir
+            ) { progress in
+                bar.update(
+                    tensorsDone: progress.tensorsDone, tensorCount: progress.tensorCount,
+                    bytesDone: progress.bytesDone, totalBytes: progress.totalBytes)
+            }
+            bar.finish()
+        } catch {
+            bar.finish()
+            throw error
         }
-        let destination = try AtomicOutputFile(destination: output, force: force, inputs: [checkpoint])
-        let sink = SafeTensorsWriter(
-            output: destination, layout: layout == .int8 ? .int8 : .dequantized(dtype?.dtype))
-        try export(file, to: sink, commit: { try destination.commit() }, discard: { destination.discard() })
         // After success only: a refused export stays one line on stderr.
         if layout == .int8 && !quiet {
             printToStandardError("swiftquant: warning: bare int8 safetensors load in no runtime without a config (transformers casts the codes to floats silently); for a folder transformers or MLX load as it is, use --layout compressed-tensors or --layout mlx")
         }
-    }
-
-    /// Streams every entry of `file` into `sink`, then commits (or discards on any error).
-    private func export(
-        _ file: CheckpointFile, to sink: any TensorWriter, commit: () throws -> Void, discard: () -> Void
-    ) throws {
-        var metadata = file.metadata
-        metadata["swiftquant.layout"] = .string(layout.rawValue)
-        let bar = ProgressBar(enabled: !quiet)
-        do {
-            try sink.begin(tensors: file.tensors, metadata: metadata)
-            let totalBytes = file.tensors.reduce(0) { $0 + $1.byteCount }
-            var doneBytes = 0
-            for (index, entry) in file.entries.enumerated() {
-                try write(entry, from: file, to: sink)
-                file.releasePages(for: entry.name)
-                doneBytes += entry.values.rawLength
-                bar.update(tensorsDone: index + 1, tensorCount: file.entries.count, bytesDone: doneBytes, totalBytes: totalBytes)
-            }
-            try sink.finish()
-            bar.finish()
-            try commit()
-        } catch {
-            bar.finish()
-            discard()
-            throw error
-        }
-    }
-
-    private func write(_ entry: CheckpointEntry, from file: CheckpointFile, to sink: any TensorWriter) throws {
-        guard entry.quantization != nil else {
-            let data = try file.data(for: entry.name)
-            try withExtendedLifetime(data) {
-                try sink.write(ConvertedTensor(
-                    name: entry.name, shape: entry.shape, sourceDType: entry.sourceDType,
-                    content: .kept(dtype: entry.dtype, bytes: data.bytes)))
-            }
-            return
-        }
-        guard let weight = try file.quantizedWeight(for: entry.name) else { return }
-        try sink.write(ConvertedTensor(
-            name: entry.name, shape: entry.shape, sourceDType: entry.sourceDType,
-            content: .quantized(weight, metrics: entry.metrics)))
     }
 }

@@ -25,34 +25,8 @@ struct Inspect: ParsableCommand {
 
     package func run() throws {
         let source = try openTensorSource(at: path)
-        let report = json ? Self.jsonReport(source) : Self.tableReport(source)
+        let report = json ? try InspectReport(source).jsonText(pretty: true) + "\n" : Self.tableReport(source)
         FileHandle.standardOutput.write(Data(report.utf8))
-    }
-
-    // MARK: JSON
-
-    /// `{"format": …, "tensors": [{"name", "dtype", "shape", "bytes"}…], "metadata": {…}}`,
-    /// one tensor per line; storage keys only where the format has them.
-    static func jsonReport(_ source: any TensorSource) -> String {
-        let tensors = source.tensors.map { info in
-            var fields = [
-                "\"name\": \(jsonQuoted(info.name))",
-                "\"dtype\": \(jsonQuoted(info.dtype.rawValue))",
-                "\"shape\": [\(info.shape.map(String.init).joined(separator: ", "))]",
-                "\"bytes\": \(info.byteCount)",
-            ]
-            if let storage = info.storage {
-                fields.append("\"quantization\": \(storage.quantization.map { jsonQuoted($0.description) } ?? "null")")
-                fields.append("\"codec\": \(jsonQuoted(storage.codec))")
-                fields.append("\"stored_bytes\": \(storage.storedByteCount)")
-            }
-            return "    {" + fields.joined(separator: ", ") + "}"
-        }
-        let metadata = source.metadata.sorted { $0.key < $1.key }
-            .map { "\(jsonQuoted($0.key)): \($0.value.json)" }
-        return "{\"format\": \(jsonQuoted(source.formatName)), \"tensors\": [\n"
-            + tensors.joined(separator: ",\n")
-            + "\n], \"metadata\": {" + metadata.joined(separator: ", ") + "}}\n"
     }
 
     // MARK: Table

@@ -26,53 +26,39 @@ struct Plan: ParsableCommand {
     @Flag(help: "Quantize each tensor in memory and report its SNR and max abs error.")
     var measure = false
 
-    @Option(help: "The output the plan is for: native (default) or gguf (Q8_0, with llama.cpp's never-quantize list).")
-    var format: Convert.OutputFormat?
+    @Option(help: ArgumentHelp("The output the plan is for: native (default) or gguf (Q8_0, with llama.cpp's never-quantize list).", valueName: "format"))
+    var format: String?
 
     @Option(help: ArgumentHelp("general.architecture for --format gguf (default: a GGUF input's own).", valueName: "name"))
     var arch: String?
 
+    func validate() throws {
+        if let format, FormatRegistry.standard.outputFormat(named: format) == nil {
+            let names = FormatRegistry.standard.outputFormatNames.map { "'\($0)'" }
+            throw ValidationError("The value '\(format)' is invalid for '--format <format>'. Please provide one of \(names.dropLast().joined(separator: ", ")) and \(names.last ?? "").")
+        }
+    }
+
     package func run() throws {
         let config = try rules.makeConfig()
-        let source = try openTensorSource(at: input)
-        let gguf = format == .gguf
-        let architecture: String? = gguf ? (arch ?? source.metadata["general.architecture"].flatMap {
-            if case .string(let name) = $0 { return name } else { return nil } }) : nil
-        let plan = QuantizationPlan(
-            tensors: source.tensors, config: config, target: gguf ? .gguf(architecture: architecture) : .anyFormat)
-        let decisions = gguf ? try plan.decisions.adaptedToGGUF(architecture: architecture, source: source) : plan.decisions
-        var rows = decisions.map { PlanRow(decision: $0, scheme: gguf ? "Q8_0" : nil) }
-        var failures: [String] = []
-        if measure {
-            let progress = ProgressLine(total: rows.count { $0.decision.quantizes })
-            for index in rows.indices where rows[index].decision.quantizes {
-                let name = rows[index].decision.tensor.name
-                progress.advance(name)
-                do {
-                    rows[index].resolved = gguf
-                        ? try source.resolve(rows[index].decision, storing: { _ in .q8_0 })
-                        : try source.resolve(rows[index].decision)
-                } catch let error as TensorResolutionError {
-                    // Carry on, so the plan shows every tensor convert would stop at.
-                    guard case .cannotQuantize(_, _, let problem) = error else { throw error }
-                    rows[index].failure = "\(problem)"
-                    failures.append("\(error)")
-                }
-                source.releasePages(for: name)
-            }
-            progress.finish()
+        let progress = ProgressLine()
+        let target: PlanTarget = format == "gguf" ? .gguf(architecture: arch) : .anyFormat
+        let report = try SwiftQuant.plan(input: input, rules: config, measure: measure, target: target) { position, count, name in
+            progress.show(position, of: count, name)
         }
-        let report = json ? jsonReport(rows, plan: plan) : textReport(rows, plan: plan)
-        FileHandle.standardOutput.write(Data(report.utf8))
-        rules.warnAboutUnusedRules(in: plan)
-        if let first = failures.first {
-            throw PlanCommandError.cannotQuantize(count: failures.count, first: first)
+        progress.finish()
+        let text = json ? try report.jsonText(pretty: true) + "\n" : textReport(report)
+        FileHandle.standardOutput.write(Data(text.utf8))
+        rules.warnAboutUnusedRules(in: report.plan)
+        if let first = report.failures.first {
+            throw PlanCommandError.cannotQuantize(count: report.failures.count, first: "\(first)")
         }
     }
 
     // MARK: Output
 
-    private func textReport(_ rows: [PlanRow], plan: QuantizationPlan) -> String {
+    private func textReport(_ report: PlanReport) -> String {
+        let rows = report.tensors
         let storedWidth = max(9, rows.map(\.stored.count).max() ?? 0)
         let nameWidth = max(6, rows.map(\.decision.tensor.name.count).max() ?? 0)
         func pad(_ text: String, _ width: Int) -> String {
@@ -92,21 +78,20 @@ struct Plan: ParsableCommand {
                 let maxError = row.resolved?.metrics.map { String(format: "%.3g", Double($0.maxAbsError)) } ?? "-"
                 line += padLeft(snr, 8) + padLeft(maxError, 13) + "  "
             }
-            let explanation = ([row.decision.reason] + row.notes(measured: measure)).joined(separator: "; ")
+            let explanation = ([row.decision.reason] + row.notes).joined(separator: "; ")
             lines.append(line + pad(row.decision.tensor.name, nameWidth + 2) + explanation)
         }
-        lines.append(summary(rows))
+        lines.append(summary(report))
         return lines.joined(separator: "\n") + "\n"
     }
 
-    private func summary(_ rows: [PlanRow]) -> String {
+    private func summary(_ report: PlanReport) -> String {
+        let rows = report.tensors
         let failed = rows.count { $0.failure != nil }
-        let quantized = rows.count { $0.failure == nil && $0.finalAction.isQuantize }
-        let sourceBytes = rows.reduce(0) { $0 + $1.decision.tensor.byteCount }
-        let plannedBytes = rows.reduce(0) { $0 + $1.plannedByteCount }
+        let quantized = rows.count { $0.failure == nil && $0.finalAction.quantizes }
         var text = "\(rows.count) tensors: \(quantized) quantized, \(rows.count - quantized - failed) kept"
         if failed > 0 { text += ", \(failed) cannot be quantized" }
-        text += "; \(formatBytes(sourceBytes)) → about \(formatBytes(plannedBytes)) before compression"
+        text += "; \(formatBytes(report.sourceByteCount)) → about \(formatBytes(report.plannedByteCount)) before compression"
         if measure, let worst = rows.filter({ $0.resolved?.metrics != nil })
             .min(by: { $0.resolved!.metrics!.snrDecibels < $1.resolved!.metrics!.snrDecibels })
         {
@@ -114,96 +99,6 @@ struct Plan: ParsableCommand {
                 + worst.decision.tensor.name + ")"
         }
         return text
-    }
-
-    private func jsonReport(_ rows: [PlanRow], plan: QuantizationPlan) -> String {
-        var entries: [String] = []
-        for row in rows {
-            let tensor = row.decision.tensor
-            var fields: [(String, String)] = [
-                ("name", jsonQuoted(tensor.name)),
-                ("dtype", jsonQuoted(tensor.dtype.rawValue)),
-                ("shape", "[" + tensor.shape.map(String.init).joined(separator: ",") + "]"),
-                ("action", jsonQuoted(row.finalAction.isQuantize ? "quantize" : "keep")),
-            ]
-            switch row.finalAction {
-            case .quantize(let granularity):
-                fields.append(("granularity", jsonQuoted(granularity.name)))
-                fields.append(("group_size", granularity.groupSize.map(String.init) ?? "null"))
-                fields.append(("keep_dtype", "null"))
-            case .keep(let dtype):
-                fields += [("granularity", "null"), ("group_size", "null"), ("keep_dtype", jsonQuoted(dtype.rawValue))]
-            }
-            fields.append(("rule", jsonQuoted(row.decision.reason)))
-            if let minimum = row.decision.minimumSNRDecibels { fields.append(("min_snr_db", jsonFloat(minimum))) }
-            fields.append(("notes", "[" + row.notes(measured: measure).map(jsonQuoted).joined(separator: ",") + "]"))
-            if measure {
-                fields.append(("snr_db", jsonFloat(row.resolved?.metrics?.snrDecibels)))
-                fields.append(("max_abs_error", jsonFloat(row.resolved?.metrics?.maxAbsError)))
-            }
-            entries.append("    {" + fields.map { "\(jsonQuoted($0.0)): \($0.1)" }.joined(separator: ", ") + "}")
-        }
-        let unused = plan.unusedRules.map { jsonQuoted($0.rule.label) }
-        return "{\n  \"tensors\": [\n" + entries.joined(separator: ",\n") + "\n  ],\n"
-            + "  \"unused_rules\": [" + unused.joined(separator: ", ") + "]\n}\n"
-    }
-}
-
-/// One tensor's line: the plan's decision and, with `--measure`, what quantizing it gave.
-private struct PlanRow {
-    var decision: TensorDecision
-    /// The block type the output stores quantized tensors in (GGUF: Q8_0), when not SwiftQuant's INT8.
-    var scheme: String?
-    var resolved: ResolvedDecision?
-    var failure: String?
-
-    var finalAction: TensorAction { resolved?.action ?? decision.action }
-
-    var action: String {
-        if failure != nil { return "error" }
-        return finalAction.isQuantize ? "quantize" : "keep"
-    }
-
-    /// `per-channel`, `per-group(64)` or, for a kept tensor, the dtype it is stored as.
-    var stored: String {
-        switch finalAction {
-        case .quantize(let granularity): scheme ?? granularity.description
-        case .keep(.source): decision.tensor.dtype.rawValue
-        case .keep(let dtype): dtype.rawValue.uppercased()
-        }
-    }
-
-    func notes(measured: Bool) -> [String] {
-        var notes = decision.notes
-        if let failure { notes.append("cannot quantize: \(failure)") }
-        if let note = resolved?.note {
-            notes.append(note)
-        } else if !measured, let minimum = decision.minimumSNRDecibels {
-            notes.append("min_snr_db \(String(format: "%g", minimum)) is checked by convert and plan --measure")
-        }
-        return notes
-    }
-
-    /// Bytes the tensor takes in the checkpoint before compression: INT8 values plus Float32
-    /// scales, or the kept dtype.
-    var plannedByteCount: Int {
-        let tensor = decision.tensor
-        switch finalAction {
-        case .quantize(let granularity):
-            // Q8_0: 34 bytes per block of 32.
-            if scheme != nil { return tensor.elementCount / 32 * 34 }
-            return tensor.elementCount + 4 * scaleCount(shape: tensor.shape, granularity: granularity)
-        case .keep(.source): return tensor.byteCount
-        case .keep(.f32): return tensor.elementCount * 4
-        case .keep(.f16), .keep(.bf16): return tensor.elementCount * 2
-        }
-    }
-}
-
-extension TensorAction {
-    fileprivate var isQuantize: Bool {
-        if case .quantize = self { return true }
-        return false
     }
 }
 
@@ -219,27 +114,20 @@ enum PlanCommandError: Error, CustomStringConvertible {
     }
 }
 
-
 /// A one-line progress counter on stderr, shown only when stderr is a terminal.
 private final class ProgressLine {
-    private let total: Int
-    private var done = 0
-    private let enabled: Bool
+    private let enabled = isatty(2) != 0
+    private var shown = false
 
-    init(total: Int) {
-        self.total = total
-        enabled = isatty(2) != 0 && total > 0
-    }
-
-    func advance(_ name: String) {
-        done += 1
+    func show(_ position: Int, of count: Int, _ name: String) {
         guard enabled else { return }
-        let text = "\r\u{1B}[Kmeasuring \(done)/\(total) \(name)"
+        shown = true
+        let text = "\r\u{1B}[Kmeasuring \(position)/\(count) \(name)"
         FileHandle.standardError.write(Data(text.utf8))
     }
 
     func finish() {
-        guard enabled else { return }
+        guard enabled && shown else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
     }
 }

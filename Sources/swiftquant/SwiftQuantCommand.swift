@@ -16,7 +16,7 @@ struct SwiftQuantCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftquant",
         abstract: "Convert model checkpoints to compact INT8 checkpoints, and inspect, verify and export them.",
-        version: "0.1.0",
+        version: swiftQuantVersion,
         subcommands: [Inspect.self, Plan.self, Convert.self, Verify.self, Export.self, Bench.self, Generate.self]
     )
 
