@@ -14,7 +14,7 @@ public struct ConversionOptions: Sendable {
     /// `general.architecture` for GGUF output; `nil` takes a GGUF input's own, else
     /// `model_type` from the `config.json` beside the input.
     public var architecture: String?
-    /// The arithmetic symmetric INT8 quantizes and measures with (see ``Arithmetic``).
+    /// The arithmetic symmetric INT8 quantizes and measures with (see `Arithmetic`).
     public var arithmetic: Arithmetic
     /// Whether an existing output may be replaced.
     public var force: Bool

@@ -79,7 +79,7 @@ public struct OutputTarget {
         self.discard = discard
     }
 
-    /// A writer into one ``AtomicOutputFile``, committed by renaming it into place.
+    /// A writer into one `AtomicOutputFile`, committed by renaming it into place.
     public init(writer: any TensorWriter, file: AtomicOutputFile) {
         self.init(writer: writer, commit: { try file.commit() }, discard: { file.discard() })
     }

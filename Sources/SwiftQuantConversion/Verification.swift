@@ -65,7 +65,7 @@ public struct VerifiedTensor: Codable, Sendable, Equatable {
     }
 }
 
-/// What ``verify(checkpoint:against:progress:)`` found: every tensor, checked.
+/// What `verify(checkpoint:against:progress:)` found: every tensor, checked.
 public struct VerificationReport: Codable, Sendable, Equatable {
     public var checkpoint: String
     /// The source it was measured against, or `nil` for checksums only.
