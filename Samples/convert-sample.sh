@@ -4,7 +4,7 @@
 # what was written. Output: Samples/out/tiny-llama.swq (git ignores Samples/out/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SWIFTQUANT_SKIP_PYTHON=1 bash Tests/setup.sh
+SWIFTQUANT_SKIP_PYTHON=1 SWIFTQUANT_SKIP_MODELS=1 bash Tests/setup.sh
 swift build -c release --product swiftquant >&2
 bin="$(swift build -c release --show-bin-path)/swiftquant"
 mkdir -p Samples/out

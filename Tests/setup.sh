@@ -65,7 +65,9 @@ model=all-MiniLM-L6-v2
 model_sha256=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db  # model.safetensors
 model_files=(config.json model.safetensors tokenizer.json vocab.txt)
 has_model() { local f; for f in "${model_files[@]}"; do [ -s "$1/$model/$f" ] || return 1; done; }
-if [ -n "${SWIFTQUANT_MODELS:-}" ]; then
+if [ "${SWIFTQUANT_SKIP_MODELS:-0}" = 1 ]; then
+    :  # the sample conversion needs no model
+elif [ -n "${SWIFTQUANT_MODELS:-}" ]; then
     has_model "$SWIFTQUANT_MODELS" || { echo "setup: SWIFTQUANT_MODELS=$SWIFTQUANT_MODELS has no complete $model/ (${model_files[*]}); unset it to use .cache/models" >&2; exit 1; }
 elif has_model "$root/../shared/models"; then
     :
