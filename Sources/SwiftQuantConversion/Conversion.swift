@@ -13,7 +13,7 @@ import SwiftQuantModelFolder
 ///
 /// - Parameters:
 ///   - progress: called after each tensor, on the calling thread (a trailing closure is this).
-///   - planned: called with the plan before the output is created (the command line warns
+///   - planned: called with the plan once the output is set up, before any tensor is converted (the command line warns
 ///     about rules that decided no tensor here).
 /// - Returns: what happened to each tensor, the sizes and the time taken.
 public func convert(
@@ -29,8 +29,10 @@ public func convert(
     // For GGUF the plan already keeps what llama.cpp never quantizes, so the report and
     // swiftquant.rules name the reason.
     let plan = QuantizationPlan(tensors: source.tensors, config: options.rules, target: try format.planTarget(request))
-    planned(plan)
+    // Only once the output could be set up: a refused output (no config.json for a model
+    // folder, an existing file without force) stays one line, with no warnings before it.
     let target = try format.makeTarget(request)
+    planned(plan)
     let sink = target.writer
     let reports: [ConvertedTensorReport]
     do {

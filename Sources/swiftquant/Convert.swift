@@ -100,6 +100,7 @@ struct Convert: ParsableCommand {
             maxShardBytes: maxShardSize.flatMap(parseByteSize) ?? 5_000_000_000, modelDirectory: modelDir)
         let bar = ProgressBar(enabled: !quiet)
         let report: ConversionReport
+        var plannedForMLX: QuantizationPlan?
         do {
             report = try SwiftQuant.convert(
                 input: input, output: output, options: options,
@@ -109,10 +110,8 @@ struct Convert: ParsableCommand {
                         bytesDone: progress.bytesDone, totalBytes: progress.totalBytes)
                 },
                 planned: { plan in
-                    if !quiet {
-                        rules.warnAboutUnusedRules(in: plan)
-                        if format == "mlx" { Self.warnAboutMLXGroupSize(plan) }
-                    }
+                    if !quiet { rules.warnAboutUnusedRules(in: plan) }
+                    plannedForMLX = plan
                 })
             bar.finish()
         } catch {
@@ -125,6 +124,7 @@ struct Convert: ParsableCommand {
             print(report.text)
         }
         // After success only: a refused conversion stays one line on stderr.
+        if format == "mlx", !quiet, let plan = plannedForMLX { Self.warnAboutMLXGroupSize(plan) }
         if report.format == "safetensors" && !quiet {
             printToStandardError("swiftquant: warning: bare int8 safetensors load in no runtime without a config (transformers casts the codes to floats silently); for a folder transformers or MLX load as it is, use --format compressed-tensors or --format mlx")
         }
