@@ -1,13 +1,5 @@
 import Testing
-@testable import SwiftQuantCore
-@testable import SwiftQuantKernels
-@testable import SwiftQuantSafeTensors
-@testable import SwiftQuantGGUF
-@testable import SwiftQuantCheckpoint
-@testable import SwiftQuantPlan
-@testable import SwiftQuantConversion
-@testable import SwiftQuantNN
-@testable import SwiftQuantModels
+import SwiftQuant
 
 /// ggml's `quantize_row_q8_0_ref`, transliterated line by line in plain scalar Swift
 /// (`roundf` is `.toNearestOrAwayFromZero`, `GGML_FP32_TO_FP16` is `Float16(_:)`).

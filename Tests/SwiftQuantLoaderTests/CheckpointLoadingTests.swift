@@ -1,14 +1,8 @@
 import Foundation
 import Testing
-@testable import SwiftQuantCore
-@testable import SwiftQuantKernels
-@testable import SwiftQuantSafeTensors
-@testable import SwiftQuantGGUF
+import SwiftQuant
 @testable import SwiftQuantCheckpoint
-@testable import SwiftQuantPlan
-@testable import SwiftQuantConversion
 @testable import SwiftQuantNN
-@testable import SwiftQuantModels
 
 /// A tensor for a test checkpoint: quantized from weights, or kept as Float32.
 struct CheckpointTensor {

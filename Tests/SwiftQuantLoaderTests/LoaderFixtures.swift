@@ -1,13 +1,5 @@
 import Foundation
-@testable import SwiftQuantCore
-@testable import SwiftQuantKernels
-@testable import SwiftQuantSafeTensors
-@testable import SwiftQuantGGUF
-@testable import SwiftQuantCheckpoint
-@testable import SwiftQuantPlan
-@testable import SwiftQuantConversion
-@testable import SwiftQuantNN
-@testable import SwiftQuantModels
+import SwiftQuant
 
 /// Deterministic floats uniform in ±`scale` (a fixed LCG, so fixtures never change).
 func randomFloats(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {

@@ -1,14 +1,7 @@
 import Foundation
 import Testing
-@testable import SwiftQuantCore
-@testable import SwiftQuantKernels
-@testable import SwiftQuantSafeTensors
-@testable import SwiftQuantGGUF
-@testable import SwiftQuantCheckpoint
-@testable import SwiftQuantPlan
-@testable import SwiftQuantConversion
+import SwiftQuant
 @testable import SwiftQuantNN
-@testable import SwiftQuantModels
 
 /// Writes a safetensors file by hand: `[u64 N][N bytes of JSON][data]`, tensors in order.
 func writeSafeTensors(_ tensors: [(name: String, dtype: String, shape: [Int], bytes: [UInt8])]) throws -> String {

@@ -1,14 +1,6 @@
 import Foundation
 import Testing
-@testable import SwiftQuantCore
-@testable import SwiftQuantKernels
-@testable import SwiftQuantSafeTensors
-@testable import SwiftQuantGGUF
-@testable import SwiftQuantCheckpoint
-@testable import SwiftQuantPlan
-@testable import SwiftQuantConversion
-@testable import SwiftQuantNN
-@testable import SwiftQuantModels
+import SwiftQuant
 
 /// Token ids looked up by hand: the line number of each expected piece in the real vocab.txt,
 /// read here with a plain line split, independently of the tokenizer's own loading.

@@ -1,13 +1,5 @@
 import Testing
-@testable import SwiftQuantCore
-@testable import SwiftQuantKernels
-@testable import SwiftQuantSafeTensors
-@testable import SwiftQuantGGUF
-@testable import SwiftQuantCheckpoint
-@testable import SwiftQuantPlan
-@testable import SwiftQuantConversion
-@testable import SwiftQuantNN
-@testable import SwiftQuantModels
+import SwiftQuant
 
 @Suite("min_snr_db resolution")
 struct ResolveTests {

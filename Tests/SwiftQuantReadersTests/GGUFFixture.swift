@@ -1,13 +1,5 @@
 import Foundation
-@testable import SwiftQuantCore
-@testable import SwiftQuantKernels
-@testable import SwiftQuantSafeTensors
-@testable import SwiftQuantGGUF
-@testable import SwiftQuantCheckpoint
-@testable import SwiftQuantPlan
-@testable import SwiftQuantConversion
-@testable import SwiftQuantNN
-@testable import SwiftQuantModels
+import SwiftQuant
 
 /// Little-endian bytes, built field by field: how the tests spell GGUF files, good and bad.
 struct GGUFBytes {

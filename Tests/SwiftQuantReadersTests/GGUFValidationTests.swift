@@ -1,14 +1,7 @@
 import Foundation
 import Testing
-@testable import SwiftQuantCore
-@testable import SwiftQuantKernels
-@testable import SwiftQuantSafeTensors
+import SwiftQuant
 @testable import SwiftQuantGGUF
-@testable import SwiftQuantCheckpoint
-@testable import SwiftQuantPlan
-@testable import SwiftQuantConversion
-@testable import SwiftQuantNN
-@testable import SwiftQuantModels
 
 /// Crafted GGUF files, one per way llama.cpp's parser has been broken (see REFERENCE.md's
 /// CVE list). Each must be rejected with the specific ``GGUFError`` case: never a crash, a

@@ -1,13 +1,5 @@
 import Foundation
-@testable import SwiftQuantCore
-@testable import SwiftQuantKernels
-@testable import SwiftQuantSafeTensors
-@testable import SwiftQuantGGUF
-@testable import SwiftQuantCheckpoint
-@testable import SwiftQuantPlan
-@testable import SwiftQuantConversion
-@testable import SwiftQuantNN
-@testable import SwiftQuantModels
+import SwiftQuant
 
 /// Builds safetensors files byte by byte, so each test states exactly what is on disk.
 enum SafeTensorsFixture {

@@ -1,13 +1,5 @@
 import Testing
-@testable import SwiftQuantCore
-@testable import SwiftQuantKernels
-@testable import SwiftQuantSafeTensors
-@testable import SwiftQuantGGUF
-@testable import SwiftQuantCheckpoint
-@testable import SwiftQuantPlan
-@testable import SwiftQuantConversion
-@testable import SwiftQuantNN
-@testable import SwiftQuantModels
+import SwiftQuant
 
 /// One test per rule the header must satisfy; each builds the offending bytes by hand.
 @Suite("SafeTensors validation")

@@ -1,14 +1,7 @@
 import Foundation
 import Testing
-@testable import SwiftQuantCore
-@testable import SwiftQuantKernels
-@testable import SwiftQuantSafeTensors
-@testable import SwiftQuantGGUF
+import SwiftQuant
 @testable import SwiftQuantCheckpoint
-@testable import SwiftQuantPlan
-@testable import SwiftQuantConversion
-@testable import SwiftQuantNN
-@testable import SwiftQuantModels
 
 /// Single bit flips everywhere in a checkpoint: each is either detected, with an error that
 /// names the tensor whose bytes were hit (or the header), or provably harmless: every tensor

@@ -1,13 +1,5 @@
 import Foundation
-@testable import SwiftQuantCore
-@testable import SwiftQuantKernels
-@testable import SwiftQuantSafeTensors
-@testable import SwiftQuantGGUF
-@testable import SwiftQuantCheckpoint
-@testable import SwiftQuantPlan
-@testable import SwiftQuantConversion
-@testable import SwiftQuantNN
-@testable import SwiftQuantModels
+import SwiftQuant
 
 // temporaryFolder() and pseudoRandomFloats(_:seed:scale:) come from SwiftQuantTestSupport.
 

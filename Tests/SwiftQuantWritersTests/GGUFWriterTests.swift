@@ -1,14 +1,7 @@
 import Foundation
 import Testing
-@testable import SwiftQuantCore
-@testable import SwiftQuantKernels
-@testable import SwiftQuantSafeTensors
+import SwiftQuant
 @testable import SwiftQuantGGUF
-@testable import SwiftQuantCheckpoint
-@testable import SwiftQuantPlan
-@testable import SwiftQuantConversion
-@testable import SwiftQuantNN
-@testable import SwiftQuantModels
 
 /// A source held in memory, for tensors no real file has (odd row lengths, 5-D, U8).
 private struct MemorySource: TensorSource {
