@@ -42,8 +42,7 @@ public func convert(
         var metadata = Converter.standardMetadata(
             source: source,
             rulesJSON: try RulesRecord(plan: plan, storing: sink.storedScheme(forPlanned: planned)).json(),
-            // A model folder's shards are never compressed, whatever the level.
-            compression: (sink is ModelFolderWriter ? nil : options.compressionLevel).map { "zstd-\($0)" } ?? "none",
+            compression: (format.usesCompressionLevel ? options.compressionLevel : nil).map { "zstd-\($0)" } ?? "none",
             toolVersion: options.toolVersion)
         if case .symmetricInt8 = sink.storedScheme(forPlanned: planned) {
             // Only where the arithmetic applies: Q8_0 has ggml's one arithmetic.

@@ -97,15 +97,19 @@ public struct OutputFormat: Sendable {
     /// What the plan is for, resolved before planning (GGUF names its architecture, so the
     /// plan keeps what llama.cpp never quantizes); `PlanTarget.anyFormat` by default.
     public var planTarget: @Sendable (OutputRequest) throws -> PlanTarget
+    /// Whether the conversion's compression level applies (recorded as `swiftquant.compression`);
+    /// `false` for formats that always store raw bytes, such as model folders.
+    public var usesCompressionLevel: Bool
 
     /// Describes an output format; see the properties for what each part does.
     public init(
-        name: String, suffixes: [String],
+        name: String, suffixes: [String], usesCompressionLevel: Bool = true,
         planTarget: @escaping @Sendable (OutputRequest) throws -> PlanTarget = { _ in .anyFormat },
         makeTarget: @escaping @Sendable (OutputRequest) throws -> OutputTarget
     ) {
         self.name = name
         self.suffixes = suffixes
+        self.usesCompressionLevel = usesCompressionLevel
         self.planTarget = planTarget
         self.makeTarget = makeTarget
     }
@@ -234,10 +238,10 @@ public struct FormatRegistry: Sendable {
                 return OutputTarget(writer: SafeTensorsWriter(output: file, layout: .int8), file: file)
             },
             // Model folders have no suffix: chosen by name only.
-            OutputFormat(name: "compressed-tensors", suffixes: []) { request in
+            OutputFormat(name: "compressed-tensors", suffixes: [], usesCompressionLevel: false) { request in
                 try OutputTarget.modelFolder(.compressedTensors, request)
             },
-            OutputFormat(name: "mlx", suffixes: []) { request in
+            OutputFormat(name: "mlx", suffixes: [], usesCompressionLevel: false) { request in
                 try OutputTarget.modelFolder(.mlx, request)
             },
         ])
