@@ -3,7 +3,8 @@ import PackageDescription
 
 // Data flows one way:
 //   SwiftQuantCore (dtypes, TensorSource, buffers, mmap, JSON, atomic output)
-//   → SwiftQuantKernels (float decoding, quantization schemes, error metrics)
+//   → SwiftQuantKernels (float decoding, quantization schemes, error metrics; their hot loops in
+//     CSwiftQuantKernels, dispatched like the products below)
 //   → one module per file format, each owning both directions:
 //       SwiftQuantSafeTensors, SwiftQuantGGUF, SwiftQuantCheckpoint (zstd + xxhash)
 //       and SwiftQuantModelFolder (model folders for transformers / MLX, over SafeTensors)
@@ -42,7 +43,7 @@ let package = Package(
             providers: [.apt(["libxxhash-dev"]), .brew(["xxhash"])]),
 
         .target(name: "SwiftQuantCore"),
-        .target(name: "SwiftQuantKernels", dependencies: ["SwiftQuantCore"]),
+        .target(name: "SwiftQuantKernels", dependencies: ["SwiftQuantCore", "CSwiftQuantKernels"]),
         .target(name: "SwiftQuantSafeTensors", dependencies: ["SwiftQuantCore", "SwiftQuantKernels"]),
         .target(name: "SwiftQuantGGUF", dependencies: ["SwiftQuantCore", "SwiftQuantKernels"]),
         .target(name: "SwiftQuantCheckpoint", dependencies: [

@@ -4,7 +4,7 @@ import SwiftQuantCore
 /// Returns NaN when any value is NaN, otherwise +inf when any value is infinite, and 0 for
 /// an empty buffer. Runs on `Parallelism.threads` threads; the result does not depend on it.
 public func absmax(_ values: UnsafeBufferPointer<Float>) -> Float {
-    parallelAbsmax(Float32Lanes(values))
+    kernelAbsmax(EncodedValues(base: rawBase(UnsafeRawBufferPointer(values)), encoding: .float32, count: values.count))
 }
 
 /// max |w| of little-endian `encoded` values of `encoding`, decoded to Float32 first.
@@ -13,14 +13,7 @@ public func absmax(_ values: UnsafeBufferPointer<Float>) -> Float {
 /// `encoding.byteWidth`.
 public func absmax(encoded: UnsafeRawBufferPointer, encoding: FloatEncoding) -> Float {
     precondition(encoded.count % encoding.byteWidth == 0, "byte count is not a multiple of the value width")
-    let base = rawBase(encoded)
-    let count = encoded.count / encoding.byteWidth
-    switch encoding {
-    case .float16: return parallelAbsmax(Float16Lanes(base: base, count: count))
-    case .bfloat16: return parallelAbsmax(BFloat16Lanes(base: base, count: count))
-    case .float32: return parallelAbsmax(Float32Lanes(base: base, count: count))
-    case .float64: return parallelAbsmax(Float64Lanes(base: base, count: count))
-    }
+    return kernelAbsmax(EncodedValues(base: rawBase(encoded), encoding: encoding, count: encoded.count / encoding.byteWidth))
 }
 
 /// Values per piece of work in whole-tensor reductions. Fixed, so that chunk boundaries,

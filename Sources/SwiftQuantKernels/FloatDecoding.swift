@@ -3,7 +3,7 @@ import SwiftQuantCore
 ///
 /// Exact for every representable value (Float16 and BFloat16 always are); Float64 rounds to
 /// nearest even. Subnormals, ±0, ±inf and NaN keep their meaning. `source` need not be aligned.
-/// SIMD on `Parallelism.threads` threads.
+/// Runs the C kernels of ``KernelISA/active`` on `Parallelism.threads` threads.
 /// Precondition: `source.count == destination.count * encoding.byteWidth`.
 public func decodeFloats(
     _ source: UnsafeRawBufferPointer, encoding: FloatEncoding,
@@ -12,12 +12,7 @@ public func decodeFloats(
     precondition(source.count == destination.count * encoding.byteWidth)
     let count = destination.count
     guard count > 0, let input = source.baseAddress, let output = destination.baseAddress else { return }
-    switch encoding {
-    case .float16: decode(Float16Lanes(base: input, count: count), into: output)
-    case .bfloat16: decode(BFloat16Lanes(base: input, count: count), into: output)
-    case .float32: UnsafeMutableRawPointer(output).copyMemory(from: input, byteCount: 4 * count)
-    case .float64: decode(Float64Lanes(base: input, count: count), into: output)
-    }
+    kernelDecode(EncodedValues(base: input, encoding: encoding, count: count), into: output)
 }
 
 /// Decodes into a new array.
@@ -28,22 +23,5 @@ public func decodeFloats(_ source: UnsafeRawBufferPointer, encoding: FloatEncodi
             UnsafeRawBufferPointer(rebasing: source[0..<count * encoding.byteWidth]), encoding: encoding,
             into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
         initialized = count
-    }
-}
-
-private func decode<Source: LaneSource>(_ source: Source, into output: UnsafeMutablePointer<Float>) {
-    let count = source.count
-    let result = UnsafeMutableRawPointer(output)
-    parallelRanges(reductionChunkCount(count)) { chunks in
-        var index = chunks.lowerBound * reductionChunk
-        let end = min(count, chunks.upperBound * reductionChunk)
-        while index + laneCount <= end {
-            result.storeBytes(of: source.lanes(at: index), toByteOffset: 4 * index, as: FloatLanes.self)
-            index += laneCount
-        }
-        while index < end {
-            output[index] = source.value(at: index)
-            index += 1
-        }
     }
 }

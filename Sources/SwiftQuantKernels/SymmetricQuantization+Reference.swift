@@ -131,9 +131,9 @@ public func quantizeSymmetric(
             try scales.withUnsafeMutableBufferPointer { (scaleOutput) throws(KernelError) in
                 if axis.inner == 1 {
                     // Reducing over the last dimension is per channel over [outer, length].
-                    try quantize(
-                        Float32Lanes(input), shape: [axis.outer, axis.length], granularity: .perChannel,
-                        values: output, scales: scaleOutput)
+                    try kernelQuantize(
+                        EncodedValues(base: rawBase(UnsafeRawBufferPointer(input)), encoding: .float32, count: input.count),
+                        shape: [axis.outer, axis.length], granularity: .perChannel, values: output, scales: scaleOutput)
                 } else {
                     try quantizeStrided(Float32Lanes(input), axis, values: output, scales: scaleOutput)
                 }

@@ -1,6 +1,7 @@
 import CSwiftQuantKernels
 import Foundation
 import SwiftQuantCore
+import SwiftQuantKernels
 
 /// BERT's GELU: `x · Φ(x)` with the exact normal CDF (erf), not the tanh approximation.
 ///

@@ -1,4 +1,5 @@
 import CSwiftQuantKernels
+import SwiftQuantKernels
 
 /// Numerically stable softmax of each row of a row-major `[rows, columns]` matrix, in place:
 /// the row maximum is subtracted before `exp`, so large scores cannot overflow.

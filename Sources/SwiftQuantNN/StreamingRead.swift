@@ -1,5 +1,6 @@
 import CSwiftQuantKernels
 import SwiftQuantCore
+import SwiftQuantKernels
 
 /// Reads every byte of `bytes` on the kernel threads, with the widest loads of the active
 /// ``KernelISA``, and returns a checksum so the reads cannot be optimised away.

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "CSwiftQuantBlocks.h"
+#include "CSwiftQuantConvert.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,6 +1,7 @@
 import CSwiftQuantKernels
 
-/// The instruction-set variant of the matrix-product kernels.
+/// The instruction-set variant of the C kernels: matrix products, transformer blocks, and the
+/// conversion kernels (decoding, max|w|, symmetric INT8 and Q8_0 quantization).
 ///
 /// Every variant is compiled into every build; one is chosen per process from what the CPU
 /// supports (the widest), or a lower one named by the environment variable `SWIFTQUANT_ISA`
@@ -45,7 +46,7 @@ package enum KernelISA: Int32, CaseIterable, Sendable, CustomStringConvertible {
 
     package var description: String { name }
 
-    /// Runs `body` with every product on this thread's task using `isa` (lowered to the CPU's
+    /// Runs `body` with every kernel on this thread's task using `isa` (lowered to the CPU's
     /// widest when the CPU cannot run it): how tests compare each variant with the scalar one
     /// in one process, where the environment variable can choose only once.
     package static func with<R>(_ isa: KernelISA, _ body: () throws -> R) rethrows -> R {

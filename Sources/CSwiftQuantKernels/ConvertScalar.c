@@ -1,0 +1,56 @@
+// The conversion kernels without vector extensions beyond the platform baseline: one value per
+// "vector", binary16 decoded and encoded in software. The compiler may vectorize the loops.
+#pragma STDC FP_CONTRACT OFF
+#include "ConvertTable.h"
+#include <math.h>
+
+typedef float VF;
+typedef uint32_t VU;
+#define CV_W 1
+#define SQK_CONVERT_FN(name) sqk_scalar_convert_##name
+
+static inline __attribute__((always_inline)) VF cv_load_f16(const unsigned char *p) {
+    return sqk_cv_half_to_float((uint16_t)(p[0] | (uint16_t)p[1] << 8));
+}
+static inline __attribute__((always_inline)) VF cv_load_bf16(const unsigned char *p) {
+    return sqk_cv_float((uint32_t)(p[0] | (uint32_t)p[1] << 8) << 16);
+}
+static inline __attribute__((always_inline)) VF cv_load_f32(const unsigned char *p) {
+    float f;
+    memcpy(&f, p, sizeof f);
+    return f;
+}
+static inline __attribute__((always_inline)) VF cv_load_f64(const unsigned char *p) {
+    double d;
+    memcpy(&d, p, sizeof d);
+    return (float)d;
+}
+static inline __attribute__((always_inline)) void cv_store_f32(float *p, VF v) { *p = v; }
+static inline __attribute__((always_inline)) VF cv_splat(float s) { return s; }
+static inline __attribute__((always_inline)) VU cv_umax_zero(void) { return 0; }
+static inline __attribute__((always_inline)) VU cv_umax(VU m, VF v) {
+    const uint32_t bits = sqk_cv_bits(v) & 0x7fffffffu;
+    return bits > m ? bits : m;
+}
+static inline __attribute__((always_inline)) uint32_t cv_umax_reduce(VU m) { return m; }
+static inline __attribute__((always_inline)) void cv_quantize(int8_t *out, VF w, VF scale) {
+    float q = w / scale;
+    q = q < 127.0f ? q : 127.0f;
+    q = q > -128.0f ? q : -128.0f;
+    // Adding 1.5 × 2^23 rounds |q| ≤ 128 to an integer (nearest even) held in the low mantissa bits.
+    *out = (int8_t)(uint8_t)(sqk_cv_bits(q + 12582912.0f) & 0xffu);
+}
+static inline __attribute__((always_inline)) void cv_q8_round(int8_t *out, VF x, VF id) {
+    *out = (int8_t)(int32_t)roundf(x * id);
+}
+static inline __attribute__((always_inline)) uint16_t cv_halfmag_max(const unsigned char *p, long n) {
+    uint16_t m = 0;
+    for (long i = 0; i < n; i++) {
+        const uint16_t h = (uint16_t)((p[2 * i] | (uint16_t)p[2 * i + 1] << 8) & 0x7fffu);
+        m = h > m ? h : m;
+    }
+    return m;
+}
+static inline __attribute__((always_inline)) uint16_t cv_float_to_half(float f) { return sqk_cv_float_to_half_soft(f); }
+
+#include "ConvertKernel.h"
