@@ -27,7 +27,7 @@ struct EncodedValues {
     /// One value decoded to Float32 (for error messages and scans).
     func value(at index: Int) -> Float {
         var result: Float = 0
-        sqk_decode_range(KernelISA.scalar.rawValue, encoding.kernelEncoding, base, index, index + 1, &result)
+        sqk_decode_range(KernelISA.scalar.rawValue, encoding.kernelEncoding, base + index * encoding.byteWidth, 0, 1, &result)
         return result
     }
 

@@ -3,7 +3,7 @@ import SwiftQuant
 
 /// ggml's `quantize_row_q8_0_ref`, transliterated line by line in plain scalar Swift
 /// (`roundf` is `.toNearestOrAwayFromZero`, `GGML_FP32_TO_FP16` is `Float16(_:)`).
-private func referenceQuantizeQ8_0(_ x: [Float]) -> [UInt8] {
+func referenceQuantizeQ8_0(_ x: [Float]) -> [UInt8] {
     var y: [UInt8] = []
     for block in 0..<x.count / 32 {
         var amax: Float = 0
