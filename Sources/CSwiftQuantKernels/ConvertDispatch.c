@@ -43,3 +43,9 @@ long sqk_q8_0_blocks(int32_t isa, const float *source, long block_begin, long bl
     SQK_CONVERT_CALL(isa, q8_0_blocks, source, block_begin, block_end, codes, code_stride, half_scales, half_stride,
                      float_scales)
 }
+
+void sqk_error_sums_range(int32_t isa, int32_t encoding, const void *source, const int8_t *codes,
+                          const float *scales, long block_length, long begin, long end, float threshold,
+                          sqk_error_sums *sums) {
+    SQK_CONVERT_CALL(isa, error_sums_range, encoding, source, codes, scales, block_length, begin, end, threshold, sums)
+}

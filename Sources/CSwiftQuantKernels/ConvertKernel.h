@@ -9,6 +9,10 @@
 //   void cv_q8_round(int8_t *, VF x, VF id)     roundf(x × id), half away from zero
 //   uint16_t cv_halfmag_max(const unsigned char *, long n)  max of (bits & 0x7fff) of n 16-bit values
 //   uint16_t cv_float_to_half(float)            nearest even
+// and, for the error metrics, E8: eight Float32 lanes, with e8_load(const float *),
+//   e8_load_i8(const int8_t *) (8 codes as floats), e8_splat, e8_add, e8_sub, e8_mul, e8_div,
+//   e8_abs, e8_max(a, b) (a > b ? a : b), e8_zero_unless_above(x, m, t) (m <= t ? 0 : x),
+//   e8_sum(E8) (lane 0 to 7 from -0) and e8_hmax(E8).
 // Tails shorter than CV_W go through a zero-padded copy, so they take the same operations.
 #include "ConvertCommon.h"
 #include <string.h>
@@ -174,4 +178,93 @@ long SQK_CONVERT_FN(q8_0_blocks)(const float *source, long b0, long b1, int8_t *
         if (float_scales) float_scales[b] = sqk_cv_half_to_float(half);
     }
     return bad;
+}
+
+/// The eight-lane accumulators of the error metrics (see sqk_error_sums_range).
+typedef struct {
+    E8 max_error, relative, absolute_error, signal, noise;
+} SQK_CONVERT_FN(error_lanes);
+
+static inline __attribute__((always_inline)) void SQK_CONVERT_FN(error_add)(SQK_CONVERT_FN(error_lanes) *lanes, E8 w,
+                                                                           E8 restored, E8 threshold) {
+    const E8 difference = e8_sub(w, restored);
+    const E8 error = e8_abs(difference);
+    const E8 magnitude = e8_abs(w);
+    lanes->max_error = e8_max(error, lanes->max_error);
+    const E8 ratio = e8_zero_unless_above(e8_div(error, magnitude), magnitude, threshold);
+    lanes->relative = e8_max(ratio, lanes->relative);
+    lanes->absolute_error = e8_add(lanes->absolute_error, error);
+    lanes->signal = e8_add(lanes->signal, e8_mul(w, w));
+    lanes->noise = e8_add(lanes->noise, e8_mul(difference, difference));
+}
+
+static inline __attribute__((always_inline)) void SQK_CONVERT_FN(error_fold)(SQK_CONVERT_FN(error_lanes) *lanes,
+                                                                            sqk_error_sums *sums) {
+    sums->absolute_error += (double)e8_sum(lanes->absolute_error);
+    sums->signal += (double)e8_sum(lanes->signal);
+    sums->noise += (double)e8_sum(lanes->noise);
+    lanes->absolute_error = e8_splat(0.0f);
+    lanes->signal = e8_splat(0.0f);
+    lanes->noise = e8_splat(0.0f);
+}
+
+static inline __attribute__((always_inline)) void SQK_CONVERT_FN(error_impl)(int32_t encoding,
+                                                                            const unsigned char *source,
+                                                                            const int8_t *codes, const float *scales,
+                                                                            long length, long begin, long end,
+                                                                            float threshold, sqk_error_sums *sums) {
+    const long width = sqk_cv_width(encoding);
+    SQK_CONVERT_FN(error_lanes) lanes;
+    lanes.max_error = lanes.relative = lanes.absolute_error = lanes.signal = lanes.noise = e8_splat(0.0f);
+    const E8 limit = e8_splat(threshold);
+    sqk_error_sums result = {0.0f, 0.0f, 0.0, 0.0, 0.0};
+    int steps = 0;
+    long index = begin;
+    while (index < end) {
+        const long block = index / length;
+        const long stop = end < (block + 1) * length ? end : (block + 1) * length;
+        const E8 scale = e8_splat(scales[block]);
+        float w[16];
+        while (index + 16 <= stop) {
+            for (int j = 0; j < 16; j += CV_W) cv_store_f32(w + j, SQK_CONVERT_FN(load)(encoding, source + (index + j) * width));
+            SQK_CONVERT_FN(error_add)(&lanes, e8_load(w), e8_mul(e8_load_i8(codes + index), scale), limit);
+            SQK_CONVERT_FN(error_add)(&lanes, e8_load(w + 8), e8_mul(e8_load_i8(codes + index + 8), scale), limit);
+            index += 16;
+            if (++steps == 64) {
+                SQK_CONVERT_FN(error_fold)(&lanes, &result);
+                steps = 0;
+            }
+        }
+        if (index < stop) {
+            // Zero lanes add nothing: w = 0 and q = 0 give error 0, and 0 is not above the threshold.
+            const long available = stop - index;
+            int8_t q[16] = {0};
+            memcpy(q, codes + index, (size_t)available);
+            for (int j = 0; j < 16; j += CV_W) {
+                const long here = available - j;
+                const VF v = here >= CV_W ? SQK_CONVERT_FN(load)(encoding, source + (index + j) * width)
+                           : here > 0    ? SQK_CONVERT_FN(load_partial)(encoding, source + (index + j) * width, here)
+                                         : cv_splat(0.0f);
+                cv_store_f32(w + j, v);
+            }
+            SQK_CONVERT_FN(error_add)(&lanes, e8_load(w), e8_mul(e8_load_i8(q), scale), limit);
+            SQK_CONVERT_FN(error_add)(&lanes, e8_load(w + 8), e8_mul(e8_load_i8(q + 8), scale), limit);
+            index = stop;
+        }
+    }
+    SQK_CONVERT_FN(error_fold)(&lanes, &result);
+    result.max_error = e8_hmax(lanes.max_error);
+    result.relative = e8_hmax(lanes.relative);
+    *sums = result;
+}
+
+void SQK_CONVERT_FN(error_sums_range)(int32_t encoding, const void *source, const int8_t *codes, const float *scales,
+                                      long length, long begin, long end, float threshold, sqk_error_sums *sums) {
+    const unsigned char *bytes = source;
+    switch (encoding) {
+    case SQK_ENCODING_F16: SQK_CONVERT_FN(error_impl)(SQK_ENCODING_F16, bytes, codes, scales, length, begin, end, threshold, sums); return;
+    case SQK_ENCODING_BF16: SQK_CONVERT_FN(error_impl)(SQK_ENCODING_BF16, bytes, codes, scales, length, begin, end, threshold, sums); return;
+    case SQK_ENCODING_F64: SQK_CONVERT_FN(error_impl)(SQK_ENCODING_F64, bytes, codes, scales, length, begin, end, threshold, sums); return;
+    default: SQK_CONVERT_FN(error_impl)(SQK_ENCODING_F32, bytes, codes, scales, length, begin, end, threshold, sums); return;
+    }
 }

@@ -53,4 +53,32 @@ static inline __attribute__((always_inline)) uint16_t cv_halfmag_max(const unsig
 }
 static inline __attribute__((always_inline)) uint16_t cv_float_to_half(float f) { return sqk_cv_float_to_half_soft(f); }
 
+typedef struct { float lane[8]; } E8;
+#define SQK_E8_MAP(expression)                                                                  \
+    E8 r;                                                                                       \
+    for (int l = 0; l < 8; l++) r.lane[l] = (expression);                                       \
+    return r;
+static inline __attribute__((always_inline)) E8 e8_load(const float *p) { SQK_E8_MAP(p[l]) }
+static inline __attribute__((always_inline)) E8 e8_load_i8(const int8_t *p) { SQK_E8_MAP((float)p[l]) }
+static inline __attribute__((always_inline)) E8 e8_splat(float s) { SQK_E8_MAP(s) }
+static inline __attribute__((always_inline)) E8 e8_add(E8 a, E8 b) { SQK_E8_MAP(a.lane[l] + b.lane[l]) }
+static inline __attribute__((always_inline)) E8 e8_sub(E8 a, E8 b) { SQK_E8_MAP(a.lane[l] - b.lane[l]) }
+static inline __attribute__((always_inline)) E8 e8_mul(E8 a, E8 b) { SQK_E8_MAP(a.lane[l] * b.lane[l]) }
+static inline __attribute__((always_inline)) E8 e8_div(E8 a, E8 b) { SQK_E8_MAP(a.lane[l] / b.lane[l]) }
+static inline __attribute__((always_inline)) E8 e8_abs(E8 a) { SQK_E8_MAP(sqk_cv_float(sqk_cv_bits(a.lane[l]) & 0x7fffffffu)) }
+static inline __attribute__((always_inline)) E8 e8_max(E8 a, E8 b) { SQK_E8_MAP(a.lane[l] > b.lane[l] ? a.lane[l] : b.lane[l]) }
+static inline __attribute__((always_inline)) E8 e8_zero_unless_above(E8 x, E8 m, E8 t) {
+    SQK_E8_MAP(m.lane[l] <= t.lane[l] ? 0.0f : x.lane[l])
+}
+static inline __attribute__((always_inline)) float e8_sum(E8 a) {
+    float s = -0.0f;
+    for (int l = 0; l < 8; l++) s = s + a.lane[l];
+    return s;
+}
+static inline __attribute__((always_inline)) float e8_hmax(E8 a) {
+    float m = 0.0f;
+    for (int l = 0; l < 8; l++) m = a.lane[l] > m ? a.lane[l] : m;
+    return m;
+}
+
 #include "ConvertKernel.h"

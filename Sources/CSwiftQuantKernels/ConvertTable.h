@@ -12,7 +12,10 @@
     void prefix##quantize_blocks(int32_t encoding, const void *source, long length, long b0, long b1,       \
                                  int8_t *values, float *scales);                                             \
     long prefix##q8_0_blocks(const float *source, long b0, long b1, int8_t *codes, long code_stride,        \
-                             uint8_t *half_scales, long half_stride, float *float_scales);
+                             uint8_t *half_scales, long half_stride, float *float_scales);                \
+    void prefix##error_sums_range(int32_t encoding, const void *source, const int8_t *codes,                \
+                                  const float *scales, long length, long begin, long end, float threshold,  \
+                                  sqk_error_sums *sums);
 
 SQK_DECLARE_CONVERT(sqk_scalar_convert_)
 #if defined(__x86_64__)

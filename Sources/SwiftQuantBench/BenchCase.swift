@@ -132,24 +132,33 @@ package struct BenchWeights {
 
 extension BenchResult {
     /// A throughput result: `kernel` and a memcpy of the same `inputBytes` timed round-robin
-    /// in this run, reported as GB/s of input and as a ratio to memcpy.
+    /// in this run, reported as GB/s of input and as a ratio to memcpy. With `baseline` (the
+    /// Swift SIMD code the C kernels replaced), that runs in the same rotation and the result
+    /// adds its GB/s and `speedup_vs_swift_simd` (baseline time / kernel time).
     package static func comparedToMemcpy(
         _ context: BenchContext, input: OwnedBytes, inputBytes: Int, shape: [Int],
-        extra: [(key: String, value: BenchValue)] = [], kernel: () -> Void
+        extra: [(key: String, value: BenchValue)] = [], baseline: (() -> Void)? = nil, kernel: () -> Void
     ) -> BenchResult {
         let destination = OwnedBytes.benchBuffer(byteCount: inputBytes)
         let source = UnsafeRawPointer(input.pointer)
-        let (kernelSeconds, memcpySeconds) = context.medians(kernel) {
-            destination.pointer.copyMemory(from: source, byteCount: inputBytes)
+        let copy = { destination.pointer.copyMemory(from: source, byteCount: inputBytes) }
+        let times = withoutActuallyEscaping(kernel) { kernel in
+            context.medians([kernel, copy] + (baseline.map { [$0] } ?? []))
         }
-        return BenchResult(medianSeconds: kernelSeconds, fields: [
+        let (kernelSeconds, memcpySeconds) = (times[0], times[1])
+        var fields: [(key: String, value: BenchValue)] = [
             ("shape", .text(shape.map(String.init).joined(separator: "x"))),
             ("input_bytes", .integer(inputBytes)),
             ("gb_per_s", .number(gigabytesPerSecond(inputBytes, kernelSeconds))),
             ("memcpy_gb_per_s", .number(gigabytesPerSecond(inputBytes, memcpySeconds))),
             ("ratio_to_memcpy", .number(memcpySeconds / kernelSeconds)),
-            ("threads", .integer(Parallelism.threads)),
-        ] + extra)
+        ]
+        if times.count > 2 {
+            fields.append(("swift_simd_gb_per_s", .number(gigabytesPerSecond(inputBytes, times[2]))))
+            fields.append(("speedup_vs_swift_simd", .number(times[2] / kernelSeconds)))
+        }
+        fields.append(("threads", .integer(Parallelism.threads)))
+        return BenchResult(medianSeconds: kernelSeconds, fields: fields + extra)
     }
 }
 

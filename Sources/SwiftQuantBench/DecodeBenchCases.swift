@@ -34,7 +34,11 @@ extension BenchCase {
             let input = encodedWeights(count: count, encoding: encoding)
             let output = OwnedBytes.benchBuffer(byteCount: 4 * count)
             return BenchResult.comparedToMemcpy(
-                context, input: input, inputBytes: count * encoding.byteWidth, shape: weightShape
+                context, input: input, inputBytes: count * encoding.byteWidth, shape: weightShape,
+                baseline: {
+                    SwiftSIMDBaseline.decodeFloats(
+                        UnsafeRawBufferPointer(input.bytes), encoding: encoding, into: output.typed(Float.self, count: count))
+                }
             ) {
                 decodeFloats(UnsafeRawBufferPointer(input.bytes), encoding: encoding, into: output.typed(Float.self, count: count))
             }

@@ -13,7 +13,10 @@ extension BenchCase {
             let blocks = OwnedBytes.benchBuffer(byteCount: count / Q8_0.blockLength * Q8_0.blockByteCount)
             let weights = UnsafeBufferPointer(input.typed(Float.self, count: count))
             var failure: (any Error)?
-            let result = BenchResult.comparedToMemcpy(context, input: input, inputBytes: 4 * count, shape: weightShape) {
+            let result = BenchResult.comparedToMemcpy(
+                context, input: input, inputBytes: 4 * count, shape: weightShape,
+                baseline: { try? SwiftSIMDBaseline.quantizeQ8_0(weights, into: blocks.mutableBytes) }
+            ) {
                 do {
                     try quantizeQ8_0(weights, into: blocks.mutableBytes)
                 } catch {

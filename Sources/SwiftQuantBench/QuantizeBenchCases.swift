@@ -26,20 +26,33 @@ extension BenchCase {
                 encoded: encoded, encoding: .float16, shape: weightShape, granularity: .perChannel,
                 values: values.typed(Int8.self, count: count), scales: scales.typed(Float.self, count: rows))
             var snr: Float = 0
-            var result = BenchResult.comparedToMemcpy(context, input: input, inputBytes: 2 * count, shape: weightShape) {
+            var baselineSNR: Float = 0
+            var result = BenchResult.comparedToMemcpy(
+                context, input: input, inputBytes: 2 * count, shape: weightShape,
+                baseline: {
+                    baselineSNR = SwiftSIMDBaseline.quantizationError(
+                        encoded: encoded, encoding: .float16,
+                        values: UnsafeBufferPointer(values.typed(Int8.self, count: count)),
+                        scales: UnsafeBufferPointer(scales.typed(Float.self, count: rows))).snrDecibels
+                }
+            ) {
                 snr = quantizationError(
                     encoded: encoded, encoding: .float16,
                     values: UnsafeBufferPointer(values.typed(Int8.self, count: count)),
                     scales: UnsafeBufferPointer(scales.typed(Float.self, count: rows))).snrDecibels
             }
             result.fields.append(("snr_db", .number(Double(snr))))
+            result.fields.append(("same_snr_bits_as_swift_simd", .text(snr.bitPattern == baselineSNR.bitPattern ? "yes" : "no")))
             return result
         },
         BenchCase(name: "absmax-fp16", summary: "max|w| of an fp16 weight, straight from its bytes.") { context in
             let count = weightShape[0] * weightShape[1]
             let input = encodedWeights(count: count, encoding: .float16)
             var maximum: Float = 0
-            var result = BenchResult.comparedToMemcpy(context, input: input, inputBytes: 2 * count, shape: weightShape) {
+            var result = BenchResult.comparedToMemcpy(
+                context, input: input, inputBytes: 2 * count, shape: weightShape,
+                baseline: { _ = SwiftSIMDBaseline.absmax(encoded: UnsafeRawBufferPointer(input.bytes), encoding: .float16) }
+            ) {
                 maximum = absmax(encoded: UnsafeRawBufferPointer(input.bytes), encoding: .float16)
             }
             result.fields.append(("absmax", .number(Double(maximum))))
@@ -61,7 +74,13 @@ extension BenchCase {
             var failure: (any Error)?
             let result = BenchResult.comparedToMemcpy(
                 context, input: input, inputBytes: count * encoding.byteWidth, shape: weightShape,
-                extra: [("granularity", .text(granularity.description))]
+                extra: [("granularity", .text(granularity.description))],
+                baseline: {
+                    try? SwiftSIMDBaseline.quantizeSymmetric(
+                        encoded: UnsafeRawBufferPointer(input.bytes), encoding: encoding, shape: weightShape,
+                        granularity: granularity, values: values.typed(Int8.self, count: count),
+                        scales: scales.typed(Float.self, count: scaleTotal))
+                }
             ) {
                 do {
                     try quantizeSymmetric(

@@ -1,3 +1,4 @@
+import CSwiftQuantKernels
 import Foundation
 import SwiftQuantCore
 
@@ -14,7 +15,9 @@ public func quantizationError(
     original: UnsafeBufferPointer<Float>, values: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>
 ) -> QuantizationErrorMetrics {
     precondition(original.count == values.count, "original and quantized differ in size")
-    return errorMetrics(Float32Lanes(original), values: values, scales: scales)
+    return errorMetrics(
+        EncodedValues(base: rawBase(UnsafeRawBufferPointer(original)), encoding: .float32, count: original.count),
+        values: values, scales: scales)
 }
 
 /// The metrics against little-endian `encoded` originals, decoded in registers (no Float32
@@ -25,33 +28,16 @@ public func quantizationError(
     values: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>
 ) -> QuantizationErrorMetrics {
     precondition(encoded.count == values.count * encoding.byteWidth, "encoded byte count does not match the value count")
-    let base = rawBase(encoded)
-    let count = values.count
-    switch encoding {
-    case .float16: return errorMetrics(Float16Lanes(base: base, count: count), values: values, scales: scales)
-    case .bfloat16: return errorMetrics(BFloat16Lanes(base: base, count: count), values: values, scales: scales)
-    case .float32: return errorMetrics(Float32Lanes(base: base, count: count), values: values, scales: scales)
-    case .float64: return errorMetrics(Float64Lanes(base: base, count: count), values: values, scales: scales)
-    }
+    return errorMetrics(EncodedValues(base: rawBase(encoded), encoding: encoding, count: values.count), values: values, scales: scales)
 }
 
 // MARK: - Implementation
 
-/// Partial sums of one reduction chunk.
-struct ErrorSums {
-    var maxError: Float = 0
-    var absoluteError: Double = 0
-    var signal: Double = 0
-    var noise: Double = 0
-    var relative: Float = 0
-}
-
-/// Lane accumulators are folded into Double after this many steps, bounding Float32
-/// rounding in the sums to about 2⁻¹⁸ relative.
-private let foldInterval = 64
-
-func errorMetrics<Source: LaneSource>(
-    _ source: Source, values: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>
+/// The four metrics, from per-chunk sums that the C kernels of ``KernelISA/active`` compute in
+/// a fixed order (see `sqk_error_sums_range`), combined in chunk order: the result depends
+/// on neither the variant nor the thread count.
+func errorMetrics(
+    _ source: EncodedValues, values: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>
 ) -> QuantizationErrorMetrics {
     let count = source.count
     guard count > 0, let quantized = values.baseAddress, let scaleBase = scales.baseAddress else { return .empty }
@@ -59,112 +45,41 @@ func errorMetrics<Source: LaneSource>(
     let blockLength = count / scales.count
     // Only values above 10 % of max|w| count for the relative error; the bit-pattern absmax
     // is cheap, and knowing the threshold up front leaves one pass over the data.
-    let threshold = parallelAbsmax(source) * 0.1
+    let threshold = kernelAbsmax(source) * 0.1
+    let isa = KernelISA.active.rawValue
+    let encoding = source.encoding.kernelEncoding
     let chunks = reductionChunkCount(count)
-    var partial = [ErrorSums](repeating: ErrorSums(), count: chunks)
+    var partial = [sqk_error_sums](repeating: sqk_error_sums(), count: chunks)
     partial.withUnsafeMutableBufferPointer { partial in
         parallelRanges(chunks) { range in
             for chunk in range {
-                partial[chunk] = chunkSums(
-                    source, reductionChunkRange(chunk, count: count), quantized, scaleBase, blockLength, threshold)
+                let values = reductionChunkRange(chunk, count: count)
+                sqk_error_sums_range(
+                    isa, encoding, source.base, quantized, scaleBase, blockLength, values.lowerBound, values.upperBound,
+                    threshold, &partial[chunk])
             }
         }
     }
-    var total = ErrorSums()
+    var maxError: Float = 0, relative: Float = 0
+    var absoluteError: Double = 0, signal: Double = 0, noise: Double = 0
     for sums in partial {
-        total.maxError = max(total.maxError, sums.maxError)
-        total.relative = max(total.relative, sums.relative)
-        total.absoluteError += sums.absoluteError
-        total.signal += sums.signal
-        total.noise += sums.noise
+        maxError = max(maxError, sums.max_error)
+        relative = max(relative, sums.relative)
+        absoluteError += sums.absolute_error
+        signal += sums.signal
+        noise += sums.noise
     }
+    return errorMetricsFromSums(
+        count: count, maxError: maxError, relative: relative, absoluteError: absoluteError, signal: signal, noise: noise)
+}
+
+/// The metrics from whole-tensor sums: mean |error|, relative error in percent and SNR in dB.
+func errorMetricsFromSums(
+    count: Int, maxError: Float, relative: Float, absoluteError: Double, signal: Double, noise: Double
+) -> QuantizationErrorMetrics {
     let n = Double(count)
-    let snr = 10 * log10((total.signal / n) / (total.noise / n + 1e-10))
+    let snr = 10 * log10((signal / n) / (noise / n + 1e-10))
     return QuantizationErrorMetrics(
-        maxAbsError: total.maxError, meanAbsError: Float(total.absoluteError / n),
-        relativeErrorPercent: total.relative * 100, snrDecibels: Float(snr))
-}
-
-/// Lane-wise running sums and maxima of one chunk.
-///
-/// Eight lanes, fed twice per 16-value step: five accumulators of SIMD16 would need 20
-/// SSE registers, and the spills cost more than the narrower vectors.
-private struct ErrorLanes {
-    typealias Lanes = SIMD8<Float>
-    var maxError = Lanes()
-    var relative = Lanes()
-    var absoluteError = Lanes()
-    var signal = Lanes()
-    var noise = Lanes()
-
-    @inline(__always)
-    mutating func add(_ w: FloatLanes, _ restored: FloatLanes, threshold: Float) {
-        add(w.lowHalf, restored.lowHalf, threshold: Lanes(repeating: threshold))
-        add(w.highHalf, restored.highHalf, threshold: Lanes(repeating: threshold))
-    }
-
-    @inline(__always)
-    private mutating func add(_ w: Lanes, _ restored: Lanes, threshold: Lanes) {
-        let difference = w - restored
-        let error = unsafeBitCast(unsafeBitCast(difference, to: SIMD8<UInt32>.self) & SIMD8(repeating: 0x7fff_ffff), to: Lanes.self)
-        let magnitude = unsafeBitCast(unsafeBitCast(w, to: SIMD8<UInt32>.self) & SIMD8(repeating: 0x7fff_ffff), to: Lanes.self)
-        maxError = maxError.replacing(with: error, where: error .> maxError)
-        // Lanes at or below the threshold (including zero padding) divide harmlessly, then drop out.
-        let ratio = (error / magnitude).replacing(with: Lanes(), where: magnitude .<= threshold)
-        relative = relative.replacing(with: ratio, where: ratio .> relative)
-        absoluteError += error
-        signal += w * w
-        noise += difference * difference
-    }
-
-    @inline(__always)
-    mutating func fold(into sums: inout ErrorSums) {
-        sums.absoluteError += Double(absoluteError.sum())
-        sums.signal += Double(signal.sum())
-        sums.noise += Double(noise.sum())
-        absoluteError = Lanes()
-        signal = Lanes()
-        noise = Lanes()
-    }
-}
-
-/// One chunk's sums, walking it block by block so that each step uses one broadcast scale.
-private func chunkSums<Source: LaneSource>(
-    _ source: Source, _ range: Range<Int>, _ quantized: UnsafePointer<Int8>, _ scales: UnsafePointer<Float>,
-    _ blockLength: Int, _ threshold: Float
-) -> ErrorSums {
-    var sums = ErrorSums()
-    var lanes = ErrorLanes()
-    var steps = 0
-    let codes = UnsafeRawPointer(quantized)
-    var index = range.lowerBound
-    while index < range.upperBound {
-        let block = index / blockLength
-        let end = min(range.upperBound, (block + 1) * blockLength)
-        let scale = FloatLanes(repeating: scales[block])
-        while index + laneCount <= end {
-            let restored = floatLanes(codes.loadUnaligned(fromByteOffset: index, as: SIMD16<Int8>.self)) * scale
-            lanes.add(source.finiteLanes(at: index), restored, threshold: threshold)
-            index += laneCount
-            steps += 1
-            if steps == foldInterval {
-                lanes.fold(into: &sums)
-                steps = 0
-            }
-        }
-        if index < end {
-            let available = end - index
-            var q = SIMD16<Int8>()
-            for lane in 0..<available { q[lane] = quantized[index + lane] }
-            // Zero lanes add nothing: w = 0 and q = 0 give error 0, and 0 is not above the threshold.
-            lanes.add(source.partialLanes(at: index, available: available), floatLanes(q) * scale, threshold: threshold)
-            index = end
-        }
-    }
-    lanes.fold(into: &sums)
-    for lane in 0..<8 {
-        sums.maxError = max(sums.maxError, lanes.maxError[lane])
-        sums.relative = max(sums.relative, lanes.relative[lane])
-    }
-    return sums
+        maxAbsError: maxError, meanAbsError: Float(absoluteError / n),
+        relativeErrorPercent: relative * 100, snrDecibels: Float(snr))
 }

@@ -46,7 +46,7 @@ extension QuantizationScheme {
     public func errorMetrics(of weight: QuantizedWeight, original: UnsafeBufferPointer<Float>) -> QuantizationErrorMetrics {
         precondition(original.count == weight.elementCount, "original and quantized differ in size")
         return weight.withInt8Codes { codes in
-            weight.scales.withUnsafeBufferPointer { SwiftQuantKernels.errorMetrics(Float32Lanes(original), values: codes, scales: $0) }
+            weight.scales.withUnsafeBufferPointer { quantizationError(original: original, values: codes, scales: $0) }
         }
     }
 

@@ -123,6 +123,45 @@ import SwiftQuantKernels
         }
     }
 
+    @Test(arguments: encodings)
+    func errorMetricsAreTheSameInEveryVariant(encoding: FloatEncoding) throws {
+        for shape in [[1], [17], [3, 33], [40, 100], [7, 2_000], [1, 1_000_003]] {
+            let count = shape.reduce(1, *)
+            let raw = randomPatterns(encoding, count: count, seed: 11, finite: true)
+            for granularity in [Granularity.perTensor, .perChannel, .perGroup(size: 20)] {
+                let effective = effectiveGranularity(for: shape, requested: granularity)
+                let (values, scales) = try quantized(raw, encoding, shape: shape, granularity: effective)
+                func metrics() -> QuantizationErrorMetrics {
+                    raw.withUnsafeBytes { raw in
+                        values.withUnsafeBufferPointer { values in
+                            scales.withUnsafeBufferPointer { scales in
+                                quantizationError(
+                                    encoded: UnsafeRawBufferPointer(rebasing: raw[1...]), encoding: encoding,
+                                    values: values, scales: scales)
+                            }
+                        }
+                    }
+                }
+                let scalar = KernelISA.with(.scalar) { withKernelThreads(1) { metrics() } }
+                // The C kernels keep the Swift SIMD code's order of operations: stored metrics do not change.
+                let before = raw.withUnsafeBytes { raw in
+                    values.withUnsafeBufferPointer { values in
+                        scales.withUnsafeBufferPointer { scales in
+                            SwiftSIMDBaseline.quantizationError(
+                                encoded: UnsafeRawBufferPointer(rebasing: raw[1...]), encoding: encoding,
+                                values: values, scales: scales)
+                        }
+                    }
+                }
+                #expect(bits(scalar) == bits(before), "\(encoding) \(shape) \(granularity)")
+                for isa in KernelISA.runnable {
+                    let actual = KernelISA.with(isa) { withKernelThreads(2) { metrics() } }
+                    #expect(bits(actual) == bits(scalar), "\(isa) \(encoding) \(shape) \(granularity)")
+                }
+            }
+        }
+    }
+
     @Test func q8_0MatchesGGMLInEveryVariant() throws {
         var inputs: [[Float]] = [[], randomFloats(32, seed: 1, scale: 1), randomFloats(32 * 17, seed: 2, scale: 3e-3)]
         inputs.append(randomFloats(32 * 31_251, seed: 3, scale: 0.05))  // 1,000,032 values
@@ -187,6 +226,11 @@ import SwiftQuantKernels
 }
 
 // MARK: - Inputs and the calls under test
+
+/// The metrics' bit patterns (a NaN SNR from sums that overflowed compares equal to itself).
+private func bits(_ m: QuantizationErrorMetrics) -> [UInt32] {
+    [m.maxAbsError, m.meanAbsError, m.relativeErrorPercent, m.snrDecibels].map(\.bitPattern)
+}
 
 /// Little-endian bytes of `count` values of `encoding`, one byte of offset in front so that
 /// every read is unaligned. Random bit patterns (NaN and ±inf included unless `finite`), with

@@ -55,6 +55,26 @@ void sqk_quantize_blocks(int32_t isa, int32_t encoding, const void *source, long
 long sqk_q8_0_blocks(int32_t isa, const float *source, long block_begin, long block_end, int8_t *codes,
                      long code_stride, uint8_t *half_scales, long half_stride, float *float_scales);
 
+/// Partial sums of the quantization error metrics over one range of values.
+typedef struct {
+    float max_error;
+    float relative;
+    double absolute_error;
+    double signal;
+    double noise;
+} sqk_error_sums;
+
+/// The error sums of values `begin..<end` (finite originals `w`, decoded) against
+/// `codes[i] × scales[i / block_length]`. The order of operations is fixed, whatever the
+/// variant: per step of 16 values, two runs of 8 lanes (low then high) each update
+/// `max(|d|)`, `max(|d| / |w| for |w| > threshold)` and Float32 lane sums of `|d|`, `w²`, `d²`
+/// (`d = w − restored`; separate multiply and add); a block's last partial step is zero-padded;
+/// after every 64 whole steps and at the end, each lane sum is added up lane 0 to 7 from −0 in
+/// Float32 and added to its Double total.
+void sqk_error_sums_range(int32_t isa, int32_t encoding, const void *source, const int8_t *codes,
+                          const float *scales, long block_length, long begin, long end, float threshold,
+                          sqk_error_sums *sums);
+
 #ifdef __cplusplus
 }
 #endif
