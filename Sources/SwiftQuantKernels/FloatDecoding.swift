@@ -3,7 +3,8 @@ import SwiftQuantCore
 ///
 /// Exact for every representable value (Float16 and BFloat16 always are); Float64 rounds to
 /// nearest even. Subnormals, ±0, ±inf and NaN keep their meaning. `source` need not be aligned.
-/// Runs the C kernels of ``KernelISA/active`` on `Parallelism.threads` threads.
+/// Runs the C kernels of the instruction set chosen at run time (`SWIFTQUANT_ISA` can lower
+/// it) on `Parallelism.threads` threads.
 /// Precondition: `source.count == destination.count * encoding.byteWidth`.
 public func decodeFloats(
     _ source: UnsafeRawBufferPointer, encoding: FloatEncoding,

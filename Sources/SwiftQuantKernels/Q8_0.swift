@@ -32,8 +32,8 @@ public struct Q8_0: Sendable, Hashable {
 /// leaves undefined and x86 turns into 0; this writes 0 quants there on every machine.
 ///
 /// Throws on the first NaN or infinite weight. Preconditions: `input.count` is a multiple of
-/// 32 and `output.count == input.count / 32 × 34`. Runs the C kernels of ``KernelISA/active``
-/// on `Parallelism.threads` threads.
+/// 32 and `output.count == input.count / 32 × 34`. Runs the C kernels of the instruction set
+/// chosen at run time (`SWIFTQUANT_ISA` can lower it) on `Parallelism.threads` threads.
 public func quantizeQ8_0(
     _ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableRawBufferPointer
 ) throws(KernelError) {

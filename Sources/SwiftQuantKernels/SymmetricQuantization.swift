@@ -5,8 +5,8 @@ import SwiftQuantCore
 /// All arithmetic is Float32, and `w / scale` divides (never multiplies by a reciprocal), so
 /// the result equals the reference bit for bit. Throws on the first NaN or infinite weight.
 /// Per group falls back to per channel when the row length is not a multiple of the size.
-/// Runs the C kernels of ``KernelISA/active`` on `Parallelism.threads` threads; the result
-/// depends on neither.
+/// Runs the C kernels of the instruction set chosen at run time (`SWIFTQUANT_ISA` can lower
+/// it) on `Parallelism.threads` threads; the result depends on neither.
 public func quantizeSymmetric(_ tensor: FloatTensor, granularity: Granularity) throws(KernelError) -> QuantizedWeight {
     try SymmetricInt8(granularity: granularity).quantize(tensor)
 }
