@@ -64,7 +64,7 @@ struct Generate: ParsableCommand {
 
     private func generate() throws {
         let files = try LlamaModelFiles(path: model)
-        let tokenizer = try files.tokenizerJSON.map { data throws in try loadTokenizer(json: data, path: model + " (tokenizer.json)") }
+        let tokenizer = try files.tokenizer(path: model)
         let promptTokens: [Int32]
         if let promptIDs {
             var ids: [Int32] = []
@@ -78,7 +78,7 @@ struct Generate: ParsableCommand {
         } else if let prompt, let tokenizer {
             promptTokens = tokenizer.encode(prompt, addSpecialTokens: true)
         } else {
-            throw ValidationError("\(model) has no tokenizer.json, so --prompt cannot be tokenized; give the prompt as --prompt-ids")
+            throw ValidationError("\(model) has no tokenizer (tokenizer.json or GGUF tokenizer keys), so --prompt cannot be tokenized; give the prompt as --prompt-ids")
         }
         let sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
         let stop = ignoreEOS ? [] : files.stopTokens
