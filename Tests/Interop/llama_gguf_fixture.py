@@ -34,11 +34,17 @@ def vocabulary(size):
 
 
 def write_llama_gguf(path, n_embd=64, n_layer=2, n_head=4, n_head_kv=2, n_ff=128, n_vocab=320,
-                     dtype=np.float32, seed=0, name="tiny-llama"):
-    """Writes a llama GGUF with random weights (N(0, 0.02), norms near 1) in `dtype` for 2-D
-    tensors and F32 for norms, as convert_hf_to_gguf.py stores them."""
+                     dtype=np.float32, seed=0, name="tiny-llama", arch="llama", scale=None,
+                     rope_freqs=None):
+    """Writes a llama (or, with arch="qwen2", a Qwen2 with q/k/v biases) GGUF with random weights
+    in `dtype` for 2-D tensors and F32 for norms and biases, as convert_hf_to_gguf.py stores them.
+
+    Weights are N(0, 0.02) by default; with `scale`, N(0, scale / sqrt(fan_in)) and an N(0, 1)
+    embedding, which gives logits spread enough for greedy decoding to vary. `rope_freqs`
+    (n_embd / n_head / 2 factors) is written as `rope_freqs.weight`, as convert_hf_to_gguf.py
+    writes Llama 3's rope scaling."""
     rng = np.random.default_rng(seed)
-    writer = gguf.GGUFWriter(path, "llama")
+    writer = gguf.GGUFWriter(path, arch)
     writer.add_name(name)
     writer.add_context_length(256)
     writer.add_embedding_length(n_embd)
@@ -63,20 +69,30 @@ def write_llama_gguf(path, n_embd=64, n_layer=2, n_head=4, n_head_kv=2, n_ff=128
     writer.add_add_bos_token(True)
     writer.add_add_eos_token(False)
 
-    def matrix(rows, cols):
-        return (rng.standard_normal((rows, cols), dtype=np.float32) * 0.02).astype(dtype)
+    def matrix(rows, cols, embedding=False):
+        std = 0.02 if scale is None else (1.0 if embedding else scale / np.sqrt(cols))
+        return (rng.standard_normal((rows, cols), dtype=np.float32) * std).astype(dtype)
+
+    def bias(n):
+        return (0.1 * rng.standard_normal(n, dtype=np.float32)).astype(np.float32)
 
     def norm(n):
         return (1.0 + 0.1 * rng.standard_normal(n, dtype=np.float32)).astype(np.float32)
 
     head_dim = n_embd // n_head
-    writer.add_tensor("token_embd.weight", matrix(n_vocab, n_embd))
+    writer.add_tensor("token_embd.weight", matrix(n_vocab, n_embd, embedding=True))
+    if rope_freqs is not None:
+        writer.add_tensor("rope_freqs.weight", np.asarray(rope_freqs, dtype=np.float32))
     for i in range(n_layer):
         p = f"blk.{i}."
         writer.add_tensor(p + "attn_norm.weight", norm(n_embd))
         writer.add_tensor(p + "attn_q.weight", matrix(n_embd, n_embd))
         writer.add_tensor(p + "attn_k.weight", matrix(n_head_kv * head_dim, n_embd))
         writer.add_tensor(p + "attn_v.weight", matrix(n_head_kv * head_dim, n_embd))
+        if arch == "qwen2":
+            writer.add_tensor(p + "attn_q.bias", bias(n_embd))
+            writer.add_tensor(p + "attn_k.bias", bias(n_head_kv * head_dim))
+            writer.add_tensor(p + "attn_v.bias", bias(n_head_kv * head_dim))
         writer.add_tensor(p + "attn_output.weight", matrix(n_embd, n_embd))
         writer.add_tensor(p + "ffn_norm.weight", norm(n_embd))
         writer.add_tensor(p + "ffn_gate.weight", matrix(n_ff, n_embd))
