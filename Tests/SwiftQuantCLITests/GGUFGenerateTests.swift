@@ -208,12 +208,13 @@ private func logits(_ model: LlamaModel, _ tokens: [Int32]) throws -> FloatTenso
         #expect(sameMath <= 1e-5, "Q8_0 layers vs float layers over the dequantized weights: \(sameMath)")
 
         // Quantization error: Q8_0 (fp16 scales, round half away, embeddings and head quantized
-        // too) against the float model and against our per-group(32) INT8 of the linear layers.
+        // too) against the float model and against our per-group(32) INT8 of the linear layers
+        // (measured 0.016 and 0.0068; F32 GGUF vs safetensors 2.1e-7, Q8_0 vs dequantized 3.0e-7).
         let perGroup = try quantize(model: try LlamaModelFiles(path: folder + "/hf").model, granularity: .perGroup(size: 32))
         let toFloat = relativeError(q8Logits, reference)
         let toPerGroup = relativeError(q8Logits, try logits(perGroup, Self.prompt))
         #expect(toFloat <= 0.05, "Q8_0 vs fp32: \(toFloat)")
-        #expect(toPerGroup <= 0.05, "Q8_0 vs per-group(32) INT8: \(toPerGroup)")
+        #expect(toPerGroup <= 0.02, "Q8_0 vs per-group(32) INT8: \(toPerGroup)")
     }
 
     /// `swiftquant generate` on the GGUF: the prompt through the GGUF's tokenizer, and greedy
