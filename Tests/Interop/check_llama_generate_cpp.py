@@ -180,7 +180,9 @@ def check_q8_0(label, source, folder):
              f"(error {error:.3g}, greedy {same}/{GENERATED})")
 
     theirs = llama_cpp_run(q8, PROMPT)
-    ours = swiftquant_generate(q8, "--prompt-ids", ",".join(map(str, theirs["ids"])), "--max-tokens", str(GENERATED))
+    ours = swiftquant_generate(q8, "--prompt", PROMPT, "--max-tokens", str(GENERATED))
+    if ours["prompt_tokens"] != theirs["ids"]:
+        fail(f"{label} Q8_0: `generate --prompt` ids differ from llama_tokenize's")
     _, prompt_logits = our_logits(q8, theirs["ids"], folder, max_tokens=0)
     prefix = next((i for i, (a, b) in enumerate(zip(ours["tokens"], theirs["tokens"])) if a != b), GENERATED)
     # Teacher-forced: our logits after the prompt and each of llama.cpp's greedy prefixes.
@@ -193,6 +195,11 @@ def check_q8_0(label, source, folder):
           f"error {relative_error(prompt_logits, theirs['logits']):.3g}; greedy agreement teacher-forced "
           f"{agree}/{GENERATED} (required >= 31), free-running common prefix {prefix}/{GENERATED}; "
           f"smallest top-1 gap {gap:.3g} of the largest logit")
+    if ours["tokens"] == theirs["tokens"]:
+        if ours["text"] != theirs["text"]:
+            fail(f"{label} Q8_0: same tokens but text {ours['text']!r}, llama.cpp {theirs['text']!r}")
+        else:
+            print(f"  {label} Q8_0: `generate --prompt` end to end: same ids and text as llama.cpp")
     if agree < GENERATED - 1:
         fail(f"{label}: Q8_0 greedy agreement with llama.cpp {agree}/{GENERATED} < {GENERATED - 1}")
 
