@@ -73,7 +73,7 @@ public struct SentencePieceTokenizer: Tokenizer {
             return result
         }
         scores = try numbers("tokenizer.ggml.scores")?.map { Float($0) } ?? [Float](repeating: 0, count: entries.count)
-        let types = try numbers("tokenizer.ggml.token_type")?.map { Int32(clamping: Int64($0.isFinite ? $0 : 0)) }
+        let types = try numbers("tokenizer.ggml.token_type")?.map { Int32(exactly: $0) ?? 0 }
             ?? [Int32](repeating: 1, count: entries.count)
         self.types = types
         var ids: [[UInt8]: Int32] = [:]

@@ -64,7 +64,14 @@ struct Generate: ParsableCommand {
 
     private func generate() throws {
         let files = try LlamaModelFiles(path: model)
-        let tokenizer = try files.tokenizer(path: model)
+        var tokenizer: (any Tokenizer)? = nil
+        do {
+            tokenizer = try files.tokenizer(path: model)
+        } catch {
+            guard promptIDs != nil else { throw error }
+            // Ids need no tokenizer: run without one, printing generated ids as numbers.
+            printToStandardError("swiftquant: warning: \(error); generated tokens are printed as ids")
+        }
         let promptTokens: [Int32]
         if let promptIDs {
             var ids: [Int32] = []

@@ -59,9 +59,9 @@ private func vocabulary(_ pieces: [String]) -> (tokens: [String], scores: [Float
     return (tokens, scores, types)
 }
 
-private func tokenizerEntries(_ gguf: inout GGUFBytes, pieces: [String]) {
+private func tokenizerEntries(_ gguf: inout GGUFBytes, pieces: [String], model: String) {
     let vocab = vocabulary(pieces)
-    gguf.add("tokenizer.ggml.model", string: "llama")
+    gguf.add("tokenizer.ggml.model", string: model)
     gguf.add("tokenizer.ggml.tokens", strings: vocab.tokens)
     gguf.add("tokenizer.ggml.scores", f32s: vocab.scores)
     gguf.add("tokenizer.ggml.token_type", i32s: vocab.types)
@@ -133,7 +133,7 @@ private struct TinyLlama {
         try Data(config.utf8).write(to: URL(fileURLWithPath: folder + "/config.json"))
     }
 
-    func writeGGUF(_ path: String, ropeFreqs: [Float]? = nil) throws {
+    func writeGGUF(_ path: String, ropeFreqs: [Float]? = nil, tokenizerModel: String = "llama") throws {
         var gguf = GGUFBytes()
         gguf.add("general.architecture", string: "llama")
         gguf.add("llama.context_length", u32: 256)
@@ -145,7 +145,7 @@ private struct TinyLlama {
         gguf.add("llama.attention.head_count_kv", u32: UInt32(kvHeads))
         gguf.add("llama.attention.layer_norm_rms_epsilon", f32: 1e-5)
         gguf.add("llama.rope.freq_base", f32: 10000)
-        tokenizerEntries(&gguf, pieces: Self.pieces + (0..<5).map { "▁w\($0)" })
+        tokenizerEntries(&gguf, pieces: Self.pieces + (0..<5).map { "▁w\($0)" }, model: tokenizerModel)
         if let ropeFreqs { gguf.add(tensor: "rope_freqs.weight", shape: [ropeFreqs.count], ropeFreqs) }
         for tensor in tensors {
             var values = tensor.values
@@ -239,6 +239,17 @@ private func logits(_ model: LlamaModel, _ tokens: [Int32]) throws -> FloatTenso
         let c = try JSONDecoder().decode(Report.self, from: Data(text.stdout.utf8))
         #expect(c.prompt_tokens == [1, 262, 263, 271, 272, 273, 274, 264])
         #expect(c.tokens.count == 3)
+
+        // A tokenizer model not implemented: --prompt is refused in one line naming the key,
+        // --prompt-ids still runs (with a warning) and gives the same tokens.
+        try llama.writeGGUF(folder + "/bpe.gguf", tokenizerModel: "gpt2")
+        let refused = try CLIRunner.run(["generate", folder + "/bpe.gguf", "--prompt", "a quant"])
+        #expect(refused.status == 1)
+        #expect(refused.stderrLines.count == 1 && refused.stderr.contains("tokenizer.ggml.model"), "\(refused)")
+        let byIDs = try CLIRunner.run(["generate", folder + "/bpe.gguf", "--prompt-ids", ids, "--max-tokens", "12", "--json", "--ignore-eos"])
+        #expect(byIDs.status == 0, "\(byIDs)")
+        #expect(try JSONDecoder().decode(Report.self, from: Data(byIDs.stdout.utf8)).tokens == a.tokens)
+        #expect(byIDs.stderr.contains("warning"))
     }
 
     /// `rope_freqs.weight` divides each pair's frequency as llama.cpp does: factors all 2 are
