@@ -58,7 +58,15 @@ public struct LlamaModelFiles: Sendable {
         } else if source is GGUFFile {
             let configuration = try LlamaConfiguration(
                 ggufMetadata: source.metadata, vocabularySize: source.info(for: "token_embd.weight")?.shape.first, source: path)
-            model = try LlamaModel(configuration: configuration, source: source, naming: .gguf) { try source.linearLayer($0) }
+            // Q8_0 codes are copied out of their interleaved blocks, and the embedding is always
+            // copied: their mapped pages are not read again, so they leave the resident set as
+            // soon as they are copied (F32 layers read the map in place and keep theirs).
+            model = try LlamaModel(configuration: configuration, source: source, naming: .gguf) { name in
+                let layer = try source.linearLayer(name)
+                if layer is QuantizedLinear { source.releasePages(for: name + ".weight") }
+                return layer
+            }
+            source.releasePages(for: "token_embd.weight")
             ggufMetadata = source.metadata
         } else {
             throw LlamaError.invalidConfiguration(
