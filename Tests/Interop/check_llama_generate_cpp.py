@@ -7,7 +7,8 @@ NEOX rotary) and a llama with `rope_freqs.weight` (Llama 3 scaling as convert_hf
 writes it). llama.cpp runs with an F32 KV cache and without flash attention, so its F32 path
 computes in Float32 throughout. For each F32 file:
 (a) tokenization: our GGUF tokenizer (`generate --prompt`) gives llama_tokenize's ids, on the
-    prompt and on a few varied texts (spaces, accents, CJK, emoji via byte fallback);
+    prompt and on a few varied texts (spaces, accents, CJK, emoji via byte fallback, user-defined
+    tokens inside text);
 (b) the prompt's logits (`generate --dump-logits`) match llama.cpp's at every position, max
     |ours - theirs| / max |theirs| <= 1e-3, and greedy 32 tokens are identical, as is their text;
 (c) on the Q8_0 GGUF `swiftquant convert --preset llama-quantize` writes: (c1) llama.cpp on an
@@ -37,6 +38,10 @@ PROMPT = "hello world the model runs a quant check of the block scale"
 TEXTS = ["  two leading spaces and  a run   of them", "naïve café ☕ 日本語のテキスト",
          "emoji 🦙🦙 and\ttabs\nnewlines", "numbers 3.14159 2026-11-29 and code: x[i] += 1;",
          "the quant model"]
+# User-defined tokens (type 4) are matched in text before tokenizing. (llama.cpp also retypes
+# tokens by name, e.g. <|end|> or <|im_end|> become control tokens; that is not mirrored.)
+USER_DEFINED = ["<|user|>", "<|tool|>"]
+USER_TEXTS = ["<|user|> hello<|tool|>world <|user|><|user|>", "<|use|> <|tool", "a<|tool|>", " <|user|>  x"]
 GENERATED = 32
 # The fixture's size; seed 2 is one whose greedy paths have no near-ties (the smallest
 # top-1/top-2 gap is 0.6 % of the largest logit), see the module docstring for what that buys.
@@ -122,6 +127,24 @@ def check_tokenization(label, path, reference):
             same += 1
     print(f"  {label}: tokenization equal to llama_tokenize on {same}/{len(TEXTS) + 1} texts "
           f"(prompt: {len(reference['ids'])} ids)")
+
+
+def check_user_defined_tokens(folder):
+    path = os.path.join(folder, "user-defined.gguf")
+    write_llama_gguf(path, n_embd=32, n_layer=1, n_head=2, n_head_kv=1, n_ff=64, n_vocab=320,
+                     user_defined=USER_DEFINED)
+    quiet_llama_cpp()
+    import llama_cpp
+    vocab = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+    same = 0
+    for text in USER_TEXTS:
+        theirs = vocab.tokenize(text.encode())
+        ours = swiftquant_generate(path, "--prompt", text, "--max-tokens", "0")["prompt_tokens"]
+        if ours != theirs:
+            fail(f"user-defined tokens: {text!r} tokenizes to {ours}, llama.cpp to {theirs}")
+        else:
+            same += 1
+    print(f"user-defined tokens {USER_DEFINED}: tokenization equal to llama_tokenize on {same}/{len(USER_TEXTS)} texts")
 
 
 def check_f32(label, path, reference, folder):
@@ -240,6 +263,7 @@ def main():
                     fail(f"{label}: rope_freqs changes the logits by only {effect:.3g}; the check would not see it ignored")
             if with_q8:
                 check_q8_0(label, path, folder)
+        check_user_defined_tokens(folder)
     exit_if_failed("check_llama_generate_cpp")
     print("llama.cpp generation: all checks passed")
 

@@ -12,10 +12,11 @@ WORDS = ["the", "a", "model", "quant", "llama", "swift", "token", "of", "and", "
          "hello", "world", "run", "check", "byte", "block", "row", "scale"]
 
 
-def vocabulary(size):
-    """`size` tokens: <unk>, <s>, </s>, the 256 byte tokens, then words and their pieces."""
-    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
-    types = [2, 3, 3] + [6] * 256
+def vocabulary(size, user_defined=()):
+    """`size` tokens: <unk>, <s>, </s>, the 256 byte tokens, the `user_defined` ones (token type
+    4, which llama.cpp matches in text before tokenizing), then words and their pieces."""
+    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)] + list(user_defined)
+    types = [2, 3, 3] + [6] * 256 + [4] * len(user_defined)
     pieces = ["▁" + w for w in WORDS] + WORDS + [chr(c) for c in range(ord("a"), ord("z") + 1)]
     pieces += ["▁" + chr(c) for c in range(ord("a"), ord("z") + 1)] + ["▁"]
     for piece in pieces:
@@ -29,13 +30,14 @@ def vocabulary(size):
         tokens.append(f"▁w{n}")
         types.append(1)
         n += 1
-    scores = [0.0, 0.0, 0.0] + [0.0] * 256 + [-float(i) for i in range(size - 259)]
+    fixed = 259 + len(user_defined)
+    scores = [0.0] * fixed + [-float(i) for i in range(size - fixed)]
     return tokens, scores, types
 
 
 def write_llama_gguf(path, n_embd=64, n_layer=2, n_head=4, n_head_kv=2, n_ff=128, n_vocab=320,
                      dtype=np.float32, seed=0, name="tiny-llama", arch="llama", scale=None,
-                     rope_freqs=None):
+                     rope_freqs=None, user_defined=()):
     """Writes a llama (or, with arch="qwen2", a Qwen2 with q/k/v biases) GGUF with random weights
     in `dtype` for 2-D tensors and F32 for norms and biases, as convert_hf_to_gguf.py stores them.
 
@@ -57,7 +59,7 @@ def write_llama_gguf(path, n_embd=64, n_layer=2, n_head=4, n_head_kv=2, n_ff=128
     writer.add_rope_freq_base(10000.0)
     writer.add_vocab_size(n_vocab)
     writer.add_file_type(1 if dtype == np.float16 else 0)
-    tokens, scores, types = vocabulary(n_vocab)
+    tokens, scores, types = vocabulary(n_vocab, user_defined)
     writer.add_tokenizer_model("llama")
     writer.add_tokenizer_pre("default")
     writer.add_token_list(tokens)
