@@ -75,13 +75,13 @@ public struct LlamaModelFiles: Sendable {
     }
 
     /// The model's tokenizer: from `tokenizer.json`, or from a GGUF file's `tokenizer.ggml.*`
-    /// keys (`SentencePieceTokenizer`); `nil` when the model carries neither.
+    /// keys (`loadTokenizer(ggufMetadata:path:)`); `nil` when the model carries neither.
     ///
     /// - Throws: `TokenizerError` when the tokenizer is malformed or of a kind not implemented.
     public func tokenizer(path: String) throws -> (any Tokenizer)? {
         if let tokenizerJSON { return try loadTokenizer(json: tokenizerJSON, path: path + " (tokenizer.json)") }
         if let ggufMetadata, ggufMetadata["tokenizer.ggml.model"] != nil {
-            return try SentencePieceTokenizer(ggufMetadata: ggufMetadata, path: path)
+            return try loadTokenizer(ggufMetadata: ggufMetadata, path: path)
         }
         return nil
     }

@@ -41,6 +41,7 @@ TEXTS = ["  two leading spaces and  a run   of them", "naïve café ☕ 日本�
 # User-defined tokens (type 4) are matched in text before tokenizing. (llama.cpp also retypes
 # tokens by name, e.g. <|end|> or <|im_end|> become control tokens; that is not mirrored.)
 USER_DEFINED = ["<|user|>", "<|tool|>"]
+BPE_TEXTS = TEXTS + ["Hello, World! It's 12345 tokens... DON'T stop", "don't  stop\n\n  now\r\n", "x=1;\ty = x**2  # ok"]
 USER_TEXTS = ["<|user|> hello<|tool|>world <|user|><|user|>", "<|use|> <|tool", "a<|tool|>", " <|user|>  x"]
 GENERATED = 32
 # The fixture's size; seed 2 is one whose greedy paths have no near-ties (the smallest
@@ -145,6 +146,64 @@ def check_user_defined_tokens(folder):
         else:
             same += 1
     print(f"user-defined tokens {USER_DEFINED}: tokenization equal to llama_tokenize on {same}/{len(USER_TEXTS)} texts")
+
+
+def check_byte_level_bpe(folder, pre):
+    """A GGUF "gpt2" vocabulary (byte-level BPE trained with the tokenizers package) with
+    llama.cpp's pre-tokenizer `pre`: our ids equal llama_tokenize's."""
+    import gguf
+    import llama_cpp
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    trained = Tokenizer(models.BPE())
+    trained.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    corpus = [open(os.path.join(HERE, "..", "..", "README.md"), encoding="utf-8").read()] + BPE_TEXTS
+    trained.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=600, special_tokens=["<|endoftext|>", "<|begin_of_text|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    model = json.loads(trained.to_str())["model"]
+    tokens = [None] * len(model["vocab"])
+    for token, index in model["vocab"].items():
+        tokens[index] = token
+    merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+    path = os.path.join(folder, f"bpe-{pre}.gguf")
+    writer = gguf.GGUFWriter(path, "llama")
+    for key, value in dict(context_length=64, embedding_length=32, block_count=1, feed_forward_length=64,
+                           head_count=2, head_count_kv=1).items():
+        getattr(writer, f"add_{key}")(value)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre(pre)
+    writer.add_token_list(tokens)
+    writer.add_token_types([3 if t in ("<|endoftext|>", "<|begin_of_text|>") else 1 for t in tokens])
+    writer.add_token_merges(merges)
+    writer.add_bos_token_id(tokens.index("<|begin_of_text|>"))
+    writer.add_eos_token_id(tokens.index("<|endoftext|>"))
+    writer.add_add_bos_token(pre == "llama-bpe")
+    rng = np.random.default_rng(0)
+    n = len(tokens)
+    for name, shape in [("token_embd.weight", (n, 32)), ("blk.0.attn_norm.weight", (32,)),
+                        ("blk.0.attn_q.weight", (32, 32)), ("blk.0.attn_k.weight", (16, 32)),
+                        ("blk.0.attn_v.weight", (16, 32)), ("blk.0.attn_output.weight", (32, 32)),
+                        ("blk.0.ffn_norm.weight", (32,)), ("blk.0.ffn_gate.weight", (64, 32)),
+                        ("blk.0.ffn_up.weight", (64, 32)), ("blk.0.ffn_down.weight", (32, 64)),
+                        ("output_norm.weight", (32,)), ("output.weight", (n, 32))]:
+        writer.add_tensor(name, rng.standard_normal(shape).astype(np.float32) * 0.1)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    quiet_llama_cpp()
+    vocab = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+    same = 0
+    for text in BPE_TEXTS:
+        theirs = vocab.tokenize(text.encode())
+        ours = swiftquant_generate(path, "--prompt", text, "--max-tokens", "0")["prompt_tokens"]
+        if ours != theirs:
+            fail(f"byte-level BPE ({pre}): {text!r} tokenizes to {ours}, llama.cpp to {theirs}")
+        else:
+            same += 1
+    print(f"byte-level BPE GGUF vocabulary, pre-tokenizer {pre}: tokenization equal to llama_tokenize "
+          f"on {same}/{len(BPE_TEXTS)} texts ({n} tokens, {len(merges)} merges)")
 
 
 def check_f32(label, path, reference, folder):
@@ -264,6 +323,8 @@ def main():
             if with_q8:
                 check_q8_0(label, path, folder)
         check_user_defined_tokens(folder)
+        for pre in ("gpt-2", "llama-bpe", "qwen2"):
+            check_byte_level_bpe(folder, pre)
     exit_if_failed("check_llama_generate_cpp")
     print("llama.cpp generation: all checks passed")
 

@@ -240,9 +240,9 @@ private func logits(_ model: LlamaModel, _ tokens: [Int32]) throws -> FloatTenso
         #expect(c.prompt_tokens == [1, 262, 263, 271, 272, 273, 274, 264])
         #expect(c.tokens.count == 3)
 
-        // A tokenizer model not implemented: --prompt is refused in one line naming the key,
+        // A tokenizer model not implemented (T5's Unigram): --prompt is refused in one line naming the key,
         // --prompt-ids still runs (with a warning) and gives the same tokens.
-        try llama.writeGGUF(folder + "/bpe.gguf", tokenizerModel: "gpt2")
+        try llama.writeGGUF(folder + "/bpe.gguf", tokenizerModel: "t5")
         let refused = try CLIRunner.run(["generate", folder + "/bpe.gguf", "--prompt", "a quant"])
         #expect(refused.status == 1)
         #expect(refused.stderrLines.count == 1 && refused.stderr.contains("tokenizer.ggml.model"), "\(refused)")
@@ -304,6 +304,11 @@ private func logits(_ model: LlamaModel, _ tokens: [Int32]) throws -> FloatTenso
         #expect(first.decode([259, 263], skipSpecialTokens: true) == "ab")
         #expect(throws: TokenizerError.self) {
             try SentencePieceTokenizer(ggufMetadata: ["tokenizer.ggml.model": .string("gpt2")], path: "t.gguf")
+        }
+        // A byte-level vocabulary names its pre-tokenizer; one llama.cpp has but we do not is refused.
+        #expect(throws: TokenizerError.self) {
+            try loadTokenizer(ggufMetadata: ["tokenizer.ggml.model": .string("gpt2"), "tokenizer.ggml.pre": .string("deepseek-llm"),
+                                             "tokenizer.ggml.tokens": .array([.string("a")]), "tokenizer.ggml.merges": .array([])], path: "t.gguf")
         }
     }
 }
