@@ -18,6 +18,9 @@ computes in Float32 throughout. For each F32 file:
     by that: reported; greedy agreement is measured teacher-forced (our argmax after each of
     llama.cpp's greedy prefixes; >= 31/32 required) and free-running (common prefix, reported:
     one near-tie flip changes every later context).
+Then tokenization alone: user-defined tokens inside text, and byte-level BPE ("gpt2")
+vocabularies trained with the tokenizers package under llama.cpp's pre-tokenizers gpt-2,
+llama-bpe and qwen2.
 
 Run with SWIFTQUANT=<path to the swiftquant binary>. Prints what it measured.
 """
