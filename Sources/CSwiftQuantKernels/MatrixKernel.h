@@ -12,10 +12,13 @@
 
 #define SQK_INLINE static inline __attribute__((always_inline))
 
-/// The group-scaling path: none (per tensor, per row, float), groups of whole chunks (group size
-/// a multiple of 16: each group's lanes are summed, then scaled), or a scale per lane (any other
-/// group size: each weight is scaled before its multiply-add).
-enum { SQK_MODE_PLAIN = 0, SQK_MODE_GROUP16 = 1, SQK_MODE_GROUPANY = 2 };
+/// The group-scaling path: none (per tensor, per row, float); groups of whole chunks of 64 or
+/// more (group size a multiple of 16: each group's lanes are summed, then scaled); groups of 16,
+/// 32 or 48 (GGUF's Q8_0 blocks are 32), whose chunks are scaled by their group's broadcast scale
+/// before the multiply-add — summing such short groups apart would cost a scale operation per
+/// chunk or two and a second set of accumulators, more registers than a tile has; or a scale per
+/// lane (any other group size: each weight is scaled before its multiply-add).
+enum { SQK_MODE_PLAIN = 0, SQK_MODE_GROUP16 = 1, SQK_MODE_GROUPANY = 2, SQK_MODE_GROUPCHUNK = 3 };
 
 SQK_INLINE V SQK_FN(load_weights)(const void *row, long k, int kind) {
     if (kind == SQK_WEIGHTS_I8) return v_load_i8((const int8_t *)row + k);
@@ -97,11 +100,18 @@ SQK_INLINE void SQK_FN(tile)(const sqk_matmul *p, long o, long b, int R, int B, 
             }
         }
     } else {
+        // The group of the chunk at k (GROUPCHUNK only: chunks never straddle groups there).
+        long g = 0, group_end = group;
         for (; k < whole; k += 16) {
+            if (mode == SQK_MODE_GROUPCHUNK && k == group_end) {
+                g++;
+                group_end += group;
+            }
             V wv[4];
             for (int r = 0; r < R; r++) {
                 wv[r] = SQK_FN(load_weights)(w[r], k, kind);
                 if (mode == SQK_MODE_GROUPANY) wv[r] = v_mul(wv[r], SQK_FN(lane_scales)(s[r], k, group));
+                if (mode == SQK_MODE_GROUPCHUNK) wv[r] = v_mul(wv[r], v_bcast(s[r][g]));
             }
             for (int j = 0; j < B; j++) {
                 const V xv = v_load(x[j] + k);
@@ -147,11 +157,14 @@ SQK_INLINE void SQK_FN(rows_for)(const sqk_matmul *p, long o0, long o1, int kind
 /// One entry per variant: picks the specialised loop for the weight kind and scaling path.
 void SQK_FN(matmul_rows)(const sqk_matmul *p, long o0, long o1) {
     const int group = p->scale_kind == SQK_SCALES_GROUP;
-    const int mode = !group ? SQK_MODE_PLAIN : (p->group_size % 16 == 0 ? SQK_MODE_GROUP16 : SQK_MODE_GROUPANY);
+    const int mode = !group ? SQK_MODE_PLAIN
+        : p->group_size % 16 != 0 ? SQK_MODE_GROUPANY
+        : p->group_size < 64 ? SQK_MODE_GROUPCHUNK : SQK_MODE_GROUP16;
     if (p->weight_kind == SQK_WEIGHTS_I8) {
         switch (mode) {
         case SQK_MODE_PLAIN: SQK_FN(rows_for)(p, o0, o1, SQK_WEIGHTS_I8, SQK_MODE_PLAIN); break;
         case SQK_MODE_GROUP16: SQK_FN(rows_for)(p, o0, o1, SQK_WEIGHTS_I8, SQK_MODE_GROUP16); break;
+        case SQK_MODE_GROUPCHUNK: SQK_FN(rows_for)(p, o0, o1, SQK_WEIGHTS_I8, SQK_MODE_GROUPCHUNK); break;
         default: SQK_FN(rows_for)(p, o0, o1, SQK_WEIGHTS_I8, SQK_MODE_GROUPANY); break;
         }
     } else {

@@ -16,6 +16,8 @@ public struct LlamaModelFiles: Sendable {
     public var tokenizerConfigJSON: Data?
     /// `generation_config.json`, if any (stop tokens: `eos_token_id`).
     public var generationConfigJSON: Data?
+    /// A GGUF file's metadata (its `tokenizer.ggml.*` keys hold the tokenizer), or `nil` for other formats.
+    public var ggufMetadata: [String: MetadataValue]?
 
     /// The metadata keys under which `swiftquant convert` stores a Hugging Face folder's files
     /// in a checkpoint (see Specs/swiftquant-checkpoint.md).
@@ -23,7 +25,9 @@ public struct LlamaModelFiles: Sendable {
 
     /// Opens `path`: a Hugging Face folder (`config.json` and safetensors, float layers), a
     /// SwiftQuant checkpoint converted from one (its INT8 layers run as `QuantizedLinear`,
-    /// zero-copy when stored uncompressed), or a GGUF file (`<arch>.*` keys, llama.cpp names).
+    /// zero-copy when stored uncompressed), or a GGUF file (`<arch>.*` keys, llama.cpp names;
+    /// its Q8_0 layers run as `QuantizedLinear` per group of 32, its float ones as `Linear`, and
+    /// `rope_freqs.weight` scales the rotary frequencies as llama.cpp does).
     public init(path: String) throws {
         let source = try openTensorSource(at: path)
         func embedded(_ name: String) -> Data? {
@@ -54,15 +58,48 @@ public struct LlamaModelFiles: Sendable {
         } else if source is GGUFFile {
             let configuration = try LlamaConfiguration(
                 ggufMetadata: source.metadata, vocabularySize: source.info(for: "token_embd.weight")?.shape.first, source: path)
-            model = try LlamaModel(configuration: configuration, source: source, naming: .gguf) { try source.linear($0) }
+            // Q8_0 codes are copied out of their interleaved blocks, and the embedding is always
+            // copied: their mapped pages are not read again, so they leave the resident set as
+            // soon as they are copied (F32 layers read the map in place and keep theirs).
+            model = try LlamaModel(configuration: configuration, source: source, naming: .gguf) { name in
+                let layer = try source.linearLayer(name)
+                if layer is QuantizedLinear { source.releasePages(for: name + ".weight") }
+                return layer
+            }
+            source.releasePages(for: "token_embd.weight")
+            ggufMetadata = source.metadata
         } else {
             throw LlamaError.invalidConfiguration(
                 source: path, reason: "a single safetensors file has no config.json; give the model's folder")
         }
     }
 
-    /// The end-of-sequence ids from `generation_config.json` (`eos_token_id`, a number or a list).
+    /// The model's tokenizer: from `tokenizer.json`, or from a GGUF file's `tokenizer.ggml.*`
+    /// keys (`loadTokenizer(ggufMetadata:path:)`); `nil` when the model carries neither.
+    ///
+    /// - Throws: `TokenizerError` when the tokenizer is malformed or of a kind not implemented.
+    public func tokenizer(path: String) throws -> (any Tokenizer)? {
+        if let tokenizerJSON { return try loadTokenizer(json: tokenizerJSON, path: path + " (tokenizer.json)") }
+        if let ggufMetadata, ggufMetadata["tokenizer.ggml.model"] != nil {
+            return try loadTokenizer(ggufMetadata: ggufMetadata, path: path)
+        }
+        return nil
+    }
+
+    /// The end-of-sequence ids: `eos_token_id` from `generation_config.json` (a number or a
+    /// list), or a GGUF file's `tokenizer.ggml.eos_token_id` and `eot_token_id`.
     public var stopTokens: Set<Int32> {
+        if let ggufMetadata {
+            var ids: Set<Int32> = []
+            for key in ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"] {
+                switch ggufMetadata[key] {
+                case .uint(let id)?: ids.insert(Int32(truncatingIfNeeded: id))
+                case .int(let id)?: ids.insert(Int32(truncatingIfNeeded: id))
+                default: break
+                }
+            }
+            return ids
+        }
         guard let data = generationConfigJSON,
               let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return [] }
         if let id = object["eos_token_id"] as? Int { return [Int32(truncatingIfNeeded: id)] }

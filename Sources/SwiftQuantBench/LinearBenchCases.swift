@@ -12,6 +12,9 @@ extension BenchCase {
         int8LinearCase(batch: 32, granularity: .perChannel, name: "linear-int8-8192x8192-b32"),
         int8LinearCase(batch: 1, granularity: .perGroup(size: 128), name: "linear-int8-g128-8192x8192-b1"),
         int8LinearCase(batch: 32, granularity: .perGroup(size: 128), name: "linear-int8-g128-8192x8192-b32"),
+        // Groups of 32: the layout of GGUF Q8_0 weights.
+        int8LinearCase(batch: 1, granularity: .perGroup(size: 32), name: "linear-int8-g32-8192x8192-b1"),
+        int8LinearCase(batch: 32, granularity: .perGroup(size: 32), name: "linear-int8-g32-8192x8192-b32"),
         floatLinearCase(batch: 1, name: "linear-fp32-8192x8192-b1"),
         floatLinearCase(batch: 32, name: "linear-fp32-8192x8192-b32"),
         w8a8LinearCase(batch: 1, name: "linear-w8a8-8192x8192-b1"),

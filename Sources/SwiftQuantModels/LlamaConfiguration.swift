@@ -194,6 +194,32 @@ public struct LlamaConfiguration: Sendable, Equatable {
         try validate(source: source)
     }
 
+    /// The RoPE scaling to run a GGUF model with: ``ropeScaling`` combined with the file's
+    /// `rope_freqs.weight` when it has one (llama.cpp divides frequency `i` by factor `i`, on top
+    /// of a linear `rope.scaling.factor`). convert_hf_to_gguf.py writes Llama 3's scaling this way.
+    ///
+    /// - Throws: ``LlamaError/invalidWeight(path:tensor:reason:)`` when the tensor does not hold
+    ///   one finite positive factor per rotated pair, or the configuration already uses another
+    ///   scaling the factors cannot combine with.
+    public func ropeScaling(withFrequencyFactorsOf source: any TensorSource) throws -> RotaryEmbedding.Scaling {
+        let name = "rope_freqs.weight"
+        guard let info = source.info(for: name) else { return ropeScaling }
+        let pairs = headDimension / 2
+        guard info.shape.count == 1, info.shape[0] == pairs else {
+            throw LlamaError.invalidWeight(path: source.path, tensor: name, reason: "has shape \(info.shape) but the head dimension \(headDimension) needs [\(pairs)] (one factor per rotated pair)")
+        }
+        let factors = try source.floats(for: name).map(Double.init)
+        guard factors.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw LlamaError.invalidWeight(path: source.path, tensor: name, reason: "holds a factor that is not finite and positive")
+        }
+        switch ropeScaling {
+        case .none: return .frequencyFactors(factors)
+        case .linear(let factor): return .frequencyFactors(factors.map { $0 * factor })
+        default:
+            throw LlamaError.invalidWeight(path: source.path, tensor: name, reason: "cannot be combined with the configuration's rope scaling \(ropeScaling)")
+        }
+    }
+
     func validate(source: String) throws(LlamaError) {
         guard headCount > 0, kvHeadCount > 0, headCount % kvHeadCount == 0 else {
             throw .invalidConfiguration(source: source, reason: "num_attention_heads \(headCount) is not a multiple of num_key_value_heads \(kvHeadCount)")

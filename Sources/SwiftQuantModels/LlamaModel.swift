@@ -141,7 +141,8 @@ public struct LlamaModel: Sendable {
         let embeddingName = naming.name(.embedding) + ".weight"
         embedding = try floats(embeddingName, shape: [c.vocabularySize, h])
         let layout: RotaryEmbedding.Layout = naming == .gguf && c.modelType != "qwen2" ? .interleaved : .halves
-        let rotary = RotaryEmbedding(dimension: c.headDimension, base: c.ropeTheta, scaling: c.ropeScaling, layout: layout)
+        let scaling = naming == .gguf ? try c.ropeScaling(withFrequencyFactorsOf: source) : c.ropeScaling
+        let rotary = RotaryEmbedding(dimension: c.headDimension, base: c.ropeTheta, scaling: scaling, layout: layout)
         let attentionWidth = c.headCount * c.headDimension
         let kvWidth = c.kvHeadCount * c.headDimension
         var layers: [LlamaDecoderLayer] = []

@@ -31,6 +31,10 @@ public struct RotaryEmbedding: Sendable {
         /// Llama 3.1's band-wise rescaling: low frequencies divided by `factor`, high ones kept,
         /// a smooth blend in between.
         case llama3(factor: Double, lowFrequencyFactor: Double, highFrequencyFactor: Double, originalContext: Int)
+        /// Frequency `i` divided by `factors[i]`, one factor per rotated pair: GGUF's
+        /// `rope_freqs.weight`, llama.cpp's per-dimension frequency factors (how
+        /// convert_hf_to_gguf.py writes Llama 3's scaling).
+        case frequencyFactors([Double])
     }
 
     /// Features per head that are rotated (the head dimension).
@@ -64,6 +68,10 @@ public struct RotaryEmbedding: Sendable {
                 if wavelength > lowWavelength { return frequency / factor }
                 let smooth = (Double(original) / wavelength - low) / (high - low)
                 return (1 - smooth) * frequency / factor + smooth * frequency
+            }
+        case .frequencyFactors(let factors):
+            frequencies = frequencies.enumerated().map { i, frequency in
+                i < factors.count ? frequency / factors[i] : frequency
             }
         }
         self.frequencies = frequencies

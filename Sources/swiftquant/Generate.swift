@@ -64,7 +64,14 @@ struct Generate: ParsableCommand {
 
     private func generate() throws {
         let files = try LlamaModelFiles(path: model)
-        let tokenizer = try files.tokenizerJSON.map { data throws in try loadTokenizer(json: data, path: model + " (tokenizer.json)") }
+        var tokenizer: (any Tokenizer)? = nil
+        do {
+            tokenizer = try files.tokenizer(path: model)
+        } catch {
+            guard promptIDs != nil else { throw error }
+            // Ids need no tokenizer: run without one, printing generated ids as numbers.
+            printToStandardError("swiftquant: warning: \(error); generated tokens are printed as ids")
+        }
         let promptTokens: [Int32]
         if let promptIDs {
             var ids: [Int32] = []
@@ -78,7 +85,7 @@ struct Generate: ParsableCommand {
         } else if let prompt, let tokenizer {
             promptTokens = tokenizer.encode(prompt, addSpecialTokens: true)
         } else {
-            throw ValidationError("\(model) has no tokenizer.json, so --prompt cannot be tokenized; give the prompt as --prompt-ids")
+            throw ValidationError("\(model) has no tokenizer (tokenizer.json or GGUF tokenizer keys), so --prompt cannot be tokenized; give the prompt as --prompt-ids")
         }
         let sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
         let stop = ignoreEOS ? [] : files.stopTokens

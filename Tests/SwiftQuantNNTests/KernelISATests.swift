@@ -31,7 +31,7 @@ func bitPatterns(_ tensor: FloatTensor) -> [UInt32] { tensor.storage.map(\.bitPa
     ]
     static let groupCases: [(outFeatures: Int, inFeatures: Int, group: Int)] = [
         (13, 128, 16), (9, 160, 32), (5, 320, 64), (7, 384, 128), (6, 120, 24), (6, 120, 40), (3, 56, 8),
-        (11, 1024, 128),
+        (11, 1024, 128), (4, 192, 48), (10, 2048, 32),
     ]
     static let batches = [1, 3, 5, 32]
 
