@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Llama decode and prompt speed: `swiftquant generate` (INT8 per channel) against llama.cpp
-(Q8_0, llama-cpp-python 0.3.36), the same random ~100M-parameter model, 2 threads each (issue 15).
+(Q8_0, llama-cpp-python 0.3.36), the same random ~100M-parameter model, same thread count (issue 15).
 
 The model (hidden 768, 12 layers, 12 query / 4 key-value heads, MLP 2048, vocabulary 32000,
 separate output head: the shape of `swiftquant bench llama-100m-*`) is drawn once with numpy and
@@ -21,7 +21,9 @@ run once greedily to show the two implementations compute the same model (same t
 
 Run with SWIFTQUANT=<release build of swiftquant>; RUNS (default 5), DECODE (default 64) and
 BENCH_DIR (a folder kept between runs, whose model files are reused; default: a temporary
-folder) are optional. THREADS (default 2) sets both sides' thread count.
+folder) are optional, and THREADS (default 1,2): the thread counts to compare at, both sides
+alike. On a machine busy with other work, llama.cpp's threads, which wait for each other by
+spinning, lose much more than ours with 2 threads: read the 1-thread figures there.
 """
 import contextlib
 import ctypes
@@ -42,7 +44,7 @@ from llama_gguf_fixture import vocabulary  # noqa: E402
 SWIFTQUANT = os.environ.get("SWIFTQUANT", "swiftquant")
 RUNS = int(os.environ.get("RUNS", "5"))
 DECODE = int(os.environ.get("DECODE", "64"))
-THREADS = int(os.environ.get("THREADS", "2"))
+THREADS = [int(t) for t in os.environ.get("THREADS", "1,2").split(",")]
 HIDDEN, LAYERS, HEADS, KV_HEADS, FFN, VOCAB = 768, 12, 12, 4, 2048, 32000
 PROMPT = [1] + [(i * 131) % (VOCAB - 300) + 300 for i in range(127)]
 
@@ -140,10 +142,10 @@ def write_gguf(path, weights):
     writer.close()
 
 
-def run_ours(model, decode):
+def run_ours(model, decode, threads):
     result = subprocess.run(
         [SWIFTQUANT, "generate", model, "--prompt-ids", ",".join(map(str, PROMPT)), "--max-tokens", str(decode + 1),
-         "--ignore-eos", "--json", "--threads", str(THREADS)], capture_output=True, text=True)
+         "--ignore-eos", "--json", "--threads", str(threads)], capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"swiftquant generate {model} failed: {result.stderr.strip()}")
     answer = json.loads(result.stdout)
@@ -152,9 +154,9 @@ def run_ours(model, decode):
 
 
 class LlamaCpp:
-    """One llama.cpp context with 2 threads, driven through the low-level API."""
+    """One llama.cpp context with `threads` threads, driven through the low-level API."""
 
-    def __init__(self, path):
+    def __init__(self, path, threads):
         import llama_cpp
         self.lib = llama_cpp
         params = llama_cpp.llama_model_default_params()
@@ -165,8 +167,8 @@ class LlamaCpp:
         context.n_ctx = 512
         context.n_batch = 128
         context.n_ubatch = 128
-        context.n_threads = THREADS
-        context.n_threads_batch = THREADS
+        context.n_threads = threads
+        context.n_threads_batch = threads
         self.context = llama_cpp.llama_init_from_model(self.model, context)
         self.batch = llama_cpp.llama_batch_init(128, 0, 1)
 
@@ -222,37 +224,40 @@ def main():
             subprocess.run([SWIFTQUANT, "convert", hf, "--output", swq, "--config", rules, "--force"],
                            check=True, capture_output=True)
         print(f"model: {os.path.getsize(f32_gguf) / 1e6:.0f} MB F32; Q8_0 GGUF {os.path.getsize(q8_gguf) / 1e6:.0f} MB;"
-              f" INT8 .swq {os.path.getsize(swq) / 1e6:.0f} MB; {THREADS} threads; prompt 128 tokens; decode {DECODE} steps")
+              f" INT8 .swq {os.path.getsize(swq) / 1e6:.0f} MB; prompt 128 tokens; decode {DECODE} steps;"
+              f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
         # The same model in both: greedy tokens from the F32 files.
-        float_cpp = LlamaCpp(f32_gguf)
+        float_cpp = LlamaCpp(f32_gguf, 1)
         _, _, theirs_tokens = float_cpp.run(16)
-        _, _, ours_tokens = run_ours(hf, 16)
+        _, _, ours_tokens = run_ours(hf, 16, 1)
         same = sum(a == b for a, b in zip(ours_tokens, theirs_tokens))
         print(f"F32 greedy tokens equal: {same}/{len(theirs_tokens)}")
         del float_cpp
 
-        theirs = LlamaCpp(q8_gguf)
-        theirs.run(8)  # warm-up: pages in, buffers allocated
-        results = {"swiftquant int8": ([], []), "llama.cpp q8_0": ([], [])}
-        for _ in range(RUNS):
-            prompt, decode, _ = run_ours(swq, DECODE)
-            results["swiftquant int8"][0].append(prompt)
-            results["swiftquant int8"][1].append(decode)
-            prompt, decode, _ = theirs.run(DECODE)
-            results["llama.cpp q8_0"][0].append(prompt)
-            results["llama.cpp q8_0"][1].append(decode)
-        medians = {}
-        for name, (prompts, decodes) in results.items():
-            p, d = statistics.median(prompts), statistics.median(decodes)
-            medians[name] = (p, d)
-            print(f"{name:16s} prompt-128 {128 / p:7.1f} tok/s ({p * 1000:6.1f} ms)   decode {DECODE / d:6.1f} tok/s"
-                  f"   runs prompt " + " ".join(f"{128 / v:.0f}" for v in prompts)
-                  + " | decode " + " ".join(f"{DECODE / v:.1f}" for v in decodes))
-        (op, od), (tp, td) = medians["swiftquant int8"], medians["llama.cpp q8_0"]
-        print(f"decode tokens/s ours / llama.cpp: {td / od:.2f} (target ≥ 1.0)")
-        print(f"prompt-128 time ours / llama.cpp: {op / tp:.2f} (target ≤ 2.0)")
-
+        for threads in THREADS:
+            theirs = LlamaCpp(q8_gguf, threads)
+            theirs.run(8)  # warm-up: pages in, buffers allocated
+            results = {"swiftquant int8": ([], []), "llama.cpp q8_0": ([], [])}
+            for _ in range(RUNS):
+                prompt, decode, _ = run_ours(swq, DECODE, threads)
+                results["swiftquant int8"][0].append(prompt)
+                results["swiftquant int8"][1].append(decode)
+                prompt, decode, _ = theirs.run(DECODE)
+                results["llama.cpp q8_0"][0].append(prompt)
+                results["llama.cpp q8_0"][1].append(decode)
+            del theirs
+            medians = {}
+            print(f"{threads} thread{'s' if threads > 1 else ''} (load average {os.getloadavg()[0]:.1f}):")
+            for name, (prompts, decodes) in results.items():
+                p, d = statistics.median(prompts), statistics.median(decodes)
+                medians[name] = (p, d)
+                print(f"  {name:16s} prompt-128 {128 / p:7.1f} tok/s ({p * 1000:6.1f} ms)   decode {DECODE / d:6.1f} tok/s"
+                      f"   runs prompt " + " ".join(f"{128 / v:.0f}" for v in prompts)
+                      + " | decode " + " ".join(f"{DECODE / v:.1f}" for v in decodes))
+            (op, od), (tp, td) = medians["swiftquant int8"], medians["llama.cpp q8_0"]
+            print(f"  decode tokens/s ours / llama.cpp: {td / od:.2f} (target ≥ 1.0)")
+            print(f"  prompt-128 time ours / llama.cpp: {op / tp:.2f} (target ≤ 2.0)")
 
 if __name__ == "__main__":
     main()
