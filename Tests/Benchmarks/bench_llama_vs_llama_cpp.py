@@ -10,7 +10,9 @@ written twice from the same arrays:
     quantizes its output head too); the embeddings stay F32 (a row lookup either way);
   - a GGUF F32 file (gguf-py; q/k rows permuted as convert_hf_to_gguf.py does), quantized to
     Q8_0 by `llama_model_quantize` (llama-quantize's function).
-Then RUNS rounds alternating between the two; each round is one 128-token prompt pass (timed)
+Ours runs twice per round: weight-only INT8 (the default) and with `--int8-activations` (W8A8,
+opt-in: each layer's input rows quantized to int8, as llama.cpp's Q8_0 products do with theirs).
+Then RUNS rounds alternating between them; each round is one 128-token prompt pass (timed)
 followed by DECODE greedy batch-1 steps (timed together). Ours is timed by `swiftquant generate
 --json` itself (wall clock inside the process, model loading excluded; the weights are memory-
 mapped, so the first pass of each process also faults the pages in); theirs around
@@ -142,10 +144,10 @@ def write_gguf(path, weights):
     writer.close()
 
 
-def run_ours(model, decode, threads):
+def run_ours(model, decode, threads, flags=()):
     result = subprocess.run(
         [SWIFTQUANT, "generate", model, "--prompt-ids", ",".join(map(str, PROMPT)), "--max-tokens", str(decode + 1),
-         "--ignore-eos", "--json", "--threads", str(threads)], capture_output=True, text=True)
+         "--ignore-eos", "--json", "--threads", str(threads), *flags], capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"swiftquant generate {model} failed: {result.stderr.strip()}")
     answer = json.loads(result.stdout)
@@ -238,14 +240,14 @@ def main():
         for threads in THREADS:
             theirs = LlamaCpp(q8_gguf, threads)
             theirs.run(8)  # warm-up: pages in, buffers allocated
-            results = {"swiftquant int8": ([], []), "llama.cpp q8_0": ([], [])}
+            results = {"swiftquant int8": ([], []), "swiftquant w8a8": ([], []), "llama.cpp q8_0": ([], [])}
             for _ in range(RUNS):
-                prompt, decode, _ = run_ours(swq, DECODE, threads)
-                results["swiftquant int8"][0].append(prompt)
-                results["swiftquant int8"][1].append(decode)
-                prompt, decode, _ = theirs.run(DECODE)
-                results["llama.cpp q8_0"][0].append(prompt)
-                results["llama.cpp q8_0"][1].append(decode)
+                for name, run in (("swiftquant int8", lambda: run_ours(swq, DECODE, threads)),
+                                  ("swiftquant w8a8", lambda: run_ours(swq, DECODE, threads, ["--int8-activations"])),
+                                  ("llama.cpp q8_0", lambda: theirs.run(DECODE))):
+                    prompt, decode, _ = run()
+                    results[name][0].append(prompt)
+                    results[name][1].append(decode)
             del theirs
             medians = {}
             print(f"{threads} thread{'s' if threads > 1 else ''} (load average {os.getloadavg()[0]:.1f}):")
@@ -255,9 +257,11 @@ def main():
                 print(f"  {name:16s} prompt-128 {128 / p:7.1f} tok/s ({p * 1000:6.1f} ms)   decode {DECODE / d:6.1f} tok/s"
                       f"   runs prompt " + " ".join(f"{128 / v:.0f}" for v in prompts)
                       + " | decode " + " ".join(f"{DECODE / v:.1f}" for v in decodes))
-            (op, od), (tp, td) = medians["swiftquant int8"], medians["llama.cpp q8_0"]
-            print(f"  decode tokens/s ours / llama.cpp: {td / od:.2f} (target ≥ 1.0)")
-            print(f"  prompt-128 time ours / llama.cpp: {op / tp:.2f} (target ≤ 2.0)")
+            tp, td = medians["llama.cpp q8_0"]
+            for name in ("swiftquant int8", "swiftquant w8a8"):
+                op, od = medians[name]
+                print(f"  {name}: decode tokens/s ours / llama.cpp {td / od:.2f} (target ≥ 1.0),"
+                      f" prompt-128 time ours / llama.cpp {op / tp:.2f} (target ≤ 2.0)")
 
 if __name__ == "__main__":
     main()
