@@ -157,3 +157,49 @@ int32_t SQK_BLOCK_FN(attention_heads)(const sqk_attention *p, long h0, long h1) 
     free(scratch);
     return 0;
 }
+
+void SQK_BLOCK_FN(silu_mul)(float *gates, const float *ups, long begin, long end) {
+    for (long i = begin; i < end; i++) {
+        const float g = gates[i];
+        // exp(-g) for g ≥ 0 (≤ 1, the softmax range), else through 1/exp(g): no overflow either way.
+        const float e = SQK_BLOCK_FN(exp)(g >= 0.0f ? -g : g);
+        const float sigmoid = g >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+        gates[i] = g * sigmoid * ups[i];
+    }
+}
+
+/// Σₖ a[k] · b[k] in 16 fixed lanes summed by the fixed tree, the tail one at a time.
+static inline float SQK_BLOCK_FN(dot)(const float *a, const float *b, long n) {
+    float lanes[SQK_LANES] = {0};
+    long k = 0;
+    for (; k + SQK_LANES <= n; k += SQK_LANES) {
+        for (int l = 0; l < SQK_LANES; l++) lanes[l] = lanes[l] + a[k + l] * b[k + l];
+    }
+    float sum = SQK_BLOCK_FN(sum16)(lanes);
+    for (; k < n; k++) sum = sum + a[k] * b[k];
+    return sum;
+}
+
+int32_t SQK_BLOCK_FN(causal_attention_tasks)(const sqk_causal_attention *p, long t0, long t1) {
+    const long d = p->head_dim, width = p->heads * d, group = p->heads / p->kv_heads;
+    float *scores = malloc(sizeof(float) * (size_t)(p->past + p->rows));
+    if (!scores) return -1;
+    for (long task = t0; task < t1; task++) {
+        const long head = task / p->rows, row = task % p->rows;
+        const long visible = p->past + row + 1;
+        const float *q = p->query + row * width + head * d;
+        const float *keys = p->keys + (head / group) * p->head_stride;
+        const float *values = p->values + (head / group) * p->head_stride;
+        for (long j = 0; j < visible; j++) scores[j] = SQK_BLOCK_FN(dot)(q, keys + j * d, d) * p->scale;
+        SQK_BLOCK_FN(softmax_row)(scores, visible);
+        float *o = p->output + row * width + head * d;
+        for (long i = 0; i < d; i++) o[i] = scores[0] * values[i];
+        for (long j = 1; j < visible; j++) {
+            const float w = scores[j];
+            const float *v = values + j * d;
+            for (long i = 0; i < d; i++) o[i] = o[i] + w * v[i];
+        }
+    }
+    free(scores);
+    return 0;
+}

@@ -36,3 +36,11 @@ void sqk_layernorm_rows(int32_t isa, const float *x, const float *residual, floa
 int32_t sqk_attention_heads(int32_t isa, const sqk_attention *attention, long head_begin, long head_end) {
     SQK_BLOCK_CALL(isa, attention_heads, attention, head_begin, head_end)
 }
+
+int32_t sqk_causal_attention_tasks(int32_t isa, const sqk_causal_attention *attention, long task_begin, long task_end) {
+    SQK_BLOCK_CALL(isa, causal_attention_tasks, attention, task_begin, task_end)
+}
+
+void sqk_silu_mul(int32_t isa, float *gates, const float *ups, long begin, long end) {
+    SQK_BLOCK_CALL(isa, silu_mul, gates, ups, begin, end)
+}

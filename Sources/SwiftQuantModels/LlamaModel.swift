@@ -271,6 +271,23 @@ public struct LlamaModel: Sendable {
     }
 }
 
+extension LlamaModel {
+    /// The same model with `QuantizedLinear.quantizesActivations` set to `enabled` on every INT8
+    /// layer: each layer's input rows are quantized to int8 on the fly (one scale per row) and
+    /// multiplied with integer dot products (W8A8, as llama.cpp's Q8_0 products quantize their
+    /// activations). Faster, mostly for a prompt pass over many tokens, and less exact; float
+    /// layers and per-group INT8 layers keep their float path. Off by default.
+    public func withActivationQuantization(_ enabled: Bool = true) throws -> LlamaModel {
+        var copy = self
+        try copy.mapLinearLayers { _, layer in
+            guard var quantized = layer as? QuantizedLinear else { return layer }
+            quantized.quantizesActivations = enabled
+            return quantized
+        }
+        return copy
+    }
+}
+
 /// `x += y`, element by element.
 private func add(_ x: inout [Float], _ y: [Float]) {
     x.withUnsafeMutableBufferPointer { out in

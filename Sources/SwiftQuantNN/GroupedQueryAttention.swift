@@ -1,3 +1,4 @@
+import CSwiftQuantKernels
 import SwiftQuantCore
 import SwiftQuantKernels
 
@@ -64,51 +65,37 @@ public struct GroupedQueryAttention: Sendable {
         rotary.apply(&q.storage, rows: rows, heads: heads, firstPosition: past)
         rotary.apply(&k.storage, rows: rows, heads: kvHeads, firstPosition: past)
         cache.append(keys: k.storage, values: v.storage, rows: rows)
-        let attended = attend(queries: q.storage, rows: rows, past: past, cache: cache)
+        let attended = try attend(queries: q.storage, rows: rows, past: past, cache: cache)
         return try output.forward(FloatTensor(uncheckedShape: [rows, heads * headDimension], storage: attended))
     }
 
-    /// softmax(q·kᵀ/√d)·v per (head, row), over positions `0...past + row`.
-    func attend(queries: [Float], rows: Int, past: Int, cache: LayerKeyValueCache) -> [Float] {
+    /// softmax(q·kᵀ/√d)·v per (head, row), over positions `0...past + row`, in
+    /// `sqk_causal_attention_tasks` (one task per (head, row); each writes only its own slice).
+    func attend(queries: [Float], rows: Int, past: Int, cache: LayerKeyValueCache) throws(LayerError) -> [Float] {
         let d = headDimension
-        let width = heads * d
-        let group = heads / kvHeads
-        let scale = 1 / Float(d).squareRoot()
-        let total = past + rows
-        var result = [Float](repeating: 0, count: rows * width)
-        cache.withStorage { keys, values, headStride in
+        let tasks = heads * rows
+        let isa = KernelISA.active.rawValue
+        var result = [Float](repeating: 0, count: rows * heads * d)
+        let failed = cache.withStorage { keys, values, headStride in
             queries.withUnsafeBufferPointer { q in
                 result.withUnsafeMutableBufferPointer { out in
-                    nonisolated(unsafe) let out = out
-                    // One task per (head, row); each writes only its own output slice.
-                    let tasks = heads * rows
-                    let pieces = min(tasks, Parallelism.threads * 4)
-                    let work = { (piece: Int) in
-                        var scores = [Float](repeating: 0, count: total)
-                        scores.withUnsafeMutableBufferPointer { scoreBuffer in
-                            let s = scoreBuffer.baseAddress!
-                            for task in (tasks * piece / pieces)..<(tasks * (piece + 1) / pieces) {
-                                let head = task / rows, row = task % rows
-                                let kvHead = head / group
-                                let visible = past + row + 1
-                                let qRow = q.baseAddress! + row * width + head * d
-                                let kBase = keys + kvHead * headStride
-                                let vBase = values + kvHead * headStride
-                                for j in 0..<visible { s[j] = dotProduct(qRow, kBase + j * d, count: d) * scale }
-                                softmaxInPlace(s, count: visible)
-                                let o = out.baseAddress! + row * width + head * d
-                                for j in 0..<visible { addScaled(o, vBase + j * d, s[j], count: d) }
-                            }
+                    var problem = sqk_causal_attention(
+                        query: q.baseAddress, keys: keys, values: values, output: out.baseAddress,
+                        rows: rows, past: past, heads: heads, kv_heads: kvHeads, head_dim: d,
+                        head_stride: headStride, scale: 1 / Float(d).squareRoot())
+                    let status = SendableFlag()
+                    // A task costs about (past + rows) × d multiply-adds twice; small totals stay on one thread.
+                    let minimumTasks = max(1, (1 << 16) / max(1, (past + rows) * d))
+                    withUnsafePointer(to: &problem) { pointer in
+                        parallelRanges(tasks, minimumChunk: minimumTasks) { range in
+                            if sqk_causal_attention_tasks(isa, pointer, range.lowerBound, range.upperBound) != 0 { status.set() }
                         }
                     }
-                    if pieces <= 1 || tasks * total * d < 1 << 15 {
-                        for piece in 0..<max(pieces, 1) where tasks > 0 { work(piece) }
-                    } else {
-                        performConcurrently(iterations: pieces, work)
-                    }
+                    return status.isSet
                 }
             }
         }
+        if failed { throw .workspaceUnavailable(bytes: (past + rows) * MemoryLayout<Float>.size) }
         return result
     }
 }

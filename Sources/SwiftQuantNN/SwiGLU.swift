@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CSwiftQuantKernels
 import SwiftQuantCore
 import SwiftQuantKernels
 
@@ -32,13 +28,11 @@ public struct SwiGLU: Sendable {
     public func callAsFunction(_ x: FloatTensor) throws(LayerError) -> FloatTensor {
         var g = try gate.forward(x)
         let u = try up.forward(x)
+        let isa = KernelISA.active.rawValue
         g.storage.withUnsafeMutableBufferPointer { gates in
             u.storage.withUnsafeBufferPointer { ups in
-                for i in 0..<gates.count {
-                    let value = gates[i]
-                    // silu(x) = x · sigmoid(x)
-                    gates[i] = value / (1 + expf(-value)) * ups[i]
-                }
+                // silu(g) · u = g · sigmoid(g) · u, element by element.
+                sqk_silu_mul(isa, gates.baseAddress, ups.baseAddress, 0, gates.count)
             }
         }
         return try down.forward(g)

@@ -44,6 +44,9 @@ struct Generate: ParsableCommand {
     @Flag(name: .customLong("ignore-eos"), help: "Do not stop at the model's end-of-sequence tokens.")
     var ignoreEOS = false
 
+    @Flag(name: .customLong("int8-activations"), help: "Also quantize each INT8 layer's input rows to int8 on the fly (W8A8: faster, less exact).")
+    var int8Activations = false
+
     @Flag(help: "Print one JSON object: prompt_tokens, tokens, text, prompt_tokens_per_second, decode_tokens_per_second.")
     var json = false
 
@@ -63,7 +66,8 @@ struct Generate: ParsableCommand {
     }
 
     private func generate() throws {
-        let files = try LlamaModelFiles(path: model)
+        var files = try LlamaModelFiles(path: model)
+        if int8Activations { files.model = try files.model.withActivationQuantization() }
         var tokenizer: (any Tokenizer)? = nil
         do {
             tokenizer = try files.tokenizer(path: model)

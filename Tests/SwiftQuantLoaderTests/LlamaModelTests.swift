@@ -68,6 +68,28 @@ import SwiftQuant
         #expect(result.tokens == streamed)
     }
 
+    /// W8A8 is opt-in per model: every INT8 layer switches, float layers stay, turning it off
+    /// again gives the weight-only logits bit for bit, and the W8A8 logits stay near the float ones.
+    @Test func activationQuantizationSwitchesEveryInt8Layer() throws {
+        let model = try LlamaModel.random(configuration: Self.configuration, seed: 6)
+        let int8 = try quantize(model: model) { path, _ in !path.hasSuffix("lm_head") }
+        let w8a8 = try int8.withActivationQuantization()
+        for (path, layer) in w8a8.linearLayers {
+            if let quantized = layer as? QuantizedLinear { #expect(quantized.quantizesActivations, "\(path)") }
+            else { #expect(path.hasSuffix("lm_head")) }
+        }
+        let tokens: [Int32] = [3, 9, 27, 81, 50]
+        func logits(_ m: LlamaModel) throws -> [Float] {
+            var cache = m.makeCache()
+            return try m.forward(tokens, cache: &cache, allLogits: true).storage
+        }
+        let (reference, weightOnly, activations) = (try logits(model), try logits(int8), try logits(w8a8))
+        #expect(try logits(try w8a8.withActivationQuantization(false)) == weightOnly)
+        let scale = reference.map(abs).max()!
+        let error = zip(reference, activations).map { abs($0 - $1) }.max()!
+        #expect(error / scale < 0.05 && activations != weightOnly, "max |Δ| \(error) of \(scale)")
+    }
+
     @Test func quantizeFollowsTheFilter() throws {
         let model = try LlamaModel.random(configuration: Self.configuration, seed: 4)
         let int8 = try quantize(model: model) { path, _ in !path.hasSuffix("lm_head") && !path.contains("mlp.down") }

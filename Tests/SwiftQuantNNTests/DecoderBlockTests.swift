@@ -1,3 +1,5 @@
+import CSwiftQuantKernels
+import Foundation
 import Testing
 @testable import SwiftQuantNN
 import SwiftQuantCore
@@ -125,6 +127,105 @@ private func randomValues(_ count: Int, seed: UInt64) -> [Float] {
         for (a, b) in zip(first.storage, expected.storage) {
             let tolerance: Float = 1e-5 * max(1, abs(b))
             #expect(abs(a - b) <= tolerance)
+        }
+    }
+}
+
+/// The decoder's attention and SwiGLU kernels (CSwiftQuantKernels) against Double
+/// implementations of their formulas written here, and every instruction-set variant against
+/// the scalar one bit for bit.
+@Suite struct DecoderKernelTests {
+    /// Identity projections, so the block's attention output is softmax(q·kᵀ/√d)·v of its input
+    /// rows (after the rotation, applied here the same way before the reference).
+    private func identityAttention(heads: Int, kvHeads: Int, d: Int) throws -> GroupedQueryAttention {
+        func identity(_ n: Int, rows: Int) throws -> Linear {
+            var w = [Float](repeating: 0, count: rows * n)
+            for r in 0..<rows { w[r * n + r] = 1 }
+            return try Linear(weight: FloatTensor(shape: [rows, n], storage: w))
+        }
+        let hidden = heads * d
+        return try GroupedQueryAttention(
+            query: try identity(hidden, rows: hidden), key: try identity(hidden, rows: kvHeads * d),
+            value: try identity(hidden, rows: kvHeads * d), output: try identity(hidden, rows: hidden),
+            heads: heads, kvHeads: kvHeads, headDimension: d, rotary: RotaryEmbedding(dimension: d, base: 10000))
+    }
+
+    @Test func causalGroupedAttentionMatchesTheFormula() throws {
+        // d = 40: two whole 16-lane chunks and a tail of 8; 6 query heads share 2 kv heads.
+        let heads = 6, kvHeads = 2, d = 40, hidden = heads * d
+        let block = try identityAttention(heads: heads, kvHeads: kvHeads, d: d)
+        let first = 11, second = 6
+        let x = randomValues((first + second) * hidden, seed: 21).map { $0 * 3 }
+        var cache = LayerKeyValueCache(kvHeads: kvHeads, headDimension: d, capacity: 4)
+        _ = try block(FloatTensor(shape: [first, hidden], storage: Array(x[..<(first * hidden)])), cache: &cache)
+        let y = try block(FloatTensor(shape: [second, hidden], storage: Array(x[(first * hidden)...])), cache: &cache)
+        // Reference: rotate q and k of every row at its position, then attend causally in Double.
+        let total = first + second
+        var q = x, k = x
+        block.rotary.apply(&q, rows: total, heads: heads, firstPosition: 0)
+        block.rotary.apply(&k, rows: total, heads: heads, firstPosition: 0)
+        var worst: Double = 0
+        for row in 0..<second {
+            let position = first + row
+            for head in 0..<heads {
+                let kvHead = head / (heads / kvHeads)
+                // The kv heads are the first kvHeads × d columns of the identity projections.
+                let scores = (0...position).map { j -> Double in
+                    (0..<d).reduce(0.0) { $0 + Double(q[position * hidden + head * d + $1]) * Double(k[j * hidden + kvHead * d + $1]) }
+                        / Double(d).squareRoot()
+                }
+                let top = scores.max()!
+                let weights = scores.map { Foundation.exp($0 - top) }
+                let sum = weights.reduce(0, +)
+                for i in 0..<d {
+                    let expected = zip(weights, 0...position).reduce(0.0) { $0 + $1.0 / sum * Double(x[$1.1 * hidden + kvHead * d + i]) }
+                    worst = max(worst, abs(Double(y.storage[row * hidden + head * d + i]) - expected))
+                }
+            }
+        }
+        #expect(worst <= 1e-5, "max |Δ| \(worst)")
+    }
+
+    @Test func swiGLUMatchesTheFormula() throws {
+        let n = 24, m = 37
+        func dense(_ i: Int, _ o: Int, _ seed: UInt64) throws -> Linear {
+            try Linear(weight: FloatTensor(shape: [o, i], storage: randomValues(o * i, seed: seed).map { $0 * 4 }))
+        }
+        let mlp = try SwiGLU(gate: try dense(n, m, 31), up: try dense(n, m, 32), down: try dense(m, n, 33))
+        let x = try FloatTensor(shape: [3, n], storage: randomValues(3 * n, seed: 34).map { $0 * 4 })
+        let y = try mlp(x)
+        let g = try mlp.gate.forward(x).storage, u = try mlp.up.forward(x).storage
+        let hidden = zip(g, u).map { Double($0) / (1 + Foundation.exp(-Double($0))) * Double($1) }
+        let w = (mlp.down as! Linear).weight.storage
+        var worst: Double = 0, scale: Double = 0
+        for row in 0..<3 {
+            for o in 0..<n {
+                let expected = (0..<m).reduce(0.0) { $0 + hidden[row * m + $1] * Double(w[o * m + $1]) }
+                worst = max(worst, abs(Double(y.storage[row * n + o]) - expected))
+                scale = max(scale, abs(expected))
+            }
+        }
+        #expect(worst <= 1e-5 * max(1, scale), "max |Δ| \(worst) of \(scale)")
+    }
+
+    @Test func everyVariantMatchesScalar() throws {
+        let heads = 4, kvHeads = 2, d = 40, hidden = heads * d
+        let block = try identityAttention(heads: heads, kvHeads: kvHeads, d: d)
+        let x = randomValues(19 * hidden, seed: 41).map { $0 * 3 }
+        let gates = randomValues(1000, seed: 42).map { $0 * 30 }, ups = randomValues(1000, seed: 43)
+        func run() throws -> [[UInt32]] {
+            var cache = LayerKeyValueCache(kvHeads: kvHeads, headDimension: d)
+            let prompt = try block(FloatTensor(shape: [18, hidden], storage: Array(x[..<(18 * hidden)])), cache: &cache)
+            let step = try block(FloatTensor(shape: [1, hidden], storage: Array(x[(18 * hidden)...])), cache: &cache)
+            var g = gates
+            g.withUnsafeMutableBufferPointer { gp in
+                ups.withUnsafeBufferPointer { up in sqk_silu_mul(KernelISA.active.rawValue, gp.baseAddress, up.baseAddress, 0, 1000) }
+            }
+            return [prompt.storage, step.storage, g].map { $0.map(\.bitPattern) }
+        }
+        let scalar = try KernelISA.with(.scalar, run)
+        for isa in KernelISA.runnable where isa != .scalar {
+            #expect(try KernelISA.with(isa, run) == scalar, "variant \(isa)")
         }
     }
 }

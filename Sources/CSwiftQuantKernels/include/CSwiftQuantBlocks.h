@@ -46,6 +46,37 @@ typedef struct {
 /// Returns 0, or -1 when scratch memory could not be allocated (nothing is written then).
 int32_t sqk_attention_heads(int32_t isa, const sqk_attention *attention, long head_begin, long head_end);
 
+/// Causal attention of a decoder with grouped key/value heads over a key/value cache: query
+/// rows `0..<rows` are the positions `past..<past + rows`; row `r` of query head `h` attends to
+/// positions `0...past + r` of key/value head `h / (heads / kv_heads)`. Each (head, row) pair is
+/// one task, numbered `head × rows + row`: scores `q·k × scale` (each dot product in 16 fixed
+/// lanes summed by the fixed tree, the columns past the last whole 16 one at a time), the
+/// softmax of `sqk_softmax_rows`, then `out = Σⱼ pⱼ · vⱼ` over positions in order.
+typedef struct {
+    /// `[rows, heads × head_dim]` row-major.
+    const float *query;
+    /// Position `j` of key/value head `g` at `keys + g × head_stride + j × head_dim`.
+    const float *keys;
+    const float *values;
+    /// `[rows, heads × head_dim]` row-major; each task writes only its own `head_dim` values.
+    float *output;
+    long rows;
+    long past;
+    long heads;
+    long kv_heads;
+    long head_dim;
+    long head_stride;
+    float scale;
+} sqk_causal_attention;
+
+/// Computes tasks `task_begin..<task_end`. Returns 0, or -1 when scratch memory could not be
+/// allocated (nothing is written then).
+int32_t sqk_causal_attention_tasks(int32_t isa, const sqk_causal_attention *attention, long task_begin, long task_end);
+
+/// `gates[i] = gates[i] · sigmoid(gates[i]) · ups[i]` (SwiGLU's SiLU-gated product) for `i` in
+/// `begin..<end`, with the exp of `sqk_softmax_rows`.
+void sqk_silu_mul(int32_t isa, float *gates, const float *ups, long begin, long end);
+
 #ifdef __cplusplus
 }
 #endif
