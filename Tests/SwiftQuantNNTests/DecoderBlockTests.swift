@@ -3,6 +3,7 @@ import Foundation
 import Testing
 @testable import SwiftQuantNN
 import SwiftQuantCore
+import SwiftQuantKernels
 
 /// Deterministic pseudo-random values in [-1, 1) (a small LCG: these tests need no quality).
 private func randomValues(_ count: Int, seed: UInt64) -> [Float] {
