@@ -2,54 +2,93 @@ import CSwiftQuantKernels
 import SwiftQuantCore
 import SwiftQuantKernels
 
-extension QuantizedLinear {
-    /// The W8A8 product (see ``quantizesActivations``), or `nil` for per-group weights, which
-    /// take the weight-only path.
-    func forwardQuantizingActivations(
-        _ input: FloatTensor, values: WeightBuffer, granularity: Granularity
-    ) throws(LayerError) -> FloatTensor? {
-        let kind: sqk_scales
-        switch granularity {
-        case .perTensor: kind = SQK_SCALES_TENSOR
-        case .perChannel: kind = SQK_SCALES_ROW
-        case .perGroup: return nil
+/// Int8 weights repacked for the W8A8 kernel (`sqk_w8a8_pack`): panels of 16 output columns,
+/// 4 input bytes per column per step, plus each column's sum (which removes the +128 offset of
+/// the activations exactly).
+struct PackedW8A8Weights: @unchecked Sendable {
+    /// Immutable after init.
+    let bytes: OwnedBytes
+    let columnSums: [Int32]
+
+    init(codes: WeightBuffer, outFeatures: Int, inFeatures: Int) {
+        let count = sqk_w8a8_packed_bytes(outFeatures, inFeatures)
+        let packed = OwnedBytes(count: max(count, 64))
+        let panels = (outFeatures + Int(SQK_W8A8_PANEL) - 1) / Int(SQK_W8A8_PANEL)
+        columnSums = [Int32](unsafeUninitializedCapacity: panels * Int(SQK_W8A8_PANEL)) { sums, initialized in
+            sqk_w8a8_pack(
+                codes.bytes.baseAddress!.assumingMemoryBound(to: Int8.self), outFeatures, inFeatures,
+                packed.pointer.assumingMemoryBound(to: Int8.self), sums.baseAddress)
+            initialized = sums.count
         }
+        withExtendedLifetime(codes.owner) {}
+        bytes = packed
+    }
+}
+
+extension QuantizedLinear {
+    /// Builds ``packedWeights`` when W8A8 is on and the weights are per tensor or per channel;
+    /// drops it otherwise.
+    mutating func packForActivationQuantization() {
+        guard quantizesActivations, let values, let granularity, granularity.groupSize == nil else {
+            packedWeights = nil
+            return
+        }
+        packedWeights = PackedW8A8Weights(codes: values, outFeatures: outFeatures, inFeatures: inFeatures)
+    }
+
+    /// The W8A8 product (see ``quantizesActivations``): each input row quantized per row on the
+    /// fly, then the blocked integer product on the packed weights.
+    func forwardQuantizingActivations(
+        _ input: FloatTensor, packed: PackedW8A8Weights, granularity: Granularity
+    ) throws(LayerError) -> FloatTensor {
         let batch = try batchRows(of: input.shape, inFeatures: inFeatures)
         var shape = input.shape
         shape[shape.count - 1] = outFeatures
         guard batch > 0 else { return FloatTensor(uncheckedShape: shape, storage: []) }
-        // Each activation row is a "channel" of the [batch, inFeatures] matrix: the reference
-        // quantizer gives its int8 values and scale.
-        let activations: QuantizedWeight
-        do {
-            activations = try quantizeSymmetric(
-                FloatTensor(uncheckedShape: [batch, inFeatures], storage: input.storage), granularity: .perChannel)
-        } catch {
-            throw .quantization(error)
-        }
-        // x + 128 as unsigned bytes: what the integer dot-product instructions multiply.
-        let offset = activations.int8Codes.map { UInt8(bitPattern: $0) ^ 0x80 }
         let isa = KernelISA.active.rawValue
         // Plain locals: the closures below capture no part of `self`.
         let (inFeatures, outFeatures, weightScaleValues, biasValues) = (inFeatures, outFeatures, scales, bias)
-        let weightBase = values.bytes.baseAddress!.assumingMemoryBound(to: Int8.self)
+        let padded = (inFeatures + 3) / 4 * 4
+        var codes = [UInt8](repeating: 0, count: batch * padded)
+        var inputScales = [Float](repeating: 0, count: batch)
+        let badRow = input.storage.withUnsafeBufferPointer { x in
+            codes.withUnsafeMutableBufferPointer { q in
+                inputScales.withUnsafeMutableBufferPointer { s in
+                    sqk_w8a8_quantize_rows(isa, x.baseAddress, inFeatures, q.baseAddress, s.baseAddress, 0, batch)
+                }
+            }
+        }
+        if badRow >= 0 {
+            // The reference quantizer names the first non-finite value.
+            do {
+                _ = try quantizeSymmetric(
+                    FloatTensor(uncheckedShape: [batch, inFeatures], storage: input.storage), granularity: .perChannel)
+            } catch {
+                throw .quantization(error)
+            }
+        }
+        let kind = granularity == .perTensor ? SQK_SCALES_TENSOR : SQK_SCALES_ROW
         let output = [Float](unsafeUninitializedCapacity: batch * outFeatures) { out, initialized in
-            offset.withUnsafeBufferPointer { x in
-                activations.scales.withUnsafeBufferPointer { inputScales in
+            codes.withUnsafeBufferPointer { x in
+                inputScales.withUnsafeBufferPointer { inputScalePointer in
                     weightScaleValues.withUnsafeBufferPointer { weightScales in
-                        withOptionalPointer(biasValues) { biasPointer in
-                            let product = sqk_w8a8(
-                                weights: weightBase,
-                                scale_kind: Int32(kind.rawValue), weight_scales: weightScales.baseAddress,
-                                tensor_scale: weightScales.first ?? 1, input: x.baseAddress,
-                                input_scales: inputScales.baseAddress, output: out.baseAddress, bias: biasPointer,
-                                batch: batch, in_features: inFeatures, out_features: outFeatures)
-                            // Whole 4-row tiles per range; small products stay on one thread.
-                            let groups = (outFeatures + 3) / 4
-                            let minimumGroups = batch * inFeatures * outFeatures < 1 << 18 ? groups : 16
-                            parallelRanges(groups, minimumChunk: minimumGroups) { range in
-                                withUnsafePointer(to: product) { pointer in
-                                    sqk_w8a8_rows(isa, pointer, range.lowerBound * 4, min(outFeatures, range.upperBound * 4))
+                        packed.columnSums.withUnsafeBufferPointer { sums in
+                            withOptionalPointer(biasValues) { biasPointer in
+                                let product = sqk_w8a8_packed_product(
+                                    packed: packed.bytes.pointer.assumingMemoryBound(to: Int8.self),
+                                    column_sums: sums.baseAddress, scale_kind: Int32(kind.rawValue),
+                                    weight_scales: weightScales.baseAddress, tensor_scale: weightScales.first ?? 1,
+                                    input: x.baseAddress, input_scales: inputScalePointer.baseAddress,
+                                    output: out.baseAddress, bias: biasPointer,
+                                    batch: batch, in_features: inFeatures, out_features: outFeatures)
+                                // Whole groups of 4 panels (64 columns) per range; small products stay on one thread.
+                                let panels = (outFeatures + Int(SQK_W8A8_PANEL) - 1) / Int(SQK_W8A8_PANEL)
+                                let groups = (panels + 3) / 4
+                                let minimumGroups = batch * inFeatures * outFeatures < 1 << 20 ? groups : 1
+                                parallelRanges(groups, minimumChunk: minimumGroups) { range in
+                                    withUnsafePointer(to: product) { pointer in
+                                        sqk_w8a8_packed_panels(isa, pointer, range.lowerBound * 4, min(panels, range.upperBound * 4))
+                                    }
                                 }
                             }
                         }
@@ -58,7 +97,7 @@ extension QuantizedLinear {
             }
             initialized = batch * outFeatures
         }
-        withExtendedLifetime(values.owner) {}
+        withExtendedLifetime(packed.bytes) {}
         return FloatTensor(uncheckedShape: shape, storage: output)
     }
 }

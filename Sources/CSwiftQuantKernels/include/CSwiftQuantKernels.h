@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "CSwiftQuantBlocks.h"
+#include "CSwiftQuantW8A8.h"
 
 #ifdef __cplusplus
 extern "C" {
