@@ -44,6 +44,18 @@ public struct QuantizedLinear: Sendable {
         didSet { packForActivationQuantization() }
     }
 
+    /// With ``quantizesActivations``: input columns per activation scale, or `nil` (the default)
+    /// for one scale per input row.
+    ///
+    /// Per-group scales (each run of `size` columns of a row quantized with its own
+    /// `max|x| / 127`) keep a few large activations from coarsening the rest of the row, as
+    /// LayerNorm outputs with outlier channels do; each group's int32 sum is rescaled with one
+    /// fused multiply-add. A positive multiple of 4; other values make ``forward(_:)`` throw
+    /// ``LayerError/quantization(_:)``.
+    public var activationGroupSize: Int? {
+        didSet { packForActivationQuantization() }
+    }
+
     /// The int8 weights in the W8A8 kernel's layout, built once when ``quantizesActivations``
     /// is switched on (per-tensor and per-channel weights only).
     var packedWeights: PackedW8A8Weights?

@@ -24,15 +24,24 @@ size_t sqk_w8a8_packed_bytes(long out_features, long in_features);
 void sqk_w8a8_pack(const int8_t *weights, long out_features, long in_features, int8_t *packed,
                    int32_t *column_sums);
 
-/// Quantizes rows `row_begin..<row_end` of a row-major `[rows, columns]` Float32 matrix symmetric
-/// per row, exactly as the reference quantizer: `scale = max|x| / 127` (1 when 0),
-/// `q = clamp(round_half_even(x / scale), -128, 127)`. Writes `q + 128` as unsigned bytes to
-/// `codes` (rows of `ceil(columns / 4) × 4` bytes, the padding set to 128) and the scales.
-/// Returns -1, or the first row holding a NaN or infinite value (its codes are then unspecified).
-long sqk_w8a8_quantize_rows(int32_t isa, const float *input, long columns, uint8_t *codes, float *scales,
-                            long row_begin, long row_end);
+/// Writes `group_sums[g × P + o] = Σ W[o][k]` over the columns `k` of group `g` (`group` columns
+/// each, the last one possibly shorter) for the `P = ceil(out / 16) × 16` columns (0 for padding).
+void sqk_w8a8_group_sums(const int8_t *weights, long out_features, long in_features, long group, int32_t *group_sums);
 
-/// One product `output = ((float)(x_q · w_q) × input_scale) × weight_scale + bias` on packed weights.
+/// Quantizes rows `row_begin..<row_end` of a row-major `[rows, columns]` Float32 matrix symmetric
+/// per group of `group` columns of each row (`group ≥ columns`: per row; the last group may be
+/// shorter), exactly as the reference quantizer: `scale = max|x| / 127` (1 when 0),
+/// `q = clamp(round_half_even(x / scale), -128, 127)`. Writes `q + 128` as unsigned bytes to
+/// `codes` (rows of `ceil(columns / 4) × 4` bytes, the padding set to 128) and the scales,
+/// `[rows, ceil(columns / group)]`. Returns -1, or the first row holding a NaN or infinite value
+/// (its codes are then unspecified).
+long sqk_w8a8_quantize_rows(int32_t isa, const float *input, long columns, long group, uint8_t *codes,
+                            float *scales, long row_begin, long row_end);
+
+/// One product on packed weights. Per-row activation scales (`group_size == 0`):
+/// `output = ((float)(x_q · w_q) × input_scale) × weight_scale + bias`. Per-group activation scales:
+/// `sum = fma((float)(x_q · w_q over group g), input_scale[g], sum)` for g in order from 0, then
+/// `output = sum × weight_scale + bias`. Every x_q · w_q is exact in int32.
 typedef struct {
     /// From `sqk_w8a8_pack`.
     const int8_t *packed;
@@ -41,9 +50,13 @@ typedef struct {
     int32_t scale_kind;
     const float *weight_scales;
     float tensor_scale;
-    /// From `sqk_w8a8_quantize_rows`: `[batch, ceil(in / 4) × 4]` bytes and `batch` scales.
+    /// From `sqk_w8a8_quantize_rows`: `[batch, ceil(in / 4) × 4]` bytes and `[batch, groups]` scales.
     const uint8_t *input;
     const float *input_scales;
+    /// Columns per activation scale, a positive multiple of 4, or 0 for one scale per row.
+    long group_size;
+    /// From `sqk_w8a8_group_sums` when `group_size > 0`.
+    const int32_t *group_sums;
     /// Row-major `[batch, out_features]`.
     float *output;
     /// `out_features` values, or NULL.
