@@ -51,36 +51,74 @@ extension QuantizedLinear {
             codes: values, outFeatures: outFeatures, inFeatures: inFeatures, groupSize: activationGroupSize)
     }
 
-    /// The W8A8 product (see ``quantizesActivations``): each input row quantized per row on the
-    /// fly, then the blocked integer product on the packed weights.
+    /// The W8A8 product (see ``quantizesActivations``): the input rows quantized on the fly,
+    /// then the blocked integer product on the packed weights.
     func forwardQuantizingActivations(
         _ input: FloatTensor, packed: PackedW8A8Weights, granularity: Granularity
     ) throws(LayerError) -> FloatTensor {
+        let activations = try quantizeActivations(input, groupSize: packed.groupSize)
+        return product(activations, packed: packed, granularity: granularity)
+    }
+
+    /// `forward` of several W8A8 layers on the same input (attention's Q, K, V), quantizing
+    /// the input once; `nil` unless every layer runs W8A8 with the same activation groups.
+    package static func forwardSharingActivations(
+        _ input: FloatTensor, layers: [any LinearLayer]
+    ) throws(LayerError) -> [FloatTensor]? {
+        var packed: [(QuantizedLinear, PackedW8A8Weights, Granularity)] = []
+        for layer in layers {
+            guard let quantized = layer as? QuantizedLinear, quantized.quantizesActivations,
+                  let weights = quantized.packedWeights, let granularity = quantized.granularity,
+                  quantized.inFeatures == layers[0].inFeatures, weights.groupSize == packed.first?.1.groupSize ?? weights.groupSize
+            else { return nil }
+            packed.append((quantized, weights, granularity))
+        }
+        guard let first = packed.first else { return nil }
+        let activations = try first.0.quantizeActivations(input, groupSize: first.1.groupSize)
+        return packed.map { layer, weights, granularity in layer.product(activations, packed: weights, granularity: granularity) }
+    }
+
+    /// Input rows quantized for ``product(_:packed:granularity:)``.
+    struct QuantizedActivations {
+        var shape: [Int]
+        let batch: Int
+        /// Columns per scale (`inFeatures` for one per row) and scales per row.
+        let group: Int
+        let groups: Int
+        /// `[batch, ceil(inFeatures / 4) × 4]`, each `q + 128`.
+        let codes: [UInt8]
+        /// `[batch, groups]`.
+        let scales: [Float]
+    }
+
+    func quantizeActivations(_ input: FloatTensor, groupSize: Int?) throws(LayerError) -> QuantizedActivations {
         let batch = try batchRows(of: input.shape, inFeatures: inFeatures)
-        var shape = input.shape
-        shape[shape.count - 1] = outFeatures
-        guard batch > 0 else { return FloatTensor(uncheckedShape: shape, storage: []) }
-        if let size = packed.groupSize, size <= 0 || size % 4 != 0 {
+        if let size = groupSize, size <= 0 || size % 4 != 0 {
             throw .quantization(.invalidGroupSize(size))
         }
         // Groups at least as wide as the row are one scale per row.
-        let group = min(packed.groupSize ?? inFeatures, inFeatures)
+        let group = min(groupSize ?? inFeatures, inFeatures)
         let groups = (inFeatures + group - 1) / group
-        let grouped = groups > 1
         let isa = KernelISA.active.rawValue
-        // Plain locals: the closures below capture no part of `self`.
-        let (inFeatures, outFeatures, weightScaleValues, biasValues) = (inFeatures, outFeatures, scales, bias)
+        let inFeatures = inFeatures
         let padded = (inFeatures + 3) / 4 * 4
         var codes = [UInt8](repeating: 0, count: batch * padded)
         var inputScales = [Float](repeating: 0, count: batch * groups)
-        let badRow = input.storage.withUnsafeBufferPointer { x in
+        let failed = SendableFlag()
+        input.storage.withUnsafeBufferPointer { x in
             codes.withUnsafeMutableBufferPointer { q in
                 inputScales.withUnsafeMutableBufferPointer { s in
-                    sqk_w8a8_quantize_rows(isa, x.baseAddress, inFeatures, group, q.baseAddress, s.baseAddress, 0, batch)
+                    // Rows are independent; each range writes only its own rows.
+                    let (xBase, qBase, sBase) = (x.baseAddress, q.baseAddress, s.baseAddress)
+                    parallelRanges(batch, minimumChunk: max(1, (1 << 15) / max(1, inFeatures))) { rows in
+                        let bad = sqk_w8a8_quantize_rows(
+                            isa, xBase, inFeatures, group, qBase, sBase, rows.lowerBound, rows.upperBound)
+                        if bad >= 0 { failed.set() }
+                    }
                 }
             }
         }
-        if badRow >= 0 {
+        if failed.isSet {
             // The reference quantizer names the first non-finite value.
             do {
                 _ = try quantizeSymmetric(
@@ -88,12 +126,26 @@ extension QuantizedLinear {
             } catch {
                 throw .quantization(error)
             }
-            throw .quantization(.nonFiniteValue(index: badRow * inFeatures, value: .nan))
+            throw .quantization(.nonFiniteValue(index: 0, value: .nan))
         }
+        return QuantizedActivations(
+            shape: input.shape, batch: batch, group: group, groups: groups, codes: codes, scales: inputScales)
+    }
+
+    /// The integer product of quantized input rows with the packed weights.
+    func product(_ activations: QuantizedActivations, packed: PackedW8A8Weights, granularity: Granularity) -> FloatTensor {
+        var shape = activations.shape
+        shape[shape.count - 1] = outFeatures
+        let batch = activations.batch
+        guard batch > 0 else { return FloatTensor(uncheckedShape: shape, storage: []) }
+        let (group, grouped) = (activations.group, activations.groups > 1)
         let kind = granularity == .perTensor ? SQK_SCALES_TENSOR : SQK_SCALES_ROW
+        let isa = KernelISA.active.rawValue
+        // Plain locals: the closures below capture no part of `self`.
+        let (inFeatures, outFeatures, weightScaleValues, biasValues) = (inFeatures, outFeatures, scales, bias)
         let output = [Float](unsafeUninitializedCapacity: batch * outFeatures) { out, initialized in
-            codes.withUnsafeBufferPointer { x in
-                inputScales.withUnsafeBufferPointer { inputScalePointer in
+            activations.codes.withUnsafeBufferPointer { x in
+                activations.scales.withUnsafeBufferPointer { inputScalePointer in
                     weightScaleValues.withUnsafeBufferPointer { weightScales in
                         packed.columnSums.withUnsafeBufferPointer { sums in
                           packed.groupSums.withUnsafeBufferPointer { groupSums in

@@ -104,7 +104,7 @@ def main():
             ("per-channel (default rules)", [], 0.995, 0.999, []),
             ("per-group 128, uncompressed", ["--granularity", "per-group", "--group-size", "128", "--no-compression"],
              0.999, 0.999, []),
-            # W8A8 (int8 activations too, one scale per 16 input columns, minilm-embed's default):
+            # W8A8 (int8 activations too, one scale per 12 input columns, minilm-embed's default):
             # each sentence must stay within 0.001 of weight-only per channel (checked below).
             ("per-channel W8A8", [], 0.995, 0.999, ["--int8-activations"]),
             # One activation scale per row, reported for comparison (min 0.9857 on empty text).
