@@ -50,7 +50,7 @@ public struct QuantizedLinear: Sendable {
     /// Per-group scales (each run of `size` columns of a row quantized with its own
     /// `max|x| / 127`) keep a few large activations from coarsening the rest of the row, as
     /// LayerNorm outputs with outlier channels do; each group's int32 sum is rescaled with one
-    /// fused multiply-add. A positive multiple of 4; other values make ``forward(_:)`` throw
+    /// fused multiply-add. A positive multiple of 4; other values make `forward(_:)` throw
     /// ``LayerError/quantization(_:)``.
     public var activationGroupSize: Int? {
         didSet { packForActivationQuantization() }
