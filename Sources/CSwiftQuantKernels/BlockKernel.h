@@ -123,36 +123,77 @@ void SQK_BLOCK_FN(layernorm_rows)(const float *x, const float *residual, float *
     }
 }
 
+#define SQK_ATTENTION_ROWS 8
+#ifndef SQK_V16_DEFINED
+#define SQK_V16_DEFINED
+/// 16 Float32 lanes of the compiler's vector extension (element-wise IEEE operations).
+typedef float sqk_v16 __attribute__((vector_size(64)));
+typedef float sqk_v16u __attribute__((vector_size(64), aligned(4)));
+#endif
+
+/// Query rows `t0..<t0+T` of one head (T ≤ 8, a constant after inlining): the T × 16 blocks
+/// of scores and of outputs are accumulated in registers (16-lane vectors of the compiler's
+/// vector extension, laid out in whatever registers the variant has). Every score and output
+/// element takes the same operations in the same order as a one-row loop would: the score is
+/// `q₀·k₀`, then `+ qₖ·kₖ` for k in order; the output `p₀·v₀`, then `+ pₛ·vₛ` for s in order.
+static inline __attribute__((always_inline)) void SQK_BLOCK_FN(attention_rows)(
+    const sqk_attention *p, long column, long t0, int T, const float *kt, const float *vh, float *scores,
+    float *qrows, long n16, long d16) {
+    const long n = p->tokens, width = p->width, d = p->head_dim;
+    for (int t = 0; t < T; t++) {
+        for (long k = 0; k < d; k++) qrows[t * d + k] = p->query[(t0 + t) * width + column + k] * p->scale;
+    }
+    for (long s0 = 0; s0 < n16; s0 += 16) {
+        sqk_v16 acc[SQK_ATTENTION_ROWS];
+        const sqk_v16 k0 = *(const sqk_v16u *)(kt + s0);
+        for (int t = 0; t < T; t++) acc[t] = qrows[t * d] * k0;
+        for (long k = 1; k < d; k++) {
+            const sqk_v16 kk = *(const sqk_v16u *)(kt + k * n16 + s0);
+            for (int t = 0; t < T; t++) acc[t] = acc[t] + qrows[t * d + k] * kk;
+        }
+        for (int t = 0; t < T; t++) *(sqk_v16u *)(scores + t * n16 + s0) = acc[t];
+    }
+    for (int t = 0; t < T; t++) SQK_BLOCK_FN(softmax_row)(scores + t * n16, n);
+    for (long j0 = 0; j0 < d16; j0 += 16) {
+        sqk_v16 acc[SQK_ATTENTION_ROWS];
+        const sqk_v16 v0 = *(const sqk_v16u *)(vh + j0);
+        for (int t = 0; t < T; t++) acc[t] = scores[t * n16] * v0;
+        for (long s = 1; s < n; s++) {
+            const sqk_v16 vs = *(const sqk_v16u *)(vh + s * d16 + j0);
+            for (int t = 0; t < T; t++) acc[t] = acc[t] + scores[t * n16 + s] * vs;
+        }
+        const long count = d - j0 < 16 ? d - j0 : 16;
+        for (int t = 0; t < T; t++) {
+            float lanes[16];
+            *(sqk_v16u *)lanes = acc[t];
+            float *o = p->output + (t0 + t) * width + column + j0;
+            for (long l = 0; l < count; l++) o[l] = lanes[l];
+        }
+    }
+}
+
 int32_t SQK_BLOCK_FN(attention_heads)(const sqk_attention *p, long h0, long h1) {
     const long n = p->tokens, width = p->width, d = p->head_dim;
-    // Kᵀ of one head ([d, n]), one row of scores, and one scaled query row.
-    float *scratch = malloc(sizeof(float) * (size_t)(d * n + n + d));
+    const long n16 = (n + 15) / 16 * 16, d16 = (d + 15) / 16 * 16;
+    // Kᵀ of one head ([d, n16]) and its V ([n, d16]), zero-padded to whole 16-lane blocks; the
+    // scores of a block of rows ([8, n16]) and its scaled query rows ([8, d]).
+    const size_t floats = (size_t)(d * n16 + n * d16 + SQK_ATTENTION_ROWS * n16 + SQK_ATTENTION_ROWS * d);
+    float *scratch = calloc(floats, sizeof(float));
     if (!scratch) return -1;
-    float *kt = scratch, *scores = scratch + d * n, *qrow = scores + n;
+    float *kt = scratch, *vh = kt + d * n16, *scores = vh + n * d16, *qrows = scores + SQK_ATTENTION_ROWS * n16;
     for (long head = h0; head < h1; head++) {
         const long column = head * d;
         for (long s = 0; s < n; s++) {
-            for (long k = 0; k < d; k++) kt[k * n + s] = p->key[s * width + column + k];
+            // A strided store: vectorized it becomes scatters, far slower than plain moves.
+#pragma clang loop vectorize(disable)
+            for (long k = 0; k < d; k++) kt[k * n16 + s] = p->key[s * width + column + k];
+            for (long k = 0; k < d; k++) vh[s * d16 + k] = p->value[s * width + column + k];
         }
-        for (long t = 0; t < n; t++) {
-            for (long k = 0; k < d; k++) qrow[k] = p->query[t * width + column + k] * p->scale;
-            // scores[s] = Σₖ q[k] · K[s, k], accumulated over k in order for every s at once.
-            for (long s = 0; s < n; s++) scores[s] = qrow[0] * kt[s];
-            for (long k = 1; k < d; k++) {
-                const float q = qrow[k];
-                const float *ktk = kt + k * n;
-                for (long s = 0; s < n; s++) scores[s] = scores[s] + q * ktk[s];
-            }
-            SQK_BLOCK_FN(softmax_row)(scores, n);
-            float *o = p->output + t * width + column;
-            const float *v0 = p->value + column;
-            for (long j = 0; j < d; j++) o[j] = scores[0] * v0[j];
-            for (long s = 1; s < n; s++) {
-                const float w = scores[s];
-                const float *vs = p->value + s * width + column;
-                for (long j = 0; j < d; j++) o[j] = o[j] + w * vs[j];
-            }
+        long t = 0;
+        for (; t + SQK_ATTENTION_ROWS <= n; t += SQK_ATTENTION_ROWS) {
+            SQK_BLOCK_FN(attention_rows)(p, column, t, SQK_ATTENTION_ROWS, kt, vh, scores, qrows, n16, d16);
         }
+        for (; t < n; t++) SQK_BLOCK_FN(attention_rows)(p, column, t, 1, kt, vh, scores, qrows, n16, d16);
     }
     free(scratch);
     return 0;

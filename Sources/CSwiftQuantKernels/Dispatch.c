@@ -107,17 +107,6 @@ void sqk_matmul_rows(int32_t isa, const sqk_matmul *product, long row_begin, lon
     }
 }
 
-void sqk_w8a8_rows(int32_t isa, const sqk_w8a8 *product, long row_begin, long row_end) {
-    switch (sqk_runnable(isa)) {
-#if defined(__x86_64__)
-    case SQK_ISA_AVX512VNNI: sqk_vnni_w8a8_rows(product, row_begin, row_end); return;
-    case SQK_ISA_AVX512:
-    case SQK_ISA_AVX2: sqk_avx2_w8a8_rows(product, row_begin, row_end); return;
-#endif
-    default: sqk_scalar_w8a8_rows(product, row_begin, row_end); return;
-    }
-}
-
 uint64_t sqk_stream_read(int32_t isa, const void *bytes, size_t count) {
     switch (sqk_runnable(isa)) {
 #if defined(__x86_64__)

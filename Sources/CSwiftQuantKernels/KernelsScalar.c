@@ -67,18 +67,3 @@ uint64_t sqk_scalar_stream_read(const void *bytes, size_t count) {
     return sum;
 }
 
-void sqk_scalar_w8a8_rows(const sqk_w8a8 *p, long o0, long o1) {
-    const long n = p->in_features;
-    for (long o = o0; o < o1; o++) {
-        const int8_t *w = p->weights + o * n;
-        int32_t row_sum = 0;
-        for (long k = 0; k < n; k++) row_sum += w[k];
-        for (long b = 0; b < p->batch; b++) {
-            const uint8_t *x = p->input + b * n;
-            int32_t dot = 0;
-            for (long k = 0; k < n; k++) dot += (int32_t)x[k] * w[k];
-            // x + 128 was multiplied: remove 128 × Σw, exactly, in int32.
-            p->output[b * p->out_features + o] = sqk_w8a8_finish(p, o, b, dot - 128 * row_sum);
-        }
-    }
-}

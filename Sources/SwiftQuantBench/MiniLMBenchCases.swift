@@ -35,7 +35,7 @@ extension BenchCase {
     static func miniLMCase(words: Int, name: String, activations: Bool = false) -> BenchCase {
         BenchCase(
             name: name,
-            summary: "all-MiniLM-L6-v2 sentence embedding, \(words) words: INT8 \(activations ? "W8A8 (int8 activations too)" : "weight-only") (per channel, in memory) vs fp32, ratio and cosine."
+            summary: "all-MiniLM-L6-v2 sentence embedding, \(words) words: INT8 \(activations ? "W8A8 (int8 activations too, one scale per \(BertEncoder.defaultActivationGroupSize) columns)" : "weight-only") (per channel, in memory) vs fp32, ratio and cosine."
         ) { context in
             let float = try SentenceEncoder(modelDirectory: miniLMBenchDirectory(context))
             let int8 = SentenceEncoder(
@@ -55,6 +55,7 @@ extension BenchCase {
                 ("fp32_median_seconds", .number(floatSeconds)),
                 ("ratio_to_fp32", .number(int8Seconds / floatSeconds)),
                 ("cosine_to_fp32", .number(cosine)),
+                ("activation_group_size", .integer(activations ? BertEncoder.defaultActivationGroupSize : 0)),
                 ("linear_weight_bytes_int8", .integer(linearBytes(int8.encoder))),
                 ("linear_weight_bytes_fp32", .integer(linearBytes(float.encoder))),
                 ("threads", .integer(Parallelism.threads)),

@@ -51,8 +51,15 @@ public struct BidirectionalSelfAttention: Sendable {
     ///   `hiddenSize` columns.
     public func forward(_ input: FloatTensor) throws(LayerError) -> FloatTensor {
         guard input.shape.count == 2 else { throw .inputShapeMismatch(inFeatures: query.inFeatures, actual: input.shape) }
+        let projected: [FloatTensor]
+        if let shared = try QuantizedLinear.forwardSharingActivations(input, layers: [query, key, value]) {
+            // W8A8 projections: the input is quantized once for all three.
+            projected = shared
+        } else {
+            projected = [try query.forward(input), try key.forward(input), try value.forward(input)]
+        }
         let context = try scaledDotProductAttention(
-            query: query.forward(input), key: key.forward(input), value: value.forward(input), headCount: headCount)
+            query: projected[0], key: projected[1], value: projected[2], headCount: headCount)
         return try output.forward(context)
     }
 }

@@ -2,63 +2,180 @@ import CSwiftQuantKernels
 import SwiftQuantCore
 import SwiftQuantKernels
 
+/// Int8 weights repacked for the W8A8 kernel (`sqk_w8a8_pack`): panels of 16 output columns,
+/// 4 input bytes per column per step, plus each column's sum (which removes the +128 offset of
+/// the activations exactly).
+struct PackedW8A8Weights: @unchecked Sendable {
+    /// Immutable after init.
+    let bytes: OwnedBytes
+    let columnSums: [Int32]
+    /// Columns per activation scale (`nil`: per row) and each group's column sums.
+    let groupSize: Int?
+    let groupSums: [Int32]
+
+    init(codes: WeightBuffer, outFeatures: Int, inFeatures: Int, groupSize: Int?) {
+        let count = sqk_w8a8_packed_bytes(outFeatures, inFeatures)
+        let packed = OwnedBytes(count: max(count, 64))
+        let panels = (outFeatures + Int(SQK_W8A8_PANEL) - 1) / Int(SQK_W8A8_PANEL)
+        columnSums = [Int32](unsafeUninitializedCapacity: panels * Int(SQK_W8A8_PANEL)) { sums, initialized in
+            sqk_w8a8_pack(
+                codes.bytes.baseAddress!.assumingMemoryBound(to: Int8.self), outFeatures, inFeatures,
+                packed.pointer.assumingMemoryBound(to: Int8.self), sums.baseAddress)
+            initialized = sums.count
+        }
+        let weights = codes.bytes.baseAddress!.assumingMemoryBound(to: Int8.self)
+        if let groupSize, groupSize > 0, groupSize % 4 == 0 {
+            let groups = (inFeatures + groupSize - 1) / groupSize
+            groupSums = [Int32](unsafeUninitializedCapacity: groups * panels * Int(SQK_W8A8_PANEL)) { sums, initialized in
+                sqk_w8a8_group_sums(weights, outFeatures, inFeatures, groupSize, sums.baseAddress)
+                initialized = sums.count
+            }
+        } else {
+            groupSums = []
+        }
+        withExtendedLifetime(codes.owner) {}
+        self.groupSize = groupSize
+        bytes = packed
+    }
+}
+
 extension QuantizedLinear {
-    /// The W8A8 product (see ``quantizesActivations``), or `nil` for per-group weights, which
-    /// take the weight-only path.
+    /// Builds ``packedWeights`` when W8A8 is on and the weights are per tensor or per channel;
+    /// drops it otherwise.
+    mutating func packForActivationQuantization() {
+        guard quantizesActivations, let values, let granularity, granularity.groupSize == nil else {
+            packedWeights = nil
+            return
+        }
+        packedWeights = PackedW8A8Weights(
+            codes: values, outFeatures: outFeatures, inFeatures: inFeatures, groupSize: activationGroupSize)
+    }
+
+    /// The W8A8 product (see ``quantizesActivations``): the input rows quantized on the fly,
+    /// then the blocked integer product on the packed weights.
     func forwardQuantizingActivations(
-        _ input: FloatTensor, values: WeightBuffer, granularity: Granularity
-    ) throws(LayerError) -> FloatTensor? {
-        let kind: sqk_scales
-        switch granularity {
-        case .perTensor: kind = SQK_SCALES_TENSOR
-        case .perChannel: kind = SQK_SCALES_ROW
-        case .perGroup: return nil
+        _ input: FloatTensor, packed: PackedW8A8Weights, granularity: Granularity
+    ) throws(LayerError) -> FloatTensor {
+        let activations = try quantizeActivations(input, groupSize: packed.groupSize)
+        return product(activations, packed: packed, granularity: granularity)
+    }
+
+    /// `forward` of several W8A8 layers on the same input (attention's Q, K, V), quantizing
+    /// the input once; `nil` unless every layer runs W8A8 with the same activation groups.
+    package static func forwardSharingActivations(
+        _ input: FloatTensor, layers: [any LinearLayer]
+    ) throws(LayerError) -> [FloatTensor]? {
+        var packed: [(QuantizedLinear, PackedW8A8Weights, Granularity)] = []
+        for layer in layers {
+            guard let quantized = layer as? QuantizedLinear, quantized.quantizesActivations,
+                  let weights = quantized.packedWeights, let granularity = quantized.granularity,
+                  quantized.inFeatures == layers[0].inFeatures, weights.groupSize == packed.first?.1.groupSize ?? weights.groupSize
+            else { return nil }
+            packed.append((quantized, weights, granularity))
         }
+        guard let first = packed.first else { return nil }
+        let activations = try first.0.quantizeActivations(input, groupSize: first.1.groupSize)
+        return packed.map { layer, weights, granularity in layer.product(activations, packed: weights, granularity: granularity) }
+    }
+
+    /// Input rows quantized for ``product(_:packed:granularity:)``.
+    struct QuantizedActivations {
+        var shape: [Int]
+        let batch: Int
+        /// Columns per scale (`inFeatures` for one per row) and scales per row.
+        let group: Int
+        let groups: Int
+        /// `[batch, ceil(inFeatures / 4) × 4]`, each `q + 128`.
+        let codes: [UInt8]
+        /// `[batch, groups]`.
+        let scales: [Float]
+    }
+
+    func quantizeActivations(_ input: FloatTensor, groupSize: Int?) throws(LayerError) -> QuantizedActivations {
         let batch = try batchRows(of: input.shape, inFeatures: inFeatures)
-        var shape = input.shape
-        shape[shape.count - 1] = outFeatures
-        guard batch > 0 else { return FloatTensor(uncheckedShape: shape, storage: []) }
-        // Each activation row is a "channel" of the [batch, inFeatures] matrix: the reference
-        // quantizer gives its int8 values and scale.
-        let activations: QuantizedWeight
-        do {
-            activations = try quantizeSymmetric(
-                FloatTensor(uncheckedShape: [batch, inFeatures], storage: input.storage), granularity: .perChannel)
-        } catch {
-            throw .quantization(error)
+        if let size = groupSize, size <= 0 || size % 4 != 0 {
+            throw .quantization(.invalidGroupSize(size))
         }
-        // x + 128 as unsigned bytes: what the integer dot-product instructions multiply.
-        let offset = activations.int8Codes.map { UInt8(bitPattern: $0) ^ 0x80 }
+        // Groups at least as wide as the row are one scale per row.
+        let group = min(groupSize ?? inFeatures, inFeatures)
+        let groups = (inFeatures + group - 1) / group
+        let isa = KernelISA.active.rawValue
+        let inFeatures = inFeatures
+        let padded = (inFeatures + 3) / 4 * 4
+        var codes = [UInt8](repeating: 0, count: batch * padded)
+        var inputScales = [Float](repeating: 0, count: batch * groups)
+        let failed = SendableFlag()
+        input.storage.withUnsafeBufferPointer { x in
+            codes.withUnsafeMutableBufferPointer { q in
+                inputScales.withUnsafeMutableBufferPointer { s in
+                    // Rows are independent; each range writes only its own rows.
+                    let (xBase, qBase, sBase) = (x.baseAddress, q.baseAddress, s.baseAddress)
+                    parallelRanges(batch, minimumChunk: max(1, (1 << 15) / max(1, inFeatures))) { rows in
+                        let bad = sqk_w8a8_quantize_rows(
+                            isa, xBase, inFeatures, group, qBase, sBase, rows.lowerBound, rows.upperBound)
+                        if bad >= 0 { failed.set() }
+                    }
+                }
+            }
+        }
+        if failed.isSet {
+            // The reference quantizer names the first non-finite value.
+            do {
+                _ = try quantizeSymmetric(
+                    FloatTensor(uncheckedShape: [batch, inFeatures], storage: input.storage), granularity: .perChannel)
+            } catch {
+                throw .quantization(error)
+            }
+            throw .quantization(.nonFiniteValue(index: 0, value: .nan))
+        }
+        return QuantizedActivations(
+            shape: input.shape, batch: batch, group: group, groups: groups, codes: codes, scales: inputScales)
+    }
+
+    /// The integer product of quantized input rows with the packed weights.
+    func product(_ activations: QuantizedActivations, packed: PackedW8A8Weights, granularity: Granularity) -> FloatTensor {
+        var shape = activations.shape
+        shape[shape.count - 1] = outFeatures
+        let batch = activations.batch
+        guard batch > 0 else { return FloatTensor(uncheckedShape: shape, storage: []) }
+        let (group, grouped) = (activations.group, activations.groups > 1)
+        let kind = granularity == .perTensor ? SQK_SCALES_TENSOR : SQK_SCALES_ROW
         let isa = KernelISA.active.rawValue
         // Plain locals: the closures below capture no part of `self`.
         let (inFeatures, outFeatures, weightScaleValues, biasValues) = (inFeatures, outFeatures, scales, bias)
-        let weightBase = values.bytes.baseAddress!.assumingMemoryBound(to: Int8.self)
         let output = [Float](unsafeUninitializedCapacity: batch * outFeatures) { out, initialized in
-            offset.withUnsafeBufferPointer { x in
-                activations.scales.withUnsafeBufferPointer { inputScales in
+            activations.codes.withUnsafeBufferPointer { x in
+                activations.scales.withUnsafeBufferPointer { inputScalePointer in
                     weightScaleValues.withUnsafeBufferPointer { weightScales in
-                        withOptionalPointer(biasValues) { biasPointer in
-                            let product = sqk_w8a8(
-                                weights: weightBase,
-                                scale_kind: Int32(kind.rawValue), weight_scales: weightScales.baseAddress,
-                                tensor_scale: weightScales.first ?? 1, input: x.baseAddress,
-                                input_scales: inputScales.baseAddress, output: out.baseAddress, bias: biasPointer,
-                                batch: batch, in_features: inFeatures, out_features: outFeatures)
-                            // Whole 4-row tiles per range; small products stay on one thread.
-                            let groups = (outFeatures + 3) / 4
-                            let minimumGroups = batch * inFeatures * outFeatures < 1 << 18 ? groups : 16
-                            parallelRanges(groups, minimumChunk: minimumGroups) { range in
-                                withUnsafePointer(to: product) { pointer in
-                                    sqk_w8a8_rows(isa, pointer, range.lowerBound * 4, min(outFeatures, range.upperBound * 4))
+                        packed.columnSums.withUnsafeBufferPointer { sums in
+                          packed.groupSums.withUnsafeBufferPointer { groupSums in
+                            withOptionalPointer(biasValues) { biasPointer in
+                                let product = sqk_w8a8_packed_product(
+                                    packed: packed.bytes.pointer.assumingMemoryBound(to: Int8.self),
+                                    column_sums: sums.baseAddress, scale_kind: Int32(kind.rawValue),
+                                    weight_scales: weightScales.baseAddress, tensor_scale: weightScales.first ?? 1,
+                                    input: x.baseAddress, input_scales: inputScalePointer.baseAddress,
+                                    group_size: grouped ? group : 0, group_sums: grouped ? groupSums.baseAddress : nil,
+                                    output: out.baseAddress, bias: biasPointer,
+                                    batch: batch, in_features: inFeatures, out_features: outFeatures)
+                                // Whole groups of 4 panels (64 columns) per range; small products stay on one thread.
+                                let panels = (outFeatures + Int(SQK_W8A8_PANEL) - 1) / Int(SQK_W8A8_PANEL)
+                                let groups = (panels + 3) / 4
+                                let minimumGroups = batch * inFeatures * outFeatures < 1 << 20 ? groups : 1
+                                parallelRanges(groups, minimumChunk: minimumGroups) { range in
+                                    withUnsafePointer(to: product) { pointer in
+                                        sqk_w8a8_packed_panels(isa, pointer, range.lowerBound * 4, min(panels, range.upperBound * 4))
+                                    }
                                 }
                             }
+                          }
                         }
                     }
                 }
             }
             initialized = batch * outFeatures
         }
-        withExtendedLifetime(values.owner) {}
+        withExtendedLifetime(packed.bytes) {}
         return FloatTensor(uncheckedShape: shape, storage: output)
     }
 }

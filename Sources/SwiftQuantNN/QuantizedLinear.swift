@@ -40,7 +40,25 @@ public struct QuantizedLinear: Sendable {
     /// Float32 rescale per output: faster on CPUs with integer dot products (AVX-512 VNNI), but
     /// the result is no longer the reference's `x · dequantize(W)ᵀ`. Per-tensor and per-channel
     /// weights only; per-group layers ignore it.
-    public var quantizesActivations = false
+    public var quantizesActivations = false {
+        didSet { packForActivationQuantization() }
+    }
+
+    /// With ``quantizesActivations``: input columns per activation scale, or `nil` (the default)
+    /// for one scale per input row.
+    ///
+    /// Per-group scales (each run of `size` columns of a row quantized with its own
+    /// `max|x| / 127`) keep a few large activations from coarsening the rest of the row, as
+    /// LayerNorm outputs with outlier channels do; each group's int32 sum is rescaled with one
+    /// fused multiply-add. A positive multiple of 4; other values make `forward(_:)` throw
+    /// ``LayerError/quantization(_:)``.
+    public var activationGroupSize: Int? {
+        didSet { packForActivationQuantization() }
+    }
+
+    /// The int8 weights in the W8A8 kernel's layout, built once when ``quantizesActivations``
+    /// is switched on (per-tensor and per-channel weights only).
+    var packedWeights: PackedW8A8Weights?
 
     /// The codes as the matmul reads them (a view of `quantizedWeight.codes`, which it keeps alive).
     var values: WeightBuffer?
@@ -112,6 +130,7 @@ public struct QuantizedLinear: Sendable {
         }
         quantizedWeight = quantized
         values = WeightBuffer(bytes: quantized.codes.unretainedBytes, owner: quantized.codes.owner)
+        packForActivationQuantization()
     }
 
     /// Replaces the bias; `nil` removes it.
@@ -147,8 +166,8 @@ public struct QuantizedLinear: Sendable {
             throw .notQuantized(inFeatures: inFeatures, outFeatures: outFeatures)
         }
         let granularity = quantizedWeight.granularity
-        if quantizesActivations, let product = try forwardQuantizingActivations(input, values: values, granularity: granularity) {
-            return product
+        if quantizesActivations, let packedWeights {
+            return try forwardQuantizingActivations(input, packed: packedWeights, granularity: granularity)
         }
         return try quantizedWeight.scales.withUnsafeBufferPointer { (scalePointer) throws(LayerError) -> FloatTensor in
             let layout: ScaleLayout

@@ -30,6 +30,9 @@ struct MiniLMEmbed: ParsableCommand {
     @Flag(name: .long, help: "Quantize the activations of every INT8 layer to int8 on the fly (W8A8: faster, slightly less exact).")
     var int8Activations = false
 
+    @Option(name: .long, help: ArgumentHelp("With --int8-activations: input columns per activation scale, a multiple of 4, or 0 for one scale per row.", valueName: "n"))
+    var activationGroupSize = BertEncoder.defaultActivationGroupSize
+
     @Flag(name: .long, help: "Print {\"embeddings\": [[…], …]} (with --compare: {\"cosine\": […]}).")
     package var json = false
 
@@ -44,7 +47,13 @@ struct MiniLMEmbed: ParsableCommand {
 
     func validate() throws {
         if sentences.isEmpty { throw ValidationError("give at least one sentence to embed") }
+        if activationGroupSize < 0 || activationGroupSize % 4 != 0 {
+            throw ValidationError("--activation-group-size must be 0 or a positive multiple of 4, not \(activationGroupSize)")
+        }
     }
+
+    /// The group size `withActivationQuantization` takes: `nil` for one scale per row.
+    var groupSize: Int? { activationGroupSize == 0 ? nil : activationGroupSize }
 
     package func run() throws {
         if tokens {
@@ -61,7 +70,7 @@ struct MiniLMEmbed: ParsableCommand {
             } else {
                 int8 = SentenceEncoder(tokenizer: float.tokenizer, encoder: try float.encoder.quantized())
             }
-            if int8Activations { int8 = SentenceEncoder(tokenizer: int8.tokenizer, encoder: try int8.encoder.withActivationQuantization()) }
+            if int8Activations { int8 = SentenceEncoder(tokenizer: int8.tokenizer, encoder: try int8.encoder.withActivationQuantization(groupSize: groupSize)) }
             var cosines: [Double] = []
             for sentence in sentences {
                 cosines.append(cosineSimilarity(try float.embed(sentence), try int8.embed(sentence)))
@@ -79,7 +88,7 @@ struct MiniLMEmbed: ParsableCommand {
         if int8Activations {
             // Without a checkpoint the fp32 weights are quantized per channel in memory first.
             let int8 = checkpoint == nil ? try encoder.encoder.quantized() : encoder.encoder
-            encoder = SentenceEncoder(tokenizer: encoder.tokenizer, encoder: try int8.withActivationQuantization())
+            encoder = SentenceEncoder(tokenizer: encoder.tokenizer, encoder: try int8.withActivationQuantization(groupSize: groupSize))
         }
         if json {
             // Streamed row by row: a long list of sentences never builds one huge string.

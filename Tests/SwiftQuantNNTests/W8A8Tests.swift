@@ -46,6 +46,67 @@ import Testing
         }
     }
 
+    /// Per-group activation scales: each group of `size` columns of a row quantized by the
+    /// reference quantizer on its own, each group's int32 sum rescaled with one fused
+    /// multiply-add in group order, then the weight scale and the bias.
+    @Test(arguments: [4, 16, 32, 12])
+    func groupedActivationsMatchTheFormula(size: Int) throws {
+        var random = TestValues(seed: 89)
+        for (outFeatures, inFeatures) in Self.shapes + [(40, 384), (3, 100)] {
+            let weight = FloatTensor(uncheckedShape: [outFeatures, inFeatures], storage: random.array(outFeatures * inFeatures))
+            let quantized = try quantizeSymmetric(weight, granularity: .perChannel)
+            let bias = random.array(outFeatures)
+            var layer = try QuantizedLinear(weight: quantized, bias: bias)
+            layer.quantizesActivations = true
+            layer.activationGroupSize = size
+            let weightCodes = quantized.int8Codes
+            for batch in [1, 7] {
+                let input = FloatTensor(uncheckedShape: [batch, inFeatures], storage: random.array(batch * inFeatures, 3))
+                var expected = [Float](repeating: 0, count: batch * outFeatures)
+                let groups = (inFeatures + size - 1) / size
+                for b in 0..<batch {
+                    // A row narrower than a group is one group: the per-row product.
+                    let parts = groups > 1 ? (0..<groups).map { g in g * size..<min(inFeatures, (g + 1) * size) } : [0..<inFeatures]
+                    let codes = try parts.map { range in
+                        try quantizeSymmetric(
+                            FloatTensor(uncheckedShape: [1, range.count], storage: Array(input.storage[b * inFeatures + range.lowerBound..<b * inFeatures + range.upperBound])),
+                            granularity: .perChannel)
+                    }
+                    for o in 0..<outFeatures {
+                        var total: Float = 0
+                        for (range, part) in zip(parts, codes) {
+                            var dot = 0
+                            for (index, k) in range.enumerated() {
+                                dot += Int(part.int8Codes[index]) * Int(weightCodes[o * inFeatures + k])
+                            }
+                            if groups > 1 {
+                                total = total.addingProduct(Float(Int32(dot)), part.scales[0])  // fused
+                            } else {
+                                total = Float(Int32(dot)) * part.scales[0]
+                            }
+                        }
+                        expected[b * outFeatures + o] = total * quantized.scales[o] + bias[o]
+                    }
+                }
+                for isa in KernelISA.runnable {
+                    let result = try KernelISA.with(isa) { try layer(input) }
+                    #expect(result.storage.map(\.bitPattern) == expected.map(\.bitPattern),
+                            "\(isa) group \(size) \(outFeatures)x\(inFeatures) batch \(batch)")
+                }
+            }
+        }
+    }
+
+    @Test func invalidActivationGroupSizesThrow() throws {
+        var layer = try QuantizedLinear(weight: try quantizeSymmetric(
+            FloatTensor(uncheckedShape: [2, 8], storage: (0..<16).map(Float.init)), granularity: .perChannel))
+        layer.quantizesActivations = true
+        for size in [0, -4, 6] {
+            layer.activationGroupSize = size
+            #expect(throws: LayerError.self) { try layer(FloatTensor(uncheckedShape: [1, 8], storage: [Float](repeating: 1, count: 8))) }
+        }
+    }
+
     @Test func closeToTheWeightOnlyProduct() throws {
         var random = TestValues(seed: 83)
         let weight = FloatTensor(uncheckedShape: [64, 512], storage: random.array(64 * 512))

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include "CSwiftQuantBlocks.h"
 #include "CSwiftQuantConvert.h"
+#include "CSwiftQuantW8A8.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,33 +67,6 @@ typedef struct {
     long out_features;
 } sqk_matmul;
 
-/// One product with int8 activations (W8A8): `output = ((float)(x_q · w_q) × input_scale) ×
-/// weight_scale + bias`, where each activation row was quantized symmetric per row and stored
-/// offset by 128 as unsigned bytes (`x_q + 128`, what `vpdpbusd` multiplies). The dot product is
-/// accumulated exactly in int32 (the offset is removed exactly with the weight row's sum), so
-/// every variant gives the same numbers whatever order it adds in.
-typedef struct {
-    /// Row-major `[out_features, in_features]` int8.
-    const int8_t *weights;
-    /// `SQK_SCALES_TENSOR` or `SQK_SCALES_ROW`.
-    int32_t scale_kind;
-    const float *weight_scales;
-    float tensor_scale;
-    /// Row-major `[batch, in_features]`, each the int8 value + 128.
-    const uint8_t *input;
-    /// `batch` values.
-    const float *input_scales;
-    float *output;
-    const float *bias;
-    long batch;
-    long in_features;
-    long out_features;
-} sqk_w8a8;
-
-/// Computes output rows `row_begin..<row_end` of a W8A8 product with variant `isa` (or the CPU's
-/// best when it cannot run `isa`). Variants without integer dot-product instructions use
-/// 16-bit multiply-adds; the results are identical.
-void sqk_w8a8_rows(int32_t isa, const sqk_w8a8 *product, long row_begin, long row_end);
 
 /// The best variant this CPU and OS support.
 int32_t sqk_cpu_isa(void);
