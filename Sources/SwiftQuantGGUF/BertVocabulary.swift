@@ -1,0 +1,128 @@
+import Foundation
+import SwiftQuantCore
+
+/// llama.cpp's token types (gguf-py `TokenType`), stored as `tokenizer.ggml.token_type`.
+public enum GGUFTokenType: Int32, Sendable {
+    case normal = 1
+    case unknown = 2
+    case control = 3
+    case userDefined = 4
+    case unused = 5
+    case byte = 6
+}
+
+/// A BERT WordPiece vocabulary as `convert_hf_to_gguf.py` writes it (`TextModel.get_vocab_base`
+/// then `BertModel.set_vocab`).
+///
+/// One token per id below `config.json`'s `vocab_size` (ids the tokenizer lacks become
+/// `[PAD<id>]`, unused); added tokens are control tokens when special (or when they look
+/// special), user-defined otherwise; every other token is normal. In the GGUF form
+/// (``ggufTokens``) control tokens stay as they are, continuation pieces lose their `##`, and
+/// every other token gains the phantom space `▁` that llama.cpp's WordPiece tokenizer expects.
+struct BertVocabulary {
+    /// The tokens by id, as the Hugging Face tokenizer spells them.
+    private(set) var tokens: [String] = []
+    private(set) var types: [GGUFTokenType] = []
+
+    /// The tokens as `tokenizer.ggml.tokens` stores them.
+    var ggufTokens: [String] {
+        zip(tokens, types).map { token, type in
+            if type == .control { return token }
+            if token.hasPrefix("##") { return String(token.dropFirst(2)) }
+            return "\u{2581}" + token
+        }
+    }
+
+    /// Reads `tokenizer.json` (its `model.vocab` and `added_tokens`), or without one `vocab.txt`
+    /// (one token per line, the line number its id) with the `*_token` strings of
+    /// `tokenizer_config.json` / `special_tokens_map.json` as the added, special tokens.
+    init(folder: String, config: HuggingFaceJSONFile) throws(HuggingFaceFolderError) {
+        var vocabulary: [(token: String, id: Int)] = []
+        var added: [String: (id: Int, special: Bool)] = [:]
+        var source: String
+        if let tokenizer = try HuggingFaceJSONFile.load("tokenizer.json", in: folder) {
+            source = tokenizer.path
+            guard let members = tokenizer.root["model"]?["vocab"]?.members else {
+                throw .invalidValue(path: tokenizer.path, key: "model.vocab", expected: "an object of token → id (a WordPiece vocabulary)")
+            }
+            for member in members {
+                guard let id = member.value.integerValue, id >= 0 else {
+                    throw .invalidValue(path: tokenizer.path, key: "model.vocab.\(member.key)", expected: "a non-negative token id")
+                }
+                vocabulary.append((member.key, id))
+            }
+            for entry in tokenizer.root["added_tokens"]?.arrayValue ?? [] {
+                guard let content = entry["content"]?.stringValue, let id = entry["id"]?.integerValue, id >= 0 else {
+                    throw .invalidValue(path: tokenizer.path, key: "added_tokens", expected: "entries with a content string and a non-negative id")
+                }
+                vocabulary.append((content, id))
+                added[content] = (id, entry["special"]?.boolValue ?? false)
+            }
+        } else {
+            let path = URL(fileURLWithPath: folder).appendingPathComponent("vocab.txt").path
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw .missingFile(path: path, needed: "a BERT folder has tokenizer.json or vocab.txt")
+            }
+            source = path
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+                $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
+            }
+            if lines.last == "" { lines.removeLast() }
+            vocabulary = lines.enumerated().map { ($0.element, $0.offset) }
+            let ids = Dictionary(vocabulary.map { ($0.token, $0.id) }, uniquingKeysWith: { first, _ in first })
+            for name in ["tokenizer_config.json", "special_tokens_map.json"] {
+                guard let file = try HuggingFaceJSONFile.load(name, in: folder) else { continue }
+                for type in ["unk", "sep", "pad", "cls", "mask", "bos", "eos"] {
+                    let node = file.root["\(type)_token"]
+                    guard let token = node?.stringValue ?? node?["content"]?.stringValue, let id = ids[token] else { continue }
+                    added[token] = (id, true)
+                }
+            }
+        }
+
+        let declared = config.root["vocab_size"]
+        let size: Int
+        if let declared, !declared.isNull {
+            guard let value = declared.integerValue, value >= 0 else {
+                throw .invalidValue(path: config.path, key: "vocab_size", expected: "a non-negative integer")
+            }
+            size = value
+        } else {
+            size = Set(vocabulary.map(\.token)).count
+        }
+        var byID = [String?](repeating: nil, count: size)
+        for (token, id) in vocabulary {
+            guard id < size else { throw .tokenIDOutOfRange(path: source, token: token, id: id, vocabularySize: size) }
+            byID[id] = token
+        }
+        tokens.reserveCapacity(size)
+        types.reserveCapacity(size)
+        for (id, token) in byID.enumerated() {
+            guard var token else {
+                tokens.append("[PAD\(id)]")
+                types.append(.unused)
+                continue
+            }
+            if let entry = added[token] {
+                if entry.special || Self.looksSpecial(token) {
+                    types.append(.control)
+                } else {
+                    token = token.replacingOccurrences(of: "\u{2581}", with: " ")
+                    types.append(.userDefined)
+                }
+            } else {
+                types.append(.normal)
+            }
+            tokens.append(token)
+        }
+    }
+
+    /// `TextModel.does_token_look_special`: added tokens that are control tokens even when
+    /// not marked special.
+    static func looksSpecial(_ token: String) -> Bool {
+        ["<pad>", "<mask>", "<2mass>", "[@BOS@]"].contains(token)
+            || (token.hasPrefix("<|") && token.hasSuffix("|>"))
+            || (token.hasPrefix("<｜") && token.hasSuffix("｜>"))
+            || (token.hasPrefix("<unused") && token.hasSuffix(">"))
+    }
+}
