@@ -125,11 +125,12 @@ public struct HuggingFaceGGUFArchitectures: Sendable {
     /// The class names handled, sorted.
     public var supportedNames: [String] { byName.keys.sorted() }
 
-    /// Llama (and Mistral, which llama.cpp's converter writes as llama) and Qwen2.
+    /// Llama (and Mistral, which llama.cpp's converter writes as llama), Qwen2 and BERT.
     public static let standard: HuggingFaceGGUFArchitectures = {
         var table = HuggingFaceGGUFArchitectures()
         table.register(LlamaGGUFArchitecture())
         table.register(Qwen2GGUFArchitecture())
+        table.register(BertGGUFArchitecture())
         return table
     }()
 }

@@ -23,14 +23,18 @@ public struct HuggingFaceJSON: Sendable {
 
     /// Reads the JSON object in the file at `path`.
     public init(contentsOf path: String) throws {
+        try self.init(file: path, node: Self.parse(contentsOf: path))
+    }
+
+    /// The JSON value in the file at `path`, whatever its type (sentence-transformers'
+    /// `modules.json` is an array); walked with `JSONNode`'s look-ups.
+    static func parse(contentsOf path: String) throws -> JSONNode {
         let mapped = try MappedFile(path: path)
-        let node: JSONNode
         do {
-            node = try JSONParser.parse(mapped.bytes)
+            return try JSONParser.parse(mapped.bytes)
         } catch {
             throw HuggingFaceGGUFError.unreadableFile(path: path, reason: "not valid JSON at byte \(error.offset): \(error.reason)")
         }
-        try self.init(file: path, node: node)
     }
 
     /// A copy with `other`'s members added over this one's (how the converter lifts `text_config`).

@@ -33,14 +33,13 @@ struct HuggingFaceSpecialTokens {
     }
 
     /// Reads the folder's files; a missing file contributes nothing, a malformed one throws.
-    init(folder: String, vocabularySize: Int?) throws(HuggingFaceFolderError) {
+    init(folder: HuggingFaceFolder, vocabularySize: Int?) throws {
         self.vocabularySize = vocabularySize
-        let tokenizer = try HuggingFaceJSONFile.load("tokenizer.json", in: folder)
-        let config = try HuggingFaceJSONFile.load("tokenizer_config.json", in: folder)
-        try readTokenizerFiles(tokenizer: tokenizer?.root, config: config)
-        if let modelConfig = try HuggingFaceJSONFile.load("config.json", in: folder) {
-            try readModelConfig(modelConfig)
-        }
+        let tokenizer = folder.has("tokenizer.json") ? try HuggingFaceJSON.parse(contentsOf: folder.file("tokenizer.json")) : nil
+        let configPath = folder.file("tokenizer_config.json")
+        let config = folder.has("tokenizer_config.json") ? try HuggingFaceJSON.parse(contentsOf: configPath) : nil
+        try readTokenizerFiles(tokenizer: tokenizer, config: config, configPath: configPath)
+        try readModelConfig(HuggingFaceJSON.parse(contentsOf: folder.file("config.json")), path: folder.file("config.json"))
     }
 
     /// The GGUF entries, in gguf-py's order: ids, add flags, chat template, normalizer flags.
@@ -77,8 +76,7 @@ struct HuggingFaceSpecialTokens {
 
     // MARK: - gguf-py's _try_load_from_tokenizer_json
 
-    private mutating func readTokenizerFiles(tokenizer: JSONNode?, config file: HuggingFaceJSONFile?) throws(HuggingFaceFolderError) {
-        let config = file?.root
+    private mutating func readTokenizerFiles(tokenizer: JSONNode?, config: JSONNode?, configPath: String) throws(HuggingFaceGGUFError) {
         // Python's `if not tokenizer_config`: absent or an empty object.
         let hasConfig = !(config?.members?.isEmpty ?? true)
         var overrides: [String: ConfigToken] = [:]
@@ -195,7 +193,7 @@ struct HuggingFaceSpecialTokens {
             case nil: continue
             }
             let id = addedTokens.first { $0["content"]?.stringValue == content }?["id"]?.integerValue
-            try setSpecialToken(type, id, path: file!.path, key: "\(type)_token")
+            try setSpecialToken(type, id, path: configPath, key: "\(type)_token")
         }
     }
 
@@ -222,17 +220,17 @@ struct HuggingFaceSpecialTokens {
 
     // MARK: - gguf-py's _try_load_from_config_json
 
-    private mutating func readModelConfig(_ file: HuggingFaceJSONFile) throws(HuggingFaceFolderError) {
+    private mutating func readModelConfig(_ config: JSONNode, path: String) throws(HuggingFaceGGUFError) {
         for type in types {
-            var node = file.root["\(type)_token_id"]
-            if node == nil || node!.isNull { node = file.root["text_config"]?["\(type)_token_id"] }
-            try setSpecialToken(type, node?.integerValue, path: file.path, key: "\(type)_token_id")
+            var node = config["\(type)_token_id"]
+            if node == nil || node!.isNull { node = config["text_config"]?["\(type)_token_id"] }
+            try setSpecialToken(type, node?.integerValue, path: path, key: "\(type)_token_id")
         }
     }
 
-    private mutating func setSpecialToken(_ type: String, _ id: Int?, path: String, key: String) throws(HuggingFaceFolderError) {
+    private mutating func setSpecialToken(_ type: String, _ id: Int?, path: String, key: String) throws(HuggingFaceGGUFError) {
         guard let id else { return }
-        guard id >= 0 else { throw .invalidValue(path: path, key: key, expected: "a token id (not negative)") }
+        guard id >= 0 else { throw .invalidValue(file: path, key: key, expected: "a token id (not negative)") }
         if let vocabularySize, id >= vocabularySize { return }
         if !ids.contains(where: { $0.type == type }) { ids.append((type, id)) }
     }

@@ -36,63 +36,63 @@ struct BertVocabulary {
     /// Reads `tokenizer.json` (its `model.vocab` and `added_tokens`), or without one `vocab.txt`
     /// (one token per line, the line number its id) with the `*_token` strings of
     /// `tokenizer_config.json` / `special_tokens_map.json` as the added, special tokens.
-    init(folder: String, config: HuggingFaceJSONFile) throws(HuggingFaceFolderError) {
+    init(folder: HuggingFaceFolder) throws {
         var vocabulary: [(token: String, id: Int)] = []
         var added: [String: (id: Int, special: Bool)] = [:]
-        var source: String
-        if let tokenizer = try HuggingFaceJSONFile.load("tokenizer.json", in: folder) {
-            source = tokenizer.path
-            guard let members = tokenizer.root["model"]?["vocab"]?.members else {
-                throw .invalidValue(path: tokenizer.path, key: "model.vocab", expected: "an object of token → id (a WordPiece vocabulary)")
+        let source: String
+        if folder.has("tokenizer.json") {
+            source = folder.file("tokenizer.json")
+            let tokenizer = try HuggingFaceJSON.parse(contentsOf: source)
+            guard let members = tokenizer["model"]?["vocab"]?.members else {
+                throw HuggingFaceGGUFError.unsupportedTokenizer(
+                    path: source, reason: "model.vocab is not an object of token → id (a WordPiece vocabulary), which a BERT conversion needs")
             }
             for member in members {
                 guard let id = member.value.integerValue, id >= 0 else {
-                    throw .invalidValue(path: tokenizer.path, key: "model.vocab.\(member.key)", expected: "a non-negative token id")
+                    throw HuggingFaceGGUFError.invalidValue(file: source, key: "model.vocab.\(member.key)", expected: "a non-negative token id")
                 }
                 vocabulary.append((member.key, id))
             }
-            for entry in tokenizer.root["added_tokens"]?.arrayValue ?? [] {
+            for entry in tokenizer["added_tokens"]?.arrayValue ?? [] {
                 guard let content = entry["content"]?.stringValue, let id = entry["id"]?.integerValue, id >= 0 else {
-                    throw .invalidValue(path: tokenizer.path, key: "added_tokens", expected: "entries with a content string and a non-negative id")
+                    throw HuggingFaceGGUFError.invalidValue(file: source, key: "added_tokens", expected: "a list of entries with a content string and a non-negative id")
                 }
                 vocabulary.append((content, id))
                 added[content] = (id, entry["special"]?.boolValue ?? false)
             }
-        } else {
-            let path = URL(fileURLWithPath: folder).appendingPathComponent("vocab.txt").path
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw .missingFile(path: path, needed: "a BERT folder has tokenizer.json or vocab.txt")
+        } else if folder.has("vocab.txt") {
+            source = folder.file("vocab.txt")
+            guard let text = try? String(contentsOfFile: source, encoding: .utf8) else {
+                throw HuggingFaceGGUFError.unreadableFile(path: source, reason: "not readable as UTF-8 text")
             }
-            source = path
             var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
                 $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
             }
             if lines.last == "" { lines.removeLast() }
             vocabulary = lines.enumerated().map { ($0.element, $0.offset) }
             let ids = Dictionary(vocabulary.map { ($0.token, $0.id) }, uniquingKeysWith: { first, _ in first })
-            for name in ["tokenizer_config.json", "special_tokens_map.json"] {
-                guard let file = try HuggingFaceJSONFile.load(name, in: folder) else { continue }
+            for name in ["tokenizer_config.json", "special_tokens_map.json"] where folder.has(name) {
+                let file = try HuggingFaceJSON.parse(contentsOf: folder.file(name))
                 for type in ["unk", "sep", "pad", "cls", "mask", "bos", "eos"] {
-                    let node = file.root["\(type)_token"]
+                    let node = file["\(type)_token"]
                     guard let token = node?.stringValue ?? node?["content"]?.stringValue, let id = ids[token] else { continue }
                     added[token] = (id, true)
                 }
             }
+        } else {
+            throw HuggingFaceGGUFError.missingTokenizer(folder: folder.path, expected: "a BERT model needs tokenizer.json or vocab.txt")
         }
 
-        let declared = config.root["vocab_size"]
-        let size: Int
-        if let declared, !declared.isNull {
-            guard let value = declared.integerValue, value >= 0 else {
-                throw .invalidValue(path: config.path, key: "vocab_size", expected: "a non-negative integer")
-            }
-            size = value
-        } else {
-            size = Set(vocabulary.map(\.token)).count
+        let size = try folder.config.integer("vocab_size") ?? Set(vocabulary.map(\.token)).count
+        guard size >= 0 else {
+            throw HuggingFaceGGUFError.invalidValue(file: folder.file("config.json"), key: "vocab_size", expected: "a non-negative integer")
         }
         var byID = [String?](repeating: nil, count: size)
         for (token, id) in vocabulary {
-            guard id < size else { throw .tokenIDOutOfRange(path: source, token: token, id: id, vocabularySize: size) }
+            guard id < size else {
+                throw HuggingFaceGGUFError.invalidValue(
+                    file: source, key: token, expected: "a token id below vocab_size \(size) of config.json (it is \(id))")
+            }
             byID[id] = token
         }
         tokens.reserveCapacity(size)

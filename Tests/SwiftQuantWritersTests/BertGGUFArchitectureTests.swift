@@ -49,22 +49,34 @@ private func entry(_ entries: [GGUFMetadataEntry], _ key: String) -> GGUFMetadat
     entries.first { $0.key == key }
 }
 
-@Suite struct BertGGUFConversionTests {
+private let bert = BertGGUFArchitecture()
+
+private func huggingFaceFolder(_ path: String) throws -> HuggingFaceFolder {
+    try #require(try HuggingFaceFolder(path: path))
+}
+
+/// Every entry the BERT mapping writes for the folder: hyperparameters, then the tokenizer.
+private func bertEntries(_ path: String) throws -> [GGUFMetadataEntry] {
+    let folder = try huggingFaceFolder(path)
+    return try bert.hyperparameters(of: folder) + bert.tokenizer(of: folder)
+}
+
+@Suite struct BertGGUFArchitectureTests {
     /// BertModel.set_vocab: control tokens unchanged, "##" stripped, "▁" before every other
     /// token; ids below vocab_size the tokenizer lacks become "[PAD<id>]", unused (type 5),
     /// and take the "▁" too.
     @Test func vocabularyIsRewrittenAsTheConverterDoes() throws {
         let folder = try bertFolder(["config.json": tinyConfig, "tokenizer.json": tinyTokenizer,
                                      "tokenizer_config.json": tinyTokenizerConfig])
-        let conversion = try BertGGUFConversion(folder: folder)
-        let tokens = try #require(entry(conversion.entries, "tokenizer.ggml.tokens"))
+        let entries = try bertEntries(folder)
+        let tokens = try #require(entry(entries, "tokenizer.ggml.tokens"))
         #expect(tokens.elementType == .string)
         #expect(tokens.value == .array(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "▁hello", "ing", "▁[PAD7]", "▁[unused0]", "▁[PAD9]"].map { .string($0) }))
-        let types = try #require(entry(conversion.entries, "tokenizer.ggml.token_type"))
+        let types = try #require(entry(entries, "tokenizer.ggml.token_type"))
         #expect(types.elementType == .int32)
         #expect(types.value == .array([3, 3, 3, 3, 3, 1, 1, 5, 1, 5].map { .int($0) }))
-        #expect(entry(conversion.entries, "tokenizer.ggml.model")?.value == .string("bert"))
-        #expect(entry(conversion.entries, "tokenizer.ggml.token_type_count")?.value == .uint(2))
+        #expect(entry(entries, "tokenizer.ggml.model")?.value == .string("bert"))
+        #expect(entry(entries, "tokenizer.ggml.token_type_count")?.value == .uint(2))
     }
 
     /// gguf-py's SpecialVocab on a BERT template: BOS is [CLS] and EOS is [SEP] (from the
@@ -73,7 +85,7 @@ private func entry(_ entries: [GGUFMetadataEntry], _ key: String) -> GGUFMetadat
     @Test func specialTokensFollowTheTemplate() throws {
         let folder = try bertFolder(["config.json": tinyConfig, "tokenizer.json": tinyTokenizer,
                                      "tokenizer_config.json": tinyTokenizerConfig])
-        let entries = try BertGGUFConversion(folder: folder).entries
+        let entries = try bertEntries(folder)
         let expected: [(String, MetadataValue)] = [
             ("tokenizer.ggml.bos_token_id", .uint(2)), ("tokenizer.ggml.eos_token_id", .uint(3)),
             ("tokenizer.ggml.unknown_token_id", .uint(1)), ("tokenizer.ggml.seperator_token_id", .uint(3)),
@@ -92,7 +104,7 @@ private func entry(_ entries: [GGUFMetadataEntry], _ key: String) -> GGUFMetadat
     /// GGUF types (u32 counts, f32 epsilon), plus BertModel's causal flag.
     @Test func hyperparametersComeFromConfig() throws {
         let folder = try bertFolder(["config.json": tinyConfig, "tokenizer.json": tinyTokenizer])
-        let entries = try BertGGUFConversion(folder: folder).entries
+        let entries = try bertEntries(folder)
         let counts: [(String, UInt64)] = [
             ("bert.block_count", 2), ("bert.context_length", 16), ("bert.embedding_length", 32),
             ("bert.feed_forward_length", 64), ("bert.attention.head_count", 4),
@@ -118,7 +130,7 @@ private func entry(_ entries: [GGUFMetadataEntry], _ key: String) -> GGUFMetadat
             """
         let folder = try bertFolder(["config.json": tinyConfig, "tokenizer.json": tinyTokenizer, "modules.json": modules,
                                      "1_Pooling/config.json": "{\"\(mode)\": true, \"pooling_mode_max_tokens\": false}"])
-        let entries = try BertGGUFConversion(folder: folder).entries
+        let entries = try bertEntries(folder)
         #expect(entry(entries, "bert.pooling_type") == GGUFMetadataEntry(key: "bert.pooling_type", type: .uint32, value: .uint(expected)))
     }
 
@@ -126,11 +138,13 @@ private func entry(_ entries: [GGUFMetadataEntry], _ key: String) -> GGUFMetadat
         let modules = #"[{"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]"#
         let folder = try bertFolder(["config.json": tinyConfig, "tokenizer.json": tinyTokenizer, "modules.json": modules,
                                      "1_Pooling/config.json": #"{"pooling_mode_max_tokens": true}"#])
-        #expect(throws: HuggingFaceFolderError.self) { try BertGGUFConversion(folder: folder) }
         do {
-            _ = try BertGGUFConversion(folder: folder)
-        } catch {
-            #expect(error == .unsupportedPooling(path: folder + "/1_Pooling/config.json"))
+            _ = try bertEntries(folder)
+            Issue.record("max pooling was accepted")
+        } catch let error as HuggingFaceGGUFError {
+            guard case .invalidValue(let file, let key, _) = error else { Issue.record("\(error)"); return }
+            #expect(file == folder + "/1_Pooling/config.json")
+            #expect(key == "pooling_mode_*")
             #expect(!error.description.contains("\n"))
         }
     }
@@ -139,7 +153,7 @@ private func entry(_ entries: [GGUFMetadataEntry], _ key: String) -> GGUFMetadat
     /// drops; a leading "bert." and gamma/beta are normalised first.
     @Test func tensorNamesFollowGGUFPy() throws {
         let folder = try bertFolder(["config.json": tinyConfig, "tokenizer.json": tinyTokenizer])
-        let conversion = try BertGGUFConversion(folder: folder)
+        let hf = try huggingFaceFolder(folder)
         let expected: [(String, String?)] = [
             ("embeddings.word_embeddings.weight", "token_embd.weight"),
             ("embeddings.position_embeddings.weight", "position_embd.weight"),
@@ -159,12 +173,12 @@ private func entry(_ entries: [GGUFMetadataEntry], _ key: String) -> GGUFMetadat
             ("cls.predictions.transform.dense.weight", nil), ("cls.seq_relationship.weight", nil),
         ]
         for (name, gguf) in expected {
-            #expect(try conversion.ggufName(for: name) == gguf, "\(name)")
+            #expect(try bert.mapping(forTensor: name, shape: [1], in: hf)?.ggufName == gguf, "\(name)")
         }
         // Block 2 does not exist in a two-layer model; unknown modules are refused as the converter does.
         for name in ["encoder.layer.2.output.dense.weight", "encoder.layer.01.output.dense.weight", "classifier.weight"] {
-            #expect(throws: HuggingFaceFolderError.unmappedTensor(name: name, architecture: "bert")) {
-                try conversion.ggufName(for: name)
+            #expect(throws: HuggingFaceGGUFError.unmappedTensor(input: folder, tensor: name, architecture: "bert")) {
+                try bert.mapping(forTensor: name, shape: [1], in: hf)
             }
         }
     }
@@ -175,7 +189,7 @@ private func entry(_ entries: [GGUFMetadataEntry], _ key: String) -> GGUFMetadat
     @Test func vocabTxtWithoutTokenizerJSON() throws {
         let vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "##ing", "world", "a", "b"].joined(separator: "\n") + "\n"
         let folder = try bertFolder(["config.json": tinyConfig, "vocab.txt": vocab, "tokenizer_config.json": tinyTokenizerConfig])
-        let entries = try BertGGUFConversion(folder: folder).entries
+        let entries = try bertEntries(folder)
         #expect(entry(entries, "tokenizer.ggml.tokens")?.value
             == .array(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "▁hello", "ing", "▁world", "▁a", "▁b"].map { .string($0) }))
         #expect(entry(entries, "tokenizer.ggml.token_type")?.value == .array([3, 3, 3, 3, 3, 1, 1, 1, 1, 1].map { .int($0) }))
@@ -184,25 +198,26 @@ private func entry(_ entries: [GGUFMetadataEntry], _ key: String) -> GGUFMetadat
     }
 
     @Test func brokenFolderErrorsNameTheFile() throws {
-        let empty = try bertFolder([:])
-        #expect(throws: HuggingFaceFolderError.missingFile(path: empty + "/config.json", needed: "a Hugging Face model folder has config.json")) {
-            try BertGGUFConversion(folder: empty)
-        }
-        let badJSON = try bertFolder(["config.json": "{\"num_hidden_layers\": 2,, }"])
+        let badModules = try bertFolder(["config.json": tinyConfig, "tokenizer.json": tinyTokenizer, "modules.json": "[{\"type\": \"Pooling\",, }]"])
         do {
-            _ = try BertGGUFConversion(folder: badJSON)
-            Issue.record("a malformed config.json was accepted")
-        } catch {
-            guard case .invalidJSON(let path, let offset, _) = error else { Issue.record("\(error)"); return }
-            #expect(path == badJSON + "/config.json")
-            #expect(offset == 24)
+            _ = try bertEntries(badModules)
+            Issue.record("a malformed modules.json was accepted")
+        } catch let error as HuggingFaceGGUFError {
+            guard case .unreadableFile(let path, let reason) = error else { Issue.record("\(error)"); return }
+            #expect(path == badModules + "/modules.json")
+            #expect(reason.hasPrefix("not valid JSON at byte 20"), "\(reason)")
         }
-        let noLayers = try bertFolder(["config.json": #"{"hidden_size": 8}"#, "tokenizer.json": tinyTokenizer])
-        #expect(throws: HuggingFaceFolderError.self) { try BertGGUFConversion(folder: noLayers) }
+        let noTokenizer = try bertFolder(["config.json": tinyConfig])
+        #expect(throws: HuggingFaceGGUFError.self) { try bertEntries(noTokenizer) }
         let tooLarge = try bertFolder(["config.json": tinyConfig.replacingOccurrences(of: "\"vocab_size\": 10", with: "\"vocab_size\": 6"),
                                        "tokenizer.json": tinyTokenizer])
-        #expect(throws: HuggingFaceFolderError.tokenIDOutOfRange(path: tooLarge + "/tokenizer.json", token: "##ing", id: 6, vocabularySize: 6)) {
-            try BertGGUFConversion(folder: tooLarge)
+        do {
+            _ = try bertEntries(tooLarge)
+            Issue.record("a token id past vocab_size was accepted")
+        } catch let error as HuggingFaceGGUFError {
+            guard case .invalidValue(let file, let key, _) = error else { Issue.record("\(error)"); return }
+            #expect(file == tooLarge + "/tokenizer.json")
+            #expect(key == "##ing")
         }
     }
 
@@ -211,18 +226,18 @@ private func entry(_ entries: [GGUFMetadataEntry], _ key: String) -> GGUFMetadat
     /// sentence-transformers pooling is mean.
     @Test func miniLMFolder() throws {
         let folder = try TestModels.miniLM
-        let conversion = try BertGGUFConversion(folder: folder)
         let source = try openTensorSource(at: folder)
-        var dropped: [String] = []
-        var names: Set<String> = []
-        for tensor in source.tensors {
-            if let name = try conversion.ggufName(for: tensor.name) { names.insert(name) } else { dropped.append(tensor.name) }
-        }
-        #expect(dropped.sorted() == ["embeddings.position_ids", "pooler.dense.bias", "pooler.dense.weight"].filter { source.info(for: $0) != nil })
-        #expect(names.count == 101)
-        #expect(entry(conversion.entries, "bert.pooling_type")?.value == .uint(1))
-        #expect(entry(conversion.entries, "bert.block_count")?.value == .uint(6))
-        guard case .array(let tokens)? = entry(conversion.entries, "tokenizer.ggml.tokens")?.value else {
+        let view = try #require(try HuggingFaceGGUFSource.view(of: source, input: folder, architecture: nil) as? HuggingFaceGGUFSource)
+        #expect(view.ggufArchitecture == "bert")
+        let kept = Set(view.tensors.map(\.name))
+        let hf = try huggingFaceFolder(folder)
+        let dropped = try source.tensors.filter { try bert.mapping(forTensor: $0.name, shape: $0.shape, in: hf) == nil }.map(\.name)
+        #expect(Set(dropped).isSubset(of: ["embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias"]))
+        #expect(kept.count == 101)
+        #expect(kept.count + dropped.count == source.tensors.count)
+        #expect(entry(view.entries, "bert.pooling_type")?.value == .uint(1))
+        #expect(entry(view.entries, "bert.block_count")?.value == .uint(6))
+        guard case .array(let tokens)? = entry(view.entries, "tokenizer.ggml.tokens")?.value else {
             Issue.record("no token list"); return
         }
         #expect(tokens.count == 30522)
