@@ -95,9 +95,15 @@ def compare_metadata(theirs_path, ours_path):
             print(f"  metadata {key}: only theirs ({theirs[key][3]!r}; from the model card / folder name heuristics)")
         else:
             fail(f"metadata {key}: only in theirs")
+    # SwiftQuant's provenance keys, and the folder's JSON files as `hf.<file>` (which SwiftQuant's
+    # own loaders read back from any converted file), are ours only.
+    provenance = {"general.source", "general.source_format", "general.tool", "swiftquant.rules"}
     for key in only_ours:
         if key == "general.alignment":
             print(f"  metadata {key}: only ours (= {ours[key][3]}, ggml's default, written explicitly)")
+        elif key in provenance or key.startswith("hf."):
+            size = len(ours[key][2] or b"")
+            print(f"  metadata {key}: only ours ({size} bytes; SwiftQuant provenance / the folder's file)")
         else:
             fail(f"metadata {key}: only in ours")
 

@@ -26,9 +26,11 @@ struct BertVocabulary {
 
     /// The tokens as `tokenizer.ggml.tokens` stores them.
     var ggufTokens: [String] {
+        // Compared and cut by Unicode scalars, as Python's str does: "##ा" is one Character
+        // "#" + "#ा" to Swift, so Character-based hasPrefix("##") would miss it.
         zip(tokens, types).map { token, type in
             if type == .control { return token }
-            if token.hasPrefix("##") { return String(token.dropFirst(2)) }
+            if token.unicodeScalars.starts(with: "##".unicodeScalars) { return String(token.unicodeScalars.dropFirst(2)) }
             return "\u{2581}" + token
         }
     }
@@ -120,9 +122,11 @@ struct BertVocabulary {
     /// `TextModel.does_token_look_special`: added tokens that are control tokens even when
     /// not marked special.
     static func looksSpecial(_ token: String) -> Bool {
-        ["<pad>", "<mask>", "<2mass>", "[@BOS@]"].contains(token)
-            || (token.hasPrefix("<|") && token.hasSuffix("|>"))
-            || (token.hasPrefix("<｜") && token.hasSuffix("｜>"))
-            || (token.hasPrefix("<unused") && token.hasSuffix(">"))
+        let scalars = token.unicodeScalars
+        func between(_ start: String, _ end: String) -> Bool {
+            scalars.starts(with: start.unicodeScalars) && scalars.reversed().starts(with: end.unicodeScalars.reversed())
+        }
+        return ["<pad>", "<mask>", "<2mass>", "[@BOS@]"].contains { $0.hasSameBytes(as: token) }
+            || between("<|", "|>") || between("<｜", "｜>") || between("<unused", ">")
     }
 }
