@@ -4,8 +4,9 @@ against llama.cpp's own `convert_hf_to_gguf.py` and llama.cpp itself (llama-cpp-
 
 1. Float: ours with a keep-everything rules file vs `convert_hf_to_gguf.py --outtype f32`:
    the same tensors (names, types, bytes), the same metadata keys (the differences listed with
-   why), identical llama.cpp tokenization of several sentences, and sentence embeddings in
-   llama.cpp with cosine ≥ 0.99999 (max abs difference printed).
+   why), identical llama.cpp tokenization of ten texts (accents, CJK, Devanagari/Tamil combining
+   marks, emoji), and sentence embeddings in llama.cpp with cosine ≥ 0.99999 (max abs
+   difference printed).
 2. `--preset llama-quantize`: every tensor identical to `llama_model_quantize` (llama-quantize,
    Q8_0) of their F32 file; ours with default rules runs, and both agree with F32.
 3. Our GGUF in llama.cpp vs SwiftQuant's own MiniLM (`minilm-embed`, fp32) on the same sentences.
@@ -30,6 +31,10 @@ from check_llama_cpp import compare_tensors, llama_cpp_dir, llama_quantize, meta
 SENTENCES = ["A man is eating food.", "The quick brown fox jumps over the lazy dog.",
              "Quantization keeps the model small.", "llama.cpp runs GGUF files on the CPU.",
              "Hello, world! Don't stop-believing: 3.14 × 2 = 6.28 (approximately)."]
+# Tokenized too (not embedded): accents, other scripts, combining marks, unknown pieces.
+MORE_TEXT = ["Crème brûlée à la française, naïve café, Zürich, Straße",
+             "我喜欢学习中文。日本語の文章も大丈夫です。", "हिन्दी और தமிழ் text with ##hashes",
+             "emoji 😀🚀 and tab\there", "THE QUICK BROWN FOX, SUPERCALIFRAGILISTIC!"]
 
 KEEP_ALL = 'rules:\n  - match: "*"\n    action: keep\n'
 
@@ -40,9 +45,10 @@ EXPECTED_VALUE_DIFFERENCES = {
 }
 
 
-def evaluate(path, what):
-    """Runs llama.cpp on `path` in a child process (an abort fails the check, not the script)."""
-    result = subprocess.run([sys.executable, os.path.abspath(__file__), "--evaluate", what, path],
+def evaluate(path):
+    """Runs llama.cpp on `path` in a child process (an abort fails the check, not the script):
+    {"tokens": ids of SENTENCES + MORE_TEXT, "embeddings": of SENTENCES}, or None."""
+    result = subprocess.run([sys.executable, os.path.abspath(__file__), "--evaluate", path],
                             capture_output=True, text=True)
     if result.returncode != 0:
         tail = result.stderr.strip().splitlines()[-1:] or ["(no output)"]
@@ -51,16 +57,25 @@ def evaluate(path, what):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def evaluate_in_this_process(what, path):
+def evaluate_in_this_process(path):
     import llama_cpp
     quiet_llama_cpp()
-    if what == "tokens":
-        model = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
-        values = [model.tokenize(s.encode(), add_bos=True, special=False) for s in SENTENCES]
-    else:
-        model = llama_cpp.Llama(model_path=path, embedding=True, verbose=False, n_ctx=128)
-        values = [list(map(float, model.embed(s))) for s in SENTENCES]
-    print(json.dumps(values))
+    model = llama_cpp.Llama(model_path=path, embedding=True, verbose=False, n_ctx=128)
+    tokens = [model.tokenize(s.encode(), add_bos=True, special=False) for s in SENTENCES + MORE_TEXT]
+    embeddings = [list(map(float, model.embed(s))) for s in SENTENCES]
+    print(json.dumps({"tokens": tokens, "embeddings": embeddings}))
+
+
+def hf_token_ids():
+    """The `tokenizers` package's ids for SENTENCES + MORE_TEXT, or None without the package."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        return None
+    tokenizer = Tokenizer.from_file(os.path.join(MINILM_DIR, "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return [tokenizer.encode(s).ids for s in SENTENCES + MORE_TEXT]
 
 
 def cosines(a, b):
@@ -117,8 +132,8 @@ def minilm_embed_binary():
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "--evaluate":
-        evaluate_in_this_process(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 3 and sys.argv[1] == "--evaluate":
+        evaluate_in_this_process(sys.argv[2])
         return
     source_dir = llama_cpp_dir()
     if source_dir is None:
@@ -158,16 +173,21 @@ def main():
             fail(f"{len(expected) - identical} tensors differ from convert_hf_to_gguf.py's")
         compare_metadata(theirs, ours)
 
-        their_tokens, our_tokens = evaluate(theirs, "tokens"), evaluate(ours, "tokens")
-        if their_tokens is not None and our_tokens is not None:
-            same = sum(1 for a, b in zip(their_tokens, our_tokens) if a == b)
-            print(f"  llama.cpp tokenization: {same}/{len(SENTENCES)} sentences identical"
-                  f" ({sum(map(len, our_tokens))} tokens)")
-            if same != len(SENTENCES):
+        their_run, our_run = evaluate(theirs), evaluate(ours)
+        reference = their_run and their_run["embeddings"]
+        float_ours = our_run and our_run["embeddings"]
+        if their_run is not None and our_run is not None:
+            texts = len(SENTENCES) + len(MORE_TEXT)
+            same = sum(1 for a, b in zip(their_run["tokens"], our_run["tokens"]) if a == b)
+            print(f"  llama.cpp tokenization: {same}/{texts} texts identical to theirs"
+                  f" ({sum(map(len, our_run['tokens']))} tokens)")
+            if same != texts:
                 fail("llama.cpp tokenizes our GGUF differently from convert_hf_to_gguf.py's")
-
-        reference = evaluate(theirs, "embed")
-        float_ours = evaluate(ours, "embed")
+            hf = hf_token_ids()
+            if hf is not None:
+                # llama.cpp's WordPiece is its own implementation: reported, not required.
+                agree = sum(1 for a, b in zip(hf, our_run["tokens"]) if a == b)
+                print(f"  (for reference: llama.cpp's tokens equal the tokenizers package's on {agree}/{texts} texts)")
         if reference is not None and float_ours is not None:
             cos = cosines(reference, float_ours)
             diff = float(np.abs(np.asarray(reference) - np.asarray(float_ours)).max())
@@ -179,7 +199,8 @@ def main():
         compare_tensors("ours --preset llama-quantize vs llama_model_quantize(theirs F32)", quantized, preset)
         if reference is not None:
             for label, path in (("ours, default rules", default), ("ours, --preset llama-quantize", preset)):
-                values = evaluate(path, "embed")
+                run = evaluate(path)
+                values = run and run["embeddings"]
                 if values is not None:
                     cos = cosines(reference, values)
                     print(f"  {label}: runs in llama.cpp; embeddings vs theirs F32: min cosine {cos.min():.6f}")
