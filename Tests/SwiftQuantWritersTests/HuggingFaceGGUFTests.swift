@@ -241,7 +241,7 @@ private func sourceRow(ofOutputRow row: Int, rowsPerHead d: Int) -> Int {
         #expect(gguf.metadata["tokenizer.ggml.model"] == .string("gpt2"))
         #expect(gguf.metadata.keys.allSatisfy { !$0.hasPrefix("hf.") })
         #expect(gguf.tensors.map(\.name).contains("blk.0.attn_q.weight"))
-        #expect(gguf.tensors.first { $0.name == "blk.0.attn_q.weight" }?.dtype == .q8_0)
+        #expect(gguf.tensors.first { $0.name == "blk.0.ffn_down.weight" }?.dtype == .q8_0)  // rows of 32: Q8_0
         // An explicit architecture keeps the old behaviour: the Hugging Face names as they are.
         let raw = temporaryFolder() + "/raw.gguf"
         _ = try convert(input: folder, output: raw, options: ConversionOptions(architecture: "llama"))
