@@ -105,9 +105,11 @@ public struct BertGGUFArchitecture: HuggingFaceGGUFArchitecture {
             GGUFMetadataEntry(key: "tokenizer.ggml.tokens", type: .array, elementType: .string,
                               value: .array(vocabulary.ggufTokens.map { .string($0) })),
             GGUFMetadataEntry(key: "tokenizer.ggml.token_type", type: .array, elementType: .int32,
-                              value: .array(vocabulary.types.map { .int(Int64($0.rawValue)) })),
+                              value: .array(vocabulary.types.map { .int($0.rawValue) })),
         ]
-        entries += try HuggingFaceSpecialTokens(folder: folder, vocabularySize: vocabulary.tokens.count).entries
+        entries += try SpecialVocabulary(
+            folder: folder, tokenizer: folder.json("tokenizer.json"), tokenizerConfig: folder.json("tokenizer_config.json"),
+            vocabularySize: vocabulary.tokens.count, loadMerges: false).entries
         return entries
     }
 
@@ -116,23 +118,35 @@ public struct BertGGUFArchitecture: HuggingFaceGGUFArchitecture {
     static func poolingType(folder: HuggingFaceFolder) throws -> Int? {
         guard folder.has("modules.json") else { return nil }
         let modulesPath = folder.file("modules.json")
-        guard let modules = try HuggingFaceJSON.parse(contentsOf: modulesPath).arrayValue else {
+        guard case .array(let list) = try HuggingFaceJSON.parse(contentsOf: modulesPath).value else {
             throw HuggingFaceGGUFError.invalidValue(file: modulesPath, key: "(top level)", expected: "an array of modules")
         }
-        guard let pooling = modules.first(where: { $0["type"]?.stringValue?.hasSuffix("Pooling") == true }) else { return nil }
-        guard let path = pooling["path"]?.stringValue else {
-            throw HuggingFaceGGUFError.invalidValue(file: modulesPath, key: "path", expected: "the pooling module's folder")
+        var pooling: HuggingFaceJSON?
+        for (index, node) in list.enumerated() {
+            let module = try HuggingFaceJSON(file: modulesPath, prefix: "[\(index)].", node: node)
+            if try module.string("type")?.hasSuffix("Pooling") == true {
+                pooling = module
+                break
+            }
         }
+        guard let pooling else { return nil }
+        guard let path = try pooling.string("path") else { throw HuggingFaceGGUFError.missingKey(file: modulesPath, key: pooling.prefix + "path") }
         let configPath = (folder.file(path) as NSString).appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: configPath) else {
             throw HuggingFaceGGUFError.unreadableFile(path: configPath, reason: "not found, and modules.json names this pooling module")
         }
-        let config = try HuggingFaceJSON.parse(contentsOf: configPath)
-        func flag(_ key: String) -> Bool { config[key]?.boolValue == true }
+        let config = try HuggingFaceJSON(contentsOf: configPath)
+        // Python's truthiness, as the converter tests the flags: a present, non-false value.
+        func flag(_ key: String) -> Bool {
+            guard let node = config.node(key) else { return false }
+            if case .bool(let value) = node.value { return value }
+            if case .number(let text) = node.value { return Double(text) != 0 }
+            return true
+        }
         if flag("pooling_mode_mean_tokens") { return 1 }
         if flag("pooling_mode_cls_token") { return 2 }
         if flag("pooling_mode_lasttoken") { return 3 }
-        switch config["pooling_mode"]?.stringValue {
+        switch try? config.string("pooling_mode") {
         case "mean": return 1
         case "cls": return 2
         case "lasttoken": return 3

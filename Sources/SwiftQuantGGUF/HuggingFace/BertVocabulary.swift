@@ -1,16 +1,6 @@
 import Foundation
 import SwiftQuantCore
 
-/// llama.cpp's token types (gguf-py `TokenType`), stored as `tokenizer.ggml.token_type`.
-public enum GGUFTokenType: Int32, Sendable {
-    case normal = 1
-    case unknown = 2
-    case control = 3
-    case userDefined = 4
-    case unused = 5
-    case byte = 6
-}
-
 /// A BERT WordPiece vocabulary as `convert_hf_to_gguf.py` writes it (`TextModel.get_vocab_base`
 /// then `BertModel.set_vocab`).
 ///
@@ -42,25 +32,16 @@ struct BertVocabulary {
         var vocabulary: [(token: String, id: Int)] = []
         var added: [String: (id: Int, special: Bool)] = [:]
         let source: String
-        if folder.has("tokenizer.json") {
-            source = folder.file("tokenizer.json")
-            let tokenizer = try HuggingFaceJSON.parse(contentsOf: source)
-            guard let members = tokenizer["model"]?["vocab"]?.members else {
+        if let tokenizer = try folder.json("tokenizer.json") {
+            source = tokenizer.file
+            guard let model = try tokenizer.object("model"), try model.object("vocab") != nil else {
                 throw HuggingFaceGGUFError.unsupportedTokenizer(
                     path: source, reason: "model.vocab is not an object of token → id (a WordPiece vocabulary), which a BERT conversion needs")
             }
-            for member in members {
-                guard let id = member.value.integerValue, id >= 0 else {
-                    throw HuggingFaceGGUFError.invalidValue(file: source, key: "model.vocab.\(member.key)", expected: "a non-negative token id")
-                }
-                vocabulary.append((member.key, id))
-            }
-            for entry in tokenizer["added_tokens"]?.arrayValue ?? [] {
-                guard let content = entry["content"]?.stringValue, let id = entry["id"]?.integerValue, id >= 0 else {
-                    throw HuggingFaceGGUFError.invalidValue(file: source, key: "added_tokens", expected: "a list of entries with a content string and a non-negative id")
-                }
-                vocabulary.append((content, id))
-                added[content] = (id, entry["special"]?.boolValue ?? false)
+            vocabulary = try HuggingFaceVocabulary.vocabulary(model).map { (token: $0.0, id: $0.1) }
+            for token in try HuggingFaceVocabulary.addedTokens(tokenizer) {
+                vocabulary.append((token.content, token.id))
+                added[token.content] = (token.id, token.special)
             }
         } else if folder.has("vocab.txt") {
             source = folder.file("vocab.txt")
@@ -73,11 +54,10 @@ struct BertVocabulary {
             if lines.last == "" { lines.removeLast() }
             vocabulary = lines.enumerated().map { ($0.element, $0.offset) }
             let ids = Dictionary(vocabulary.map { ($0.token, $0.id) }, uniquingKeysWith: { first, _ in first })
-            for name in ["tokenizer_config.json", "special_tokens_map.json"] where folder.has(name) {
-                let file = try HuggingFaceJSON.parse(contentsOf: folder.file(name))
+            for name in ["tokenizer_config.json", "special_tokens_map.json"] {
+                guard let file = try folder.json(name) else { continue }
                 for type in ["unk", "sep", "pad", "cls", "mask", "bos", "eos"] {
-                    let node = file["\(type)_token"]
-                    guard let token = node?.stringValue ?? node?["content"]?.stringValue, let id = ids[token] else { continue }
+                    guard let token = try SpecialVocabulary.tokenContent(file, "\(type)_token"), let id = ids[token] else { continue }
                     added[token] = (id, true)
                 }
             }
@@ -106,7 +86,7 @@ struct BertVocabulary {
                 continue
             }
             if let entry = added[token] {
-                if entry.special || Self.looksSpecial(token) {
+                if entry.special || HuggingFaceVocabulary.looksSpecial(token) {
                     types.append(.control)
                 } else {
                     token = token.replacingOccurrences(of: "\u{2581}", with: " ")
@@ -117,16 +97,5 @@ struct BertVocabulary {
             }
             tokens.append(token)
         }
-    }
-
-    /// `TextModel.does_token_look_special`: added tokens that are control tokens even when
-    /// not marked special.
-    static func looksSpecial(_ token: String) -> Bool {
-        let scalars = token.unicodeScalars
-        func between(_ start: String, _ end: String) -> Bool {
-            scalars.starts(with: start.unicodeScalars) && scalars.reversed().starts(with: end.unicodeScalars.reversed())
-        }
-        return ["<pad>", "<mask>", "<2mass>", "[@BOS@]"].contains { $0.hasSameBytes(as: token) }
-            || between("<|", "|>") || between("<｜", "｜>") || between("<unused", ">")
     }
 }

@@ -137,11 +137,16 @@ enum HuggingFaceVocabulary {
     ]
 
     /// `TextModel.does_token_look_special`.
+    /// Compared by Unicode scalars, as Python compares str: Swift's Character-based
+    /// `hasPrefix`/`hasSuffix` would miss a match followed by a combining mark.
     static func looksSpecial(_ token: String) -> Bool {
-        ["<pad>", "<mask>", "<2mass>", "[@BOS@]"].contains(token)
-            || (token.hasPrefix("<|") && token.hasSuffix("|>"))
-            || (token.hasPrefix("<\u{FF5C}") && token.hasSuffix("\u{FF5C}>"))
-            || (token.hasPrefix("<unused") && token.hasSuffix(">"))
+        let scalars = token.unicodeScalars
+        func between(_ start: String, _ end: String) -> Bool {
+            scalars.count >= start.unicodeScalars.count + end.unicodeScalars.count
+                && scalars.starts(with: start.unicodeScalars) && scalars.reversed().starts(with: end.unicodeScalars.reversed())
+        }
+        return ["<pad>", "<mask>", "<2mass>", "[@BOS@]"].contains { $0.hasSameBytes(as: token) }
+            || between("<|", "|>") || between("<\u{FF5C}", "\u{FF5C}>") || between("<unused", ">")
     }
 
     /// `model.merges` as gguf-py writes them: "a b", with spaces inside a pair's parts (the
