@@ -8,6 +8,8 @@ Tiny models with random weights, saved by transformers, with tokenizers trained 
               (rope_freqs.weight), byte-level BPE on Llama 3's split regex (pre "llama-bpe");
   llama-spm   LlamaForCausalLM, tied embeddings (no output.weight), SentencePiece-style BPE
               with byte fallback in tokenizer.json (the converter's llama_hf path, model "llama");
+  llama-sp    LlamaForCausalLM, untied, tokenizer.model trained by sentencepiece (BPE, byte
+              fallback, a user-defined piece) and no tokenizer.json (_set_vocab_sentencepiece);
   qwen2       Qwen2ForCausalLM, tied, q/k/v biases (not permuted), Qwen2's split regex (pre "qwen2");
   mistral     MistralForCausalLM, untied, GPT-2 byte-level BPE (pre "gpt-2").
 convert_hf_to_gguf.py names `pre` by hashing the token ids of a check text, which only works for
@@ -45,13 +47,15 @@ QWEN2_REGEX = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^
 ALLOWED_PREFIXES = ("general.", "swiftquant.")
 
 WRAPPER = r'''
-import runpy, sys
+import json, runpy, sys
 sys.path.insert(0, sys.argv[1])
 from conversion import base
-pre = sys.argv[2]
-base.TextModel.get_vocab_base_pre = lambda self, tokenizer: pre
-sys.argv = [sys.argv[1] + "/convert_hf_to_gguf.py"] + sys.argv[3:]
-runpy.run_path(sys.argv[0], run_name="__main__")
+script = sys.argv[1] + "/convert_hf_to_gguf.py"
+# One process for every conversion (torch is imported once): [[pre, folder, outtype, outfile], ...]
+for pre, model, outtype, outfile in json.loads(sys.argv[2]):
+    base.TextModel.get_vocab_base_pre = lambda self, tokenizer, pre=pre: pre
+    sys.argv = [script, model, "--outtype", outtype, "--outfile", outfile]
+    runpy.run_path(script, run_name="__main__")
 '''
 
 
@@ -118,29 +122,51 @@ def spm_style_tokenizer():
     return Tokenizer.from_str(json.dumps(data)), {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
 
 
+def sentencepiece_model(path):
+    """A SentencePiece BPE model with byte fallback and a user-defined piece, written as tokenizer.model."""
+    import io
+    import sentencepiece as spm
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(corpus()), model_writer=model, vocab_size=400, model_type="bpe",
+                                   byte_fallback=True, character_coverage=1.0, user_defined_symbols=["<tool>"],
+                                   minloglevel=2)
+    with open(os.path.join(path, "tokenizer.model"), "wb") as f:
+        f.write(model.getvalue())
+    with open(os.path.join(path, "tokenizer_config.json"), "w") as f:
+        json.dump({"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": True,
+                   "add_eos_token": False, "chat_template": "{% for m in messages %}{{ m['content'] }}{% endfor %}"}, f)
+    return spm.SentencePieceProcessor(model_proto=model.getvalue()).vocab_size()
+
+
 def make_folder(path, kind):
     import torch
     import transformers
     from transformers import PreTrainedTokenizerFast
     torch.manual_seed(7)
-    if kind == "llama-spm":
-        tokenizer, specials = spm_style_tokenizer()
+    fast = None
+    os.makedirs(path, exist_ok=True)
+    if kind == "llama-sp":
+        vocab, bos, eos = sentencepiece_model(path) + 3, 1, 2  # sentencepiece's <unk> <s> </s> are 0 1 2
     else:
-        tokenizer, specials = byte_level_tokenizer({"llama-bpe": "llama-bpe", "qwen2": "qwen2", "mistral": "gpt-2"}[kind])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, **specials)
-    # Byte-level BPE: a few unused ids past the tokenizer ([PADn] in the GGUF). The llama_hf path
-    # does not pad (llama.cpp then refuses a larger embedding), so that one gets the exact size.
-    vocab = tokenizer.get_vocab_size() + (0 if kind == "llama-spm" else 3)
+        if kind == "llama-spm":
+            tokenizer, specials = spm_style_tokenizer()
+        else:
+            tokenizer, specials = byte_level_tokenizer({"llama-bpe": "llama-bpe", "qwen2": "qwen2", "mistral": "gpt-2"}[kind])
+        fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, **specials)
+        # A few unused ids past the tokenizer ([PADn] in the GGUF). The llama_hf path does not
+        # pad (llama.cpp then refuses the larger embedding), so that one gets the exact size.
+        vocab = tokenizer.get_vocab_size() + (0 if kind == "llama-spm" else 3)
+        bos, eos = fast.bos_token_id, fast.eos_token_id
     common = dict(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                  rms_norm_eps=1e-5, bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id)
+                  rms_norm_eps=1e-5, bos_token_id=bos, eos_token_id=eos)
     if kind == "llama-bpe":
         config = transformers.LlamaConfig(**common, tie_word_embeddings=False, rope_theta=500000.0,
                                           rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                                                         "high_freq_factor": 4.0, "original_max_position_embeddings": 64})
         model = transformers.LlamaForCausalLM(config)
-    elif kind == "llama-spm":
-        model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**common, tie_word_embeddings=True))
+    elif kind in ("llama-spm", "llama-sp"):
+        model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**common, tie_word_embeddings=kind == "llama-spm"))
     elif kind == "qwen2":
         model = transformers.Qwen2ForCausalLM(transformers.Qwen2Config(**common, tie_word_embeddings=True))
     else:
@@ -149,8 +175,9 @@ def make_folder(path, kind):
         for parameter in model.parameters():
             parameter.normal_(0, 0.2)  # large enough that a wrong permutation shows in the logits
     model.save_pretrained(path, safe_serialization=True)
-    fast.save_pretrained(path)
-    return {"llama-spm": "default", "mistral": "gpt-2"}.get(kind, kind)
+    if fast is not None:
+        fast.save_pretrained(path)
+    return {"llama-spm": "default", "llama-sp": "default", "mistral": "gpt-2"}.get(kind, kind)
 
 
 def gguf_contents(path):
@@ -235,18 +262,22 @@ def main():
         keep_all = os.path.join(folder, "keep-all.yaml")
         with open(keep_all, "w") as f:
             f.write(KEEP_ALL)
-        for kind in ("llama-bpe", "llama-spm", "qwen2", "mistral"):
+        kinds = ("llama-bpe", "llama-spm", "llama-sp", "qwen2", "mistral")
+        jobs, pres = [], {}
+        for kind in kinds:
+            pres[kind] = make_folder(os.path.join(folder, kind), kind)
+            for outtype in ("f32", "q8_0"):
+                jobs.append([pres[kind], os.path.join(folder, kind), outtype, os.path.join(folder, f"{kind}-theirs-{outtype}.gguf")])
+        result = subprocess.run([sys.executable, wrapper, source, json.dumps(jobs)], capture_output=True, text=True)
+        if result.returncode != 0:
+            fail(f"convert_hf_to_gguf.py failed: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
+            exit_if_failed("check_hf_gguf")
+        for kind in kinds:
             model = os.path.join(folder, kind)
-            pre = make_folder(model, kind)
-            print(f"{kind}: pre '{pre}'")
+            print(f"{kind}: pre '{pres[kind]}'")
             outputs = {}
             for outtype in ("f32", "q8_0"):
                 theirs = os.path.join(folder, f"{kind}-theirs-{outtype}.gguf")
-                result = subprocess.run([sys.executable, wrapper, source, pre, model, "--outtype", outtype, "--outfile", theirs],
-                                        capture_output=True, text=True)
-                if result.returncode != 0:
-                    fail(f"{kind}: convert_hf_to_gguf.py failed: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
-                    break
                 ours = os.path.join(folder, f"{kind}-ours-{outtype}.gguf")
                 extra = ["--config", keep_all] if outtype == "f32" else ["--preset", "llama-quantize"]
                 result = subprocess.run([SWIFTQUANT, "convert", model, "-o", ours, "--quiet", *extra], capture_output=True, text=True)

@@ -25,6 +25,8 @@ public struct HuggingFaceGGUFSource: TensorSource {
         case generated([Float])
     }
     private let origins: [String: Origin]
+    /// Each GGUF name's position in ``tensors``: look-ups answer from a dictionary, as the readers do.
+    private let positions: [String: Int]
 
     public var path: String { base.path }
     public var formatName: String { base.formatName }
@@ -68,12 +70,12 @@ public struct HuggingFaceGGUFSource: TensorSource {
         }
         self.tensors = tensors
         self.origins = origins
+        positions = Dictionary(uniqueKeysWithValues: tensors.enumerated().map { ($1.name, $0) })
         entries = try architecture.hyperparameters(of: folder) + architecture.tokenizer(of: folder)
     }
 
     public func info(for name: String) -> TensorInfo? {
-        guard origins[name] != nil else { return nil }
-        return tensors.first { $0.name == name }
+        positions[name].map { tensors[$0] }
     }
 
     private func origin(_ name: String) throws -> Origin {
