@@ -103,7 +103,7 @@ def compare_metadata(theirs_path, ours_path):
     print(f"  metadata: {same} of {len(theirs)} keys of theirs identical in type and bytes")
     # gguf-py's informational general.* keys from the model card (our writer does not guess
     # them); ours adds general.alignment, which gguf-py writes only when not 32.
-    informational = {"general.basename", "general.organization", "general.size_label", "general.version",
+    informational = {"general.type", "general.basename", "general.organization", "general.size_label", "general.version",
                      "general.finetune", "general.license", "general.tags", "general.languages"}
     for key in only_theirs:
         if key in informational:

@@ -76,11 +76,10 @@ public struct BertGGUFArchitecture: HuggingFaceGGUFArchitecture {
 
     // MARK: - Metadata
 
-    /// `general.type`, `TextModel.set_gguf_parameters`'s keys, then `BertModel`'s:
-    /// `bert.attention.causal` false and `bert.pooling_type` for a sentence-transformers folder.
+    /// `TextModel.set_gguf_parameters`'s keys, then `BertModel`'s: `bert.attention.causal`
+    /// false and `bert.pooling_type` for a sentence-transformers folder.
     public func hyperparameters(of folder: HuggingFaceFolder) throws -> [GGUFMetadataEntry] {
-        var entries: [GGUFMetadataEntry] = [.string("general.type", "model")]
-        entries += try TextModelParameters.entries(architecture: ggufArchitecture, folder: folder)
+        var entries = try TextModelParameters.entries(architecture: ggufArchitecture, folder: folder)
         entries.removeAll { $0.key == "bert.attention.causal" }
         entries.append(.bool("bert.attention.causal", false))
         if let pooling = try Self.poolingType(folder: folder) {
