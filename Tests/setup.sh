@@ -25,9 +25,10 @@ if ((${#missing_debs[@]})); then
 fi
 
 if [ "${SWIFTQUANT_SKIP_PYTHON:-0}" != 1 ]; then
-    if ! python3 -c 'import numpy, safetensors, gguf, zstandard, xxhash, tokenizers' >/dev/null 2>&1; then
-        echo "setup: installing Python peers (numpy safetensors gguf zstandard xxhash tokenizers)" >&2
-        python3 -m pip install -q numpy safetensors gguf zstandard xxhash tokenizers
+    # sentencepiece: check_hf_gguf.py trains a tokenizer.model (convert_hf_to_gguf.py reads it too).
+    if ! python3 -c 'import numpy, safetensors, gguf, zstandard, xxhash, tokenizers, sentencepiece' >/dev/null 2>&1; then
+        echo "setup: installing Python peers (numpy safetensors gguf zstandard xxhash tokenizers sentencepiece)" >&2
+        python3 -m pip install -q numpy safetensors gguf zstandard xxhash tokenizers sentencepiece
     fi
     # rotalabs-accel itself, for check_rotalabs.py. torch MUST be the CPU build spelled exactly
     # so: a plain `pip install torch` pulls ~5 GB of CUDA packages.

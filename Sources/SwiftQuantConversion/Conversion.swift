@@ -23,9 +23,12 @@ public func convert(
     planned: (QuantizationPlan) -> Void = { _ in }
 ) throws -> ConversionReport {
     let started = Date()
-    let source = try registry.openTensorSource(at: input)
+    let opened = try registry.openTensorSource(at: input)
     let format = try registry.outputFormat(named: options.format, forPath: output)
-    let request = OutputRequest(destination: output, force: options.force, input: input, source: source, options: options)
+    var request = OutputRequest(destination: output, force: options.force, input: input, source: opened, options: options)
+    // The input as the format writes it (a Hugging Face folder → GGUF names and metadata).
+    let source = try format.view(request)
+    request.source = source
     // For GGUF the plan already keeps what llama.cpp never quantizes, so the report and
     // swiftquant.rules name the reason.
     let plan = QuantizationPlan(tensors: source.tensors, config: options.rules, target: try format.planTarget(request))

@@ -97,6 +97,10 @@ public struct OutputFormat: Sendable {
     /// What the plan is for, resolved before planning (GGUF names its architecture, so the
     /// plan keeps what llama.cpp never quantizes); `PlanTarget.anyFormat` by default.
     public var planTarget: @Sendable (OutputRequest) throws -> PlanTarget
+    /// The input as this format writes it, resolved before planning: for GGUF, a Hugging Face
+    /// folder seen with GGUF tensor names and metadata (``HuggingFaceGGUFSource``), so rules and
+    /// the plan see the names the file will hold; the request's source itself by default.
+    public var view: @Sendable (OutputRequest) throws -> any TensorSource
     /// Whether the conversion's compression level applies (recorded as `swiftquant.compression`);
     /// `false` for formats that always store raw bytes, such as model folders.
     public var usesCompressionLevel: Bool
@@ -104,10 +108,12 @@ public struct OutputFormat: Sendable {
     /// Describes an output format; see the properties for what each part does.
     public init(
         name: String, suffixes: [String], usesCompressionLevel: Bool = true,
+        view: @escaping @Sendable (OutputRequest) throws -> any TensorSource = { $0.source },
         planTarget: @escaping @Sendable (OutputRequest) throws -> PlanTarget = { _ in .anyFormat },
         makeTarget: @escaping @Sendable (OutputRequest) throws -> OutputTarget
     ) {
         self.name = name
+        self.view = view
         self.suffixes = suffixes
         self.usesCompressionLevel = usesCompressionLevel
         self.planTarget = planTarget
@@ -222,7 +228,9 @@ public struct FormatRegistry: Sendable {
                 let file = try request.createFile()
                 return OutputTarget(writer: CheckpointWriter(output: file, options: .init(compressionLevel: level)), file: file)
             },
-            OutputFormat(name: "gguf", suffixes: [".gguf"], planTarget: { request in
+            OutputFormat(name: "gguf", suffixes: [".gguf"], view: { request in
+                try HuggingFaceGGUFSource.view(of: request.source, input: request.input, architecture: request.options.architecture)
+            }, planTarget: { request in
                 let options = try GGUFWriter.Options.resolve(
                     source: request.source, input: request.input, architecture: request.options.architecture)
                 return .gguf(architecture: options.architecture)

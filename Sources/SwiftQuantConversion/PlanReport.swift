@@ -2,6 +2,7 @@ import Foundation
 import SwiftQuantCore
 import SwiftQuantKernels
 import SwiftQuantPlan
+import SwiftQuantGGUF
 
 /// One tensor of a ``PlanReport``: the plan's decision and, when measured, what quantizing it gave.
 public struct PlannedTensor: Encodable, Sendable {
@@ -134,11 +135,13 @@ public func plan(
     registry: FormatRegistry = .standard,
     measuring: (_ position: Int, _ count: Int, _ name: String) -> Void = { _, _, _ in }
 ) throws -> PlanReport {
-    let source = try registry.openTensorSource(at: input)
+    var source = try registry.openTensorSource(at: input)
     var target = target
     var gguf = false
     if case .gguf(let architecture) = target {
         gguf = true
+        // A Hugging Face folder is planned under the GGUF names the file will hold.
+        source = try HuggingFaceGGUFSource.view(of: source, input: input, architecture: architecture)
         target = .gguf(architecture: architecture ?? source.metadata["general.architecture"].flatMap {
             if case .string(let name) = $0 { return name } else { return nil }
         })

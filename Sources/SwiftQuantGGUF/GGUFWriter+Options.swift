@@ -21,6 +21,11 @@ extension GGUFWriter.Options {
     /// `GGUFMetadataEntry(key:restoring:)`), so GGUF → checkpoint → GGUF keeps the
     /// hyperparameters and tokenizer llama.cpp needs.
     public static func resolve(source: any TensorSource, input: String, architecture: String?) throws -> Self {
+        if let view = source as? HuggingFaceGGUFSource {
+            // A Hugging Face folder: its mapping names the architecture and supplies every entry.
+            let entries = view.entries.filter { !GGUFWriter.reservedKeys.contains($0.key) }
+            return Self(architecture: view.ggufArchitecture, name: modelName(forInput: input), sourceEntries: entries)
+        }
         let gguf = source as? GGUFFile
         let restored = gguf == nil ? restoredEntries(from: source.metadata) : []
         let own = { (key: String) -> MetadataValue? in

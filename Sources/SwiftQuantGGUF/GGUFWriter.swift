@@ -205,11 +205,11 @@ public final class GGUFWriter: TensorWriter {
         for entry in options.sourceEntries where keys.insert(entry.key).inserted {
             entries.append(entry)
         }
-        // A GGUF source's values are already copied with their types; the converter's
-        // `source.*` string copies of them would only repeat them.
+        // A GGUF source's values (or a Hugging Face folder's, converted) are already copied with
+        // their types; the converter's `source.*` and `hf.*` string copies would only repeat them.
         let copiedSource = !options.sourceEntries.isEmpty
         for key in metadata.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-            if key == "swiftquant.compression" || (copiedSource && key.hasPrefix("source.")) { continue }
+            if key == "swiftquant.compression" || (copiedSource && (key.hasPrefix("source.") || key.hasPrefix("hf."))) { continue }
             if keys.insert(key).inserted { entries.append(GGUFMetadataEntry(key: key, converting: metadata[key]!)) }
         }
         return entries

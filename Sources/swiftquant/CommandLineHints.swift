@@ -24,6 +24,8 @@ func commandLineHint(for error: Error) -> String? {
         return "--arch NAME, e.g. --arch llama"
     case GGUFWriterError.invalidArchitecture, GGUFWriterError.unreadableConfig:
         return "--arch NAME"
+    case HuggingFaceGGUFError.unsupportedArchitecture, HuggingFaceGGUFError.noArchitecture:
+        return "--arch NAME keeps the Hugging Face tensor names"
     case BenchError.modelMissing:
         return "--models FOLDER"
     case FormatRegistryError.unknownOutputFormat:

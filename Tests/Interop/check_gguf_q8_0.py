@@ -148,11 +148,13 @@ def main():
                 if a.read() != b.read():
                     fail(f"{dtype}: --format gguf and the .gguf extension give different files")
 
-        # The real model: architecture and name from config.json and the folder.
+        # The real model, its tensors under their own names: --arch skips the Hugging Face → GGUF
+        # mapping (checked against convert_hf_to_gguf.py in check_hf_gguf.py); the name still
+        # comes from the folder.
         if os.path.isdir(MINILM_DIR):
             output = os.path.join(folder, "minilm.gguf")
             model = os.path.join(MINILM_DIR, "model.safetensors")
-            run(["convert", model, "-o", output, "--quiet"])
+            run(["convert", model, "-o", output, "--arch", "bert", "--quiet"])
             q8_checked += check_output("MiniLM", output, model, read_safetensors(model), "bert", name="all-MiniLM-L6-v2")
         else:
             fail(f"MiniLM not found at {MINILM_DIR}: {MODELS_HINT}")

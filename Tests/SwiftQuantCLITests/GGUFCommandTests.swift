@@ -131,6 +131,17 @@ private func u32Value(_ value: UInt32) -> [UInt8] {
         #expect(result.stderr.contains("llama-quantize"))
     }
 
+    @Test func unsupportedHuggingFaceArchitectureIsOneLineNamingArch() throws {
+        let folder = try CLIRunner.makeTemporaryFolder()
+        let input = try SafeTensorsFixture.llama(layers: 1, width: 64).write(to: folder + "/model.safetensors")
+        try #"{"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2"}"#
+            .write(toFile: folder + "/config.json", atomically: true, encoding: .utf8)
+        let result = try CLIRunner.run(["convert", input, "-o", folder + "/o.gguf"])
+        #expect(result.status == 1 && result.stderrLines.count == 1, "\(result)")
+        #expect(result.stderr.contains("GPT2LMHeadModel") && result.stderr.contains("--arch"))
+        #expect(!FileManager.default.fileExists(atPath: folder + "/o.gguf"))
+    }
+
     @Test func convertWritesGGUFThatInspectReads() throws {
         let folder = try CLIRunner.makeTemporaryFolder()
         var fixture = SafeTensorsFixture.llama(layers: 1, width: 64)
