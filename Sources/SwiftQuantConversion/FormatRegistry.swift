@@ -98,7 +98,7 @@ public struct OutputFormat: Sendable {
     /// plan keeps what llama.cpp never quantizes); `PlanTarget.anyFormat` by default.
     public var planTarget: @Sendable (OutputRequest) throws -> PlanTarget
     /// The input as this format writes it, resolved before planning: for GGUF, a Hugging Face
-    /// folder seen with GGUF tensor names and metadata (``HuggingFaceGGUFSource``), so rules and
+    /// folder seen with GGUF tensor names and metadata (`HuggingFaceGGUFSource`), so rules and
     /// the plan see the names the file will hold; the request's source itself by default.
     public var view: @Sendable (OutputRequest) throws -> any TensorSource
     /// Whether the conversion's compression level applies (recorded as `swiftquant.compression`);

@@ -211,6 +211,7 @@ private func sourceRow(ofOutputRow row: Int, rowsPerHead d: Int) -> Int {
             (TinyFolder(configOverrides: ["hidden_size": "\"sixteen\""]), { if case .invalidValue(_, "hidden_size", _) = $0 { true } else { false } }),
             (TinyFolder(extraTensors: [("model.layers.0.self_attn.q_norm.weight", [4])]), { if case .unmappedTensor(_, "model.layers.0.self_attn.q_norm.weight", "llama") = $0 { true } else { false } }),
             (TinyFolder(configOverrides: ["rope_scaling": #"{"rope_type": "longrope", "factor": 2.0}"#]), { if case .unsupportedRopeScaling(_, "longrope") = $0 { true } else { false } }),
+            (TinyFolder(configOverrides: ["num_local_experts": "8"]), { if case .unsupportedFeature = $0 { true } else { false } }),
         ]
         for (folder, matches) in cases {
             do {

@@ -26,6 +26,8 @@ public enum HuggingFaceGGUFError: Error, Equatable, Sendable, CustomStringConver
     case unknownPreTokenizer(path: String, found: String)
     /// A RoPE scaling type the converter does not write for this architecture.
     case unsupportedRopeScaling(config: String, type: String)
+    /// A model feature SwiftQuant's mapping does not convert (mixture of experts, …).
+    case unsupportedFeature(config: String, feature: String)
 
     public var description: String {
         switch self {
@@ -49,6 +51,8 @@ public enum HuggingFaceGGUFError: Error, Equatable, Sendable, CustomStringConver
             "\(path): \(reason); convert this model with llama.cpp's convert_hf_to_gguf.py"
         case .unknownPreTokenizer(let path, let found):
             "\(path): pre-tokenizer \(printableInMessage(found)) is not one SwiftQuant can name for llama.cpp (known: GPT-2 byte-level, Llama 3 'llama-bpe', Qwen2 'qwen2'); convert this model with llama.cpp's convert_hf_to_gguf.py"
+        case .unsupportedFeature(let config, let feature):
+            "\(config): \(feature) is not converted to GGUF by SwiftQuant; convert this model with llama.cpp's convert_hf_to_gguf.py"
         case .unsupportedRopeScaling(let config, let type):
             "\(config): RoPE scaling type '\(printableInMessage(type))' is not converted by SwiftQuant (linear, yarn and llama3 are); convert this model with llama.cpp's convert_hf_to_gguf.py"
         }

@@ -133,6 +133,4 @@ public struct HuggingFaceJSON: Sendable {
         return out
     }
 
-    /// The object's keys (order not significant).
-    var keys: Dictionary<String, JSONNode>.Keys { members.keys }
 }

@@ -12,6 +12,7 @@ struct SpecialVocabulary {
     private(set) var stripAccents: Bool?
     private var types = ["bos", "eos", "unk", "sep", "pad", "cls", "mask"]
     private let vocabularySize: Int?
+    private let tokenizerConfigPath: String
 
     /// A token named in `tokenizer_config.json`: a string, or an object with `content`.
     static func tokenContent(_ config: HuggingFaceJSON, _ key: String) throws -> String? {
@@ -22,6 +23,7 @@ struct SpecialVocabulary {
 
     init(folder: HuggingFaceFolder, tokenizer: HuggingFaceJSON?, tokenizerConfig: HuggingFaceJSON?, vocabularySize: Int?, loadMerges: Bool = true) throws {
         self.vocabularySize = vocabularySize
+        tokenizerConfigPath = folder.file("tokenizer_config.json")
         var added: [HuggingFaceVocabulary.AddedToken] = []
         // What tokenizer_config.json says, as the converter rewrites it while reading the post-processor.
         var configured: [String: String] = [:]
@@ -59,7 +61,7 @@ struct SpecialVocabulary {
 
     private mutating func set(_ type: String, _ id: Int) throws {
         guard id >= 0 else {
-            throw HuggingFaceGGUFError.invalidValue(file: "tokenizer", key: "\(type)_token", expected: "a non-negative token id")
+            throw HuggingFaceGGUFError.invalidValue(file: tokenizerConfigPath, key: "\(type)_token", expected: "a non-negative token id")
         }
         if let vocabularySize, id >= vocabularySize { return }  // the converter skips it with a warning
         if ids.contains(where: { $0.type == type }) { return }

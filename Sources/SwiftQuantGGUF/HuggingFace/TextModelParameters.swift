@@ -79,8 +79,7 @@ enum TextModelParameters {
             entries.append(.float32("\(arch).attention.layer_norm_epsilon", epsilon))
         }
         if config.has("num_local_experts") || config.has("num_experts") || config.has("n_routed_experts") {
-            throw HuggingFaceGGUFError.unsupportedTokenizer(
-                path: folder.file("config.json"), reason: "mixture-of-experts models are not converted by SwiftQuant")
+            throw HuggingFaceGGUFError.unsupportedFeature(config: folder.file("config.json"), feature: "a mixture of experts")
         }
         if let headDimension = try config.integer("head_dim") {
             entries.append(.uint32("\(arch).attention.key_length", headDimension))
