@@ -54,12 +54,24 @@ func errorMetrics<Source: LaneSource>(
     _ source: Source, values: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>
 ) -> QuantizationErrorMetrics {
     let count = source.count
-    guard count > 0, let quantized = values.baseAddress, let scaleBase = scales.baseAddress else { return .empty }
-    precondition(count % scales.count == 0, "scales do not divide the values into equal blocks")
-    let blockLength = count / scales.count
+    guard count > 0, values.baseAddress != nil, scales.baseAddress != nil else { return .empty }
     // Only values above 10 % of max|w| count for the relative error; the bit-pattern absmax
     // is cheap, and knowing the threshold up front leaves one pass over the data.
-    let threshold = parallelAbsmax(source) * 0.1
+    var total = ErrorSums()
+    total.add(errorChunkSums(source, values: values, scales: scales, threshold: parallelAbsmax(source) * 0.1))
+    return total.metrics(count: count)
+}
+
+/// The sums of every reduction chunk of `source` (chunks start at its first value), in order.
+/// Adding them in order to an ``ErrorSums`` gives the metrics of the whole; a tensor measured
+/// in slices that each start on a whole-tensor chunk boundary gets the same chunks.
+func errorChunkSums<Source: LaneSource>(
+    _ source: Source, values: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>, threshold: Float
+) -> [ErrorSums] {
+    let count = source.count
+    guard count > 0, let quantized = values.baseAddress, let scaleBase = scales.baseAddress else { return [] }
+    precondition(count % scales.count == 0, "scales do not divide the values into equal blocks")
+    let blockLength = count / scales.count
     let chunks = reductionChunkCount(count)
     var partial = [ErrorSums](repeating: ErrorSums(), count: chunks)
     partial.withUnsafeMutableBufferPointer { partial in
@@ -70,19 +82,30 @@ func errorMetrics<Source: LaneSource>(
             }
         }
     }
-    var total = ErrorSums()
-    for sums in partial {
-        total.maxError = max(total.maxError, sums.maxError)
-        total.relative = max(total.relative, sums.relative)
-        total.absoluteError += sums.absoluteError
-        total.signal += sums.signal
-        total.noise += sums.noise
+    return partial
+}
+
+extension ErrorSums {
+    /// Adds chunk sums in order (Double sums in a fixed order: independent of threads).
+    mutating func add(_ chunks: [ErrorSums]) {
+        for sums in chunks {
+            maxError = max(maxError, sums.maxError)
+            relative = max(relative, sums.relative)
+            absoluteError += sums.absoluteError
+            signal += sums.signal
+            noise += sums.noise
+        }
     }
-    let n = Double(count)
-    let snr = 10 * log10((total.signal / n) / (total.noise / n + 1e-10))
-    return QuantizationErrorMetrics(
-        maxAbsError: total.maxError, meanAbsError: Float(total.absoluteError / n),
-        relativeErrorPercent: total.relative * 100, snrDecibels: Float(snr))
+
+    /// The metrics of `count` values whose sums these are.
+    func metrics(count: Int) -> QuantizationErrorMetrics {
+        guard count > 0 else { return .empty }
+        let n = Double(count)
+        let snr = 10 * log10((signal / n) / (noise / n + 1e-10))
+        return QuantizationErrorMetrics(
+            maxAbsError: maxError, meanAbsError: Float(absoluteError / n),
+            relativeErrorPercent: relative * 100, snrDecibels: Float(snr))
+    }
 }
 
 /// Lane-wise running sums and maxima of one chunk.

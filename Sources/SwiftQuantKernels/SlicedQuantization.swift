@@ -1,0 +1,153 @@
+import SwiftQuantCore
+
+/// Quantizes and measures one tensor a row slice at a time, with exactly the codes and scales
+/// of quantizing it whole (Float32 arithmetic), so that a converter never holds more than a
+/// slice of a giant tensor.
+///
+/// Rows are the tensor's matrix view (`matrixView(of:)`: the first dimension by the rest);
+/// a slice is a run of whole rows, so per channel, per group and Q8_0 blocks never straddle
+/// slices. Per tensor needs the whole tensor's max|w| first: pass it in (a streaming pass of
+/// ``absmax(encoded:encoding:)`` over the slices gives it, since a maximum has no order).
+///
+/// The error metrics add up per reduction chunk of the whole tensor; slices whose first row
+/// starts on a chunk boundary (``metricsRowAlignment``) give the same sums in the same order
+/// as measuring the tensor whole, so the same metrics bit for bit. Other slice sizes still
+/// give deterministic metrics, whatever the thread count, but summed in another order.
+public struct SliceQuantizer: Sendable {
+    /// The scheme every slice is stored in, effective for the whole tensor's shape.
+    public let scheme: QuantizationDescriptor
+    public let shape: [Int]
+    public let encoding: FloatEncoding
+    /// Values per row of the matrix view.
+    public let columns: Int
+    /// The per-tensor scale, from the whole tensor's max|w|.
+    private let tensorScale: Float
+    /// 10 % of the whole tensor's max|w|: the relative-error threshold.
+    private let threshold: Float
+
+    /// - Parameters:
+    ///   - scheme: symmetric INT8 (any granularity) or Q8_0; made effective for `shape`.
+    ///   - absmax: max|w| of the whole tensor, finite.
+    /// - Throws: what the scheme throws for a shape it cannot hold.
+    public init(scheme: QuantizationDescriptor, shape: [Int], encoding: FloatEncoding, absmax: Float) throws(KernelError) {
+        precondition(absmax.isFinite, "the tensor's max|w| must be finite: find its first bad value instead")
+        if case .symmetricInt8(.perGroup(let size)) = scheme, size <= 0 { throw .invalidGroupSize(size) }
+        let effective = scheme.effective(for: shape)
+        if let reason = effective.unsupportedReason(for: shape) {
+            throw .unsupportedShape(shape, scheme: effective, reason: reason)
+        }
+        self.scheme = effective
+        self.shape = shape
+        self.encoding = encoding
+        columns = matrixView(of: shape).columns
+        tensorScale = symmetricScale(absmax: absmax)
+        threshold = absmax * 0.1
+    }
+
+    /// The rows of the matrix view.
+    public var rows: Int { matrixView(of: shape).rows }
+
+    /// Slices that are a multiple of this many rows start on the whole tensor's reduction
+    /// chunks, so their metrics equal the unsliced ones bit for bit.
+    public var metricsRowAlignment: Int {
+        let chunk = reductionChunk
+        var a = max(columns, 1), b = chunk
+        while b != 0 { (a, b) = (b, a % b) }
+        return chunk / a
+    }
+
+    /// Quantizes the rows `rows` of the tensor, given as their `encoded` bytes.
+    ///
+    /// Returns a weight of shape `[rows.count, columns]` in ``scheme`` whose codes and scales
+    /// are those rows' codes and scales in the whole tensor (per tensor: the tensor's one scale).
+    /// - Throws: `KernelError.nonFiniteValue(index:value:)` with the index in the whole tensor.
+    public func quantize(slice encoded: UnsafeRawBufferPointer, rows: Range<Int>) throws(KernelError) -> QuantizedWeight {
+        let count = rows.count * columns
+        precondition(encoded.count == count * encoding.byteWidth, "slice byte count does not match its rows")
+        let sliceShape = [rows.count, columns]
+        let offset = rows.lowerBound * columns
+        do throws(KernelError) {
+            switch scheme {
+            case .symmetricInt8(.perTensor):
+                let codes = OwnedBytes(count: count)
+                quantizeWithScale(encoded, count: count, into: codes.pointer.bindMemory(to: Int8.self, capacity: max(count, 1)))
+                return QuantizedWeight(unchecked: sliceShape, scheme: scheme, codes: SharedBytes(codes), scales: [tensorScale])
+            default:
+                return try scheme.scheme(arithmetic: .float32).quantize(encoded: encoded, encoding: encoding, shape: sliceShape)
+            }
+        } catch {
+            if case .nonFiniteValue(let index, let value) = error { throw .nonFiniteValue(index: index + offset, value: value) }
+            throw error
+        }
+    }
+
+    /// Adds the error of a slice (as ``quantize(slice:rows:)`` returned it) against its
+    /// `encoded` originals to `accumulator`. Slices must be added in row order.
+    public func measure(_ slice: QuantizedWeight, encoded: UnsafeRawBufferPointer, into accumulator: inout QuantizationErrorAccumulator) {
+        let count = slice.elementCount
+        guard count > 0 else { return }
+        let base = rawBase(encoded)
+        let chunks: [ErrorSums] = slice.withInt8Codes { codes in
+            slice.scales.withUnsafeBufferPointer { scales in
+                switch encoding {
+                case .float16: errorChunkSums(Float16Lanes(base: base, count: count), values: codes, scales: scales, threshold: threshold)
+                case .bfloat16: errorChunkSums(BFloat16Lanes(base: base, count: count), values: codes, scales: scales, threshold: threshold)
+                case .float32: errorChunkSums(Float32Lanes(base: base, count: count), values: codes, scales: scales, threshold: threshold)
+                case .float64: errorChunkSums(Float64Lanes(base: base, count: count), values: codes, scales: scales, threshold: threshold)
+                }
+            }
+        }
+        accumulator.sums.add(chunks)
+        accumulator.count += count
+    }
+
+    /// Per tensor: every value divided by the tensor's scale, as the whole-tensor kernel does.
+    private func quantizeWithScale(_ encoded: UnsafeRawBufferPointer, count: Int, into values: UnsafeMutablePointer<Int8>) {
+        let base = rawBase(encoded)
+        switch encoding {
+        case .float16: quantizeRuns(Float16Lanes(base: base, count: count), scale: tensorScale, values: values)
+        case .bfloat16: quantizeRuns(BFloat16Lanes(base: base, count: count), scale: tensorScale, values: values)
+        case .float32: quantizeRuns(Float32Lanes(base: base, count: count), scale: tensorScale, values: values)
+        case .float64: quantizeRuns(Float64Lanes(base: base, count: count), scale: tensorScale, values: values)
+        }
+    }
+}
+
+/// Error sums gathered slice by slice (see ``SliceQuantizer/measure(_:encoded:into:)``).
+public struct QuantizationErrorAccumulator: Sendable {
+    var sums = ErrorSums()
+    var count = 0
+
+    public init() {}
+
+    /// The metrics of every slice added so far.
+    public var metrics: QuantizationErrorMetrics { sums.metrics(count: count) }
+}
+
+/// The index and value of the first NaN or infinite value of little-endian `encoded` values,
+/// or `nil`: for a caller whose streaming absmax came out non-finite.
+public func firstNonFinite(encoded: UnsafeRawBufferPointer, encoding: FloatEncoding) -> (index: Int, value: Float)? {
+    let base = rawBase(encoded)
+    let count = encoded.count / encoding.byteWidth
+    func find<Source: LaneSource>(_ source: Source) -> (Int, Float)? {
+        guard let index = source.firstNonFinite(in: 0..<count) else { return nil }
+        return (index, source.value(at: index))
+    }
+    switch encoding {
+    case .float16: return find(Float16Lanes(base: base, count: count))
+    case .bfloat16: return find(BFloat16Lanes(base: base, count: count))
+    case .float32: return find(Float32Lanes(base: base, count: count))
+    case .float64: return find(Float64Lanes(base: base, count: count))
+    }
+}
+
+/// `quantizeRun` over the whole source in parallel reduction chunks; the source is finite
+/// (its tensor's max|w| is).
+private func quantizeRuns<Source: LaneSource>(_ source: Source, scale: Float, values: UnsafeMutablePointer<Int8>) {
+    let count = source.count
+    parallelRanges(reductionChunkCount(count)) { chunks in
+        let start = chunks.lowerBound * reductionChunk
+        let end = min(count, chunks.upperBound * reductionChunk)
+        quantizeRun(source, start..<end, scale: scale, values: values)
+    }
+}
