@@ -34,7 +34,7 @@ struct Convert: ParsableCommand {
     @Option(help: ArgumentHelp("Largest weights file of a model folder, e.g. 5GB (the default), 500MB, 1000000 (bytes).", valueName: "size"))
     var maxShardSize: String?
 
-    @Option(help: ArgumentHelp("Source bytes per slice of a large tensor, e.g. 64MB (the default), 1MB: tensors larger than this are quantized and written a slice at a time, which bounds memory. The output is the same for any size.", valueName: "size"))
+    @Option(help: ArgumentHelp("Source bytes per slice of a large tensor, e.g. 64MiB (the default), 1MB: tensors larger than this are quantized and written a slice at a time, which bounds memory. The output is the same for any size.", valueName: "size"))
     var sliceSize: String?
 
     @Option(help: ArgumentHelp("The folder whose config.json, tokenizer and generation files go into a model folder (default: INPUT if a folder, else the folder INPUT is in).", valueName: "dir"))
@@ -84,7 +84,7 @@ struct Convert: ParsableCommand {
             throw ValidationError("--max-shard-size '\(maxShardSize)' is not a size; write it like 5GB, 500MB or 1000000")
         }
         if let sliceSize, (parseByteSize(sliceSize) ?? 0) < 1 {
-            throw ValidationError("--slice-size '\(sliceSize)' is not a positive size; write it like 64MB, 1MB or 65536")
+            throw ValidationError("--slice-size '\(sliceSize)' is not a positive size; write it like 64MiB, 1MB or 65536")
         }
         if let threads, threads < 1 {
             throw ValidationError("--threads \(threads) is invalid; use 1 or more")
