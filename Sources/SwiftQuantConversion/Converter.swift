@@ -238,10 +238,10 @@ private struct PreparedTensor: @unchecked Sendable {
             let scheme = storing(granularity).scheme(arithmetic: arithmetic)
             let data = try source.data(for: tensor.name)
             do throws(KernelError) {
-                let weight = try data.shared.withUnsafeBytes { (bytes) throws(KernelError) in
-                    try scheme.quantize(encoded: bytes, encoding: encoding, shape: tensor.shape)
+                let (weight, measured) = try data.shared.withUnsafeBytes { (bytes) throws(KernelError) in
+                    try scheme.quantizeAndMeasure(encoded: bytes, encoding: encoding, shape: tensor.shape)
                 }
-                metrics = data.shared.withUnsafeBytes { scheme.errorMetrics(of: weight, encoded: $0, encoding: encoding) }
+                metrics = measured
                 quantized = weight
                 action = .quantize(weight.granularity)
             } catch {

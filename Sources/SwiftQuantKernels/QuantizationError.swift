@@ -152,7 +152,7 @@ private struct ErrorLanes {
 }
 
 /// One chunk's sums, walking it block by block so that each step uses one broadcast scale.
-private func chunkSums<Source: LaneSource>(
+func chunkSums<Source: LaneSource>(
     _ source: Source, _ range: Range<Int>, _ quantized: UnsafePointer<Int8>, _ scales: UnsafePointer<Float>,
     _ blockLength: Int, _ threshold: Float
 ) -> ErrorSums {

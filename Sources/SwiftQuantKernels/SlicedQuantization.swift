@@ -151,3 +151,79 @@ private func quantizeRuns<Source: LaneSource>(_ source: Source, scale: Float, va
         quantizeRun(source, start..<end, scale: scale, values: values)
     }
 }
+
+// MARK: - Quantizing and measuring in one pass
+
+extension QuantizationScheme {
+    /// Quantizes `encoded` floats and measures the error of the result: the same weight and
+    /// metrics as ``QuantizationScheme/quantize(encoded:encoding:shape:)`` followed by
+    /// ``QuantizationScheme/errorMetrics(of:encoded:encoding:)``. Schemes that can do both in
+    /// one pass over the source do (Q8_0); others call the two.
+    public func quantizeAndMeasure(
+        encoded: UnsafeRawBufferPointer, encoding: FloatEncoding, shape: [Int]
+    ) throws(KernelError) -> (weight: QuantizedWeight, metrics: QuantizationErrorMetrics) {
+        if let q8_0 = self as? Q8_0 { return try q8_0.quantizeAndMeasureFused(encoded: encoded, encoding: encoding, shape: shape) }
+        let weight = try quantize(encoded: encoded, encoding: encoding, shape: shape)
+        return (weight, errorMetrics(of: weight, encoded: encoded, encoding: encoding))
+    }
+}
+
+extension Q8_0 {
+    /// One streaming max|w| pass (the relative error's threshold), then, per reduction chunk
+    /// and in parallel, the chunk decoded into a cache-sized Float32 buffer, quantized by
+    /// ``quantizeQ8_0(_:codes:scales:)`` and measured on that buffer while it is in cache.
+    /// The chunks are the whole-tensor metrics' chunks and decoding is exact, so the result
+    /// equals quantizing (which decodes the whole tensor to Float32 first) then measuring.
+    func quantizeAndMeasureFused(
+        encoded: UnsafeRawBufferPointer, encoding: FloatEncoding, shape: [Int]
+    ) throws(KernelError) -> (weight: QuantizedWeight, metrics: QuantizationErrorMetrics) {
+        let count = encoded.count / encoding.byteWidth
+        guard shape.checkedElementCount == count else { throw .shapeMismatch(expected: shape, elements: count) }
+        if let reason = QuantizationDescriptor.q8_0.unsupportedReason(for: shape) {
+            throw .unsupportedShape(shape, scheme: .q8_0, reason: reason)
+        }
+        let magnitude = absmax(encoded: encoded, encoding: encoding)
+        guard magnitude.isFinite else {
+            let (index, value) = firstNonFinite(encoded: encoded, encoding: encoding)!
+            throw .nonFiniteValue(index: index, value: value)
+        }
+        let threshold = magnitude * 0.1
+        let codes = OwnedBytes(count: count)
+        var scales = [Float](repeating: 0, count: count / Self.blockLength)
+        let chunks = reductionChunkCount(count)
+        var partial = [ErrorSums](repeating: ErrorSums(), count: chunks)
+        let width = encoding.byteWidth
+        scales.withUnsafeMutableBufferPointer { scaleBuffer in
+            partial.withUnsafeMutableBufferPointer { partial in
+                let codeBase = codes.pointer.bindMemory(to: Int8.self, capacity: max(count, 1))
+                parallelRanges(chunks) { range in
+                    // One thread per range already: the kernels called here stay on it.
+                    Parallelism.withThreads(1) {
+                        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: reductionChunk)
+                        defer { buffer.deallocate() }
+                        for chunk in range {
+                            let values = reductionChunkRange(chunk, count: count)
+                            let floats = UnsafeMutableBufferPointer(rebasing: buffer[0..<values.count])
+                            decodeFloats(
+                                UnsafeRawBufferPointer(rebasing: encoded[values.lowerBound * width..<values.upperBound * width]),
+                                encoding: encoding, into: floats)
+                            let blocks = values.lowerBound / Self.blockLength..<values.upperBound / Self.blockLength
+                            // Finite (the absmax said so): this cannot throw.
+                            try? quantizeQ8_0(
+                                UnsafeBufferPointer(floats),
+                                codes: UnsafeMutableBufferPointer(start: codeBase + values.lowerBound, count: values.count),
+                                scales: UnsafeMutableBufferPointer(rebasing: scaleBuffer[blocks]))
+                            partial[chunk] = chunkSums(
+                                Float32Lanes(UnsafeBufferPointer(floats)), 0..<values.count, codeBase + values.lowerBound,
+                                scaleBuffer.baseAddress! + blocks.lowerBound, Self.blockLength, threshold)
+                        }
+                    }
+                }
+            }
+        }
+        var total = ErrorSums()
+        total.add(partial)
+        let weight = QuantizedWeight(unchecked: shape, scheme: .q8_0, codes: SharedBytes(codes), scales: scales)
+        return (weight, total.metrics(count: count))
+    }
+}
