@@ -215,14 +215,29 @@ private struct PreparedTensor: @unchecked Sendable {
         var quantized: QuantizedWeight?
         var sliced: SlicedTensor?
         let storing: (Granularity) -> QuantizationDescriptor = { schemes[$0] ?? .symmetricInt8($0) }
-        if tensor.storage?.quantization == nil, case .quantize(let granularity) = action, decision.minimumSNRDecibels == nil,
+        if tensor.storage?.quantization == nil, case .quantize(let granularity) = action,
            let encoding = tensor.dtype.floatEncoding, tensor.byteCount > sliceBytes,
            arithmetic == .float32 || storing(granularity) == .q8_0
         {
-            // Too large to hold whole: its max|w| now (a streaming pass), the slices as the writer takes them.
-            sliced = try SlicedTensor(
-                quantizing: tensor, scheme: storing(granularity), encoding: encoding, source: source, sliceBytes: sliceBytes)
-            action = .quantize(sliced!.scheme.granularity)
+            // Too large to hold whole: its max|w| now (a streaming pass); a min_snr_db check
+            // measures each scheme it tries in slices, keeping only the metrics; the slices
+            // themselves are quantized again as the writer takes them.
+            let scan = try SliceScan(tensor, encoding: encoding, source: source, sliceBytes: sliceBytes)
+            let resolved: (action: TensorAction, chosen: SliceQuantizer?, metrics: QuantizationErrorMetrics?, attempts: [QuantizationAttempt], note: String?)
+            do throws(KernelError) {
+                resolved = try resolve(decision, shape: tensor.shape, storing: storing, scheme: \.scheme) { (descriptor) throws(KernelError) in
+                    let quantizer = try SliceQuantizer(scheme: descriptor, shape: tensor.shape, encoding: encoding, absmax: scan.absmax)
+                    guard decision.minimumSNRDecibels != nil else { return (quantizer, .empty) }
+                    return (quantizer, try SlicedTensor(scan, quantizer: quantizer).measure())
+                }
+            } catch {
+                throw conversionError(error, path: source.path, tensor: tensor.name)
+            }
+            action = resolved.action
+            note = resolved.note
+            if let quantizer = resolved.chosen {
+                sliced = SlicedTensor(scan, quantizer: quantizer)
+            }
         } else if tensor.storage?.quantization != nil {
             // Already quantized (exporting a checkpoint): the stored codes and scales as they are.
             guard let weight = try source.quantizedWeight(for: tensor.name) else {
@@ -369,6 +384,44 @@ private struct PreparedTensor: @unchecked Sendable {
     }
 }
 
+/// A float tensor larger than a slice, mapped and read once for its max|w| (the per-tensor
+/// scale and the relative error's threshold), a budget's worth of rows at a time.
+private struct SliceScan: @unchecked Sendable {
+    // Sendable: the mapped bytes stay valid because `data.owner` is held here.
+    let name: String
+    let data: TensorData
+    let encoding: FloatEncoding
+    let rows: Int
+    let columns: Int
+    /// The rows of one slice within the budget.
+    let budgetRows: Int
+    let absmax: Float
+    let source: any TensorSource
+
+    init(_ tensor: TensorInfo, encoding: FloatEncoding, source: any TensorSource, sliceBytes: Int) throws {
+        data = try source.data(for: tensor.name)
+        (rows, columns) = matrixView(of: tensor.shape)
+        budgetRows = max(1, sliceBytes / max(1, columns * encoding.byteWidth))
+        let rowBytes = columns * encoding.byteWidth
+        var magnitude: Float = 0
+        for start in stride(from: 0, to: rows, by: budgetRows) {
+            let range = start..<min(rows, start + budgetRows)
+            let bytes = UnsafeRawBufferPointer(rebasing: data.bytes[range.lowerBound * rowBytes..<range.upperBound * rowBytes])
+            let sliceMax = SwiftQuantKernels.absmax(encoded: bytes, encoding: encoding)
+            if !sliceMax.isFinite, let (index, value) = firstNonFinite(encoded: bytes, encoding: encoding) {
+                throw ConversionError.nonFiniteWeight(
+                    path: source.path, tensor: tensor.name, index: start * columns + index, value: value)
+            }
+            magnitude = max(magnitude, sliceMax)
+            source.releasePages(for: tensor.name)
+        }
+        name = tensor.name
+        self.encoding = encoding
+        absmax = magnitude
+        self.source = source
+    }
+}
+
 /// A float tensor larger than a slice, read a slice of whole rows at a time.
 private struct SlicedTensor: @unchecked Sendable {
     // Sendable: the mapped bytes stay valid because `data.owner` is held here.
@@ -387,44 +440,14 @@ private struct SlicedTensor: @unchecked Sendable {
     let rowsPerSlice: Int
     let source: any TensorSource
 
-    var scheme: QuantizationDescriptor {
-        if case .quantize(let quantizer) = kind { return quantizer.scheme }
-        return .symmetricInt8(.perChannel)
-    }
-
-    /// Prepares to quantize `tensor` in slices: reads it once for its max|w| (releasing its
-    /// pages as it goes), and picks slices of whole rows within `sliceBytes`, aligned so that
-    /// the error metrics sum in the same order as unsliced whenever such slices fit.
-    init(
-        quantizing tensor: TensorInfo, scheme: QuantizationDescriptor, encoding: FloatEncoding, source: any TensorSource,
-        sliceBytes: Int
-    ) throws {
-        let data = try source.data(for: tensor.name)
-        let (rows, columns) = matrixView(of: tensor.shape)
-        let budgetRows = max(1, sliceBytes / max(1, columns * encoding.byteWidth))
-        var magnitude: Float = 0
-        for start in stride(from: 0, to: rows, by: budgetRows) {
-            let range = start..<min(rows, start + budgetRows)
-            let bytes = UnsafeRawBufferPointer(rebasing: data.bytes[range.lowerBound * columns * encoding.byteWidth..<range.upperBound * columns * encoding.byteWidth])
-            let sliceMax = absmax(encoded: bytes, encoding: encoding)
-            if !sliceMax.isFinite, let (index, value) = firstNonFinite(encoded: bytes, encoding: encoding) {
-                throw ConversionError.nonFiniteWeight(
-                    path: source.path, tensor: tensor.name, index: start * columns + index, value: value)
-            }
-            magnitude = max(magnitude, sliceMax)
-            source.releasePages(for: tensor.name)
-        }
-        let quantizer: SliceQuantizer
-        do throws(KernelError) {
-            quantizer = try SliceQuantizer(scheme: scheme, shape: tensor.shape, encoding: encoding, absmax: magnitude)
-        } catch {
-            throw conversionError(error, path: source.path, tensor: tensor.name)
-        }
-        // Slices a multiple of the metrics alignment sum the metrics exactly as unsliced.
+    /// Quantizes the scanned tensor with `quantizer`, in slices a multiple of the metrics
+    /// alignment when such slices fit the budget (the error metrics then sum in the same order as unsliced).
+    init(_ scan: SliceScan, quantizer: SliceQuantizer) {
         let alignment = quantizer.metricsRowAlignment
+        let budgetRows = scan.budgetRows
         let perSlice = alignment <= budgetRows ? budgetRows - budgetRows % alignment : budgetRows
-        self.init(kind: .quantize(quantizer), name: tensor.name, data: data, encoding: encoding, rows: rows, columns: columns,
-                  rowsPerSlice: perSlice, source: source)
+        self.init(kind: .quantize(quantizer), name: scan.name, data: scan.data, encoding: scan.encoding, rows: scan.rows,
+                  columns: scan.columns, rowsPerSlice: perSlice, source: scan.source)
     }
 
     /// Prepares to re-encode a kept float `tensor` to `target` in slices.
@@ -460,6 +483,22 @@ private struct SlicedTensor: @unchecked Sendable {
                 source.releasePages(for: name)
             }
         }
+    }
+
+    /// The whole tensor's error with this slicing's quantizer, the codes discarded slice by slice.
+    func measure() throws(KernelError) -> QuantizationErrorMetrics {
+        guard case .quantize(let quantizer) = kind else { return .empty }
+        var accumulator = QuantizationErrorAccumulator()
+        let rowBytes = columns * encoding.byteWidth
+        try withExtendedLifetime(data.owner) { () throws(KernelError) in
+            for start in stride(from: 0, to: rows, by: rowsPerSlice) {
+                let range = start..<min(rows, start + rowsPerSlice)
+                let bytes = UnsafeRawBufferPointer(rebasing: data.bytes[range.lowerBound * rowBytes..<range.upperBound * rowBytes])
+                quantizer.measure(try quantizer.quantize(slice: bytes, rows: range), encoded: bytes, into: &accumulator)
+                source.releasePages(for: name)
+            }
+        }
+        return accumulator.metrics
     }
 
     /// Quantizes every slice in row order into `body`; returns the whole tensor's error.

@@ -38,9 +38,12 @@ import SwiftQuant
         return path
     }
 
-    func rules(groupSize: Int = 32) throws -> RulesConfig {
+    func rules(groupSize: Int = 32, minimumSNR: Int = 20) throws -> RulesConfig {
         try RulesConfig(text: """
             rules:
+              - match: "*.up_proj.weight"
+                min_snr_db: \(minimumSNR)
+                group_size: 32
               - match: "*.down_proj.weight"
                 granularity: per-group
                 group_size: \(groupSize)
@@ -52,8 +55,8 @@ import SwiftQuant
             """, path: "rules.yaml")
     }
 
-    func options(sliceBytes: Int, format: String? = nil, groupSize: Int = 32) throws -> ConversionOptions {
-        var options = ConversionOptions(rules: try rules(groupSize: groupSize), format: format, force: true)
+    func options(sliceBytes: Int, format: String? = nil, groupSize: Int = 32, minimumSNR: Int = 20) throws -> ConversionOptions {
+        var options = ConversionOptions(rules: try rules(groupSize: groupSize, minimumSNR: minimumSNR), format: format, force: true)
         options.sliceBytes = sliceBytes
         return options
     }
@@ -85,6 +88,23 @@ import SwiftQuant
         #expect(wholeReport.tensors.map(\.snrDecibels?.value) == slicedReport.tensors.map(\.snrDecibels?.value))
         #expect(wholeReport.tensors.map(\.meanAbsError?.value) == slicedReport.tensors.map(\.meanAbsError?.value))
         #expect(wholeReport.tensors.map(\.action) == slicedReport.tensors.map(\.action))
+    }
+
+    /// 20 dB passes per channel, 45 falls back to per group 32, 60 keeps the tensor (its
+    /// per-channel SNR is about 44.5 dB).
+    @Test("min_snr_db on a sliced tensor measures slice by slice and decides as unsliced", arguments: [20, 45, 60])
+    func minimumSNRInSlices(threshold: Int) throws {
+        let input = try writeModel()
+        let whole = folder + "/whole-snr\(threshold).swq", sliced = folder + "/sliced-snr\(threshold).swq"
+        let wholeReport = try convert(input: input, output: whole, options: try options(sliceBytes: 1 << 40, minimumSNR: threshold))
+        let slicedReport = try convert(input: input, output: sliced, options: try options(sliceBytes: 128 << 10, minimumSNR: threshold))
+        #expect(try contents(whole) == contents(sliced))
+        let name = "model.layers.0.mlp.up_proj.weight"
+        let a = try #require(wholeReport.tensors.first { $0.name == name }), b = try #require(slicedReport.tensors.first { $0.name == name })
+        #expect(a.action == b.action && a.granularity == b.granularity && a.note == b.note)
+        #expect(a.note?.contains("SNR") == true)
+        let expected = [20: "quantize per-channel", 45: "quantize per-group", 60: "keep"][threshold]!
+        #expect("\(b.action) \(b.granularity ?? "")".hasPrefix(expected), "\(b.action) \(b.granularity ?? "") \(b.note ?? "")")
     }
 
     @Test("tiny slices: the same codes, scales and kept bytes; metrics within float summation order")
