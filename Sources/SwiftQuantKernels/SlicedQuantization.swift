@@ -163,6 +163,9 @@ extension QuantizationScheme {
         encoded: UnsafeRawBufferPointer, encoding: FloatEncoding, shape: [Int]
     ) throws(KernelError) -> (weight: QuantizedWeight, metrics: QuantizationErrorMetrics) {
         if let q8_0 = self as? Q8_0 { return try q8_0.quantizeAndMeasureFused(encoded: encoded, encoding: encoding, shape: shape) }
+        if let int8 = self as? SymmetricInt8, int8.arithmetic == .float32 {
+            return try int8.quantizeAndMeasureFused(encoded: encoded, encoding: encoding, shape: shape)
+        }
         let weight = try quantize(encoded: encoded, encoding: encoding, shape: shape)
         return (weight, errorMetrics(of: weight, encoded: encoded, encoding: encoding))
     }
@@ -226,4 +229,113 @@ extension Q8_0 {
         let weight = QuantizedWeight(unchecked: shape, scheme: .q8_0, codes: SharedBytes(codes), scales: scales)
         return (weight, total.metrics(count: count))
     }
+}
+
+extension SymmetricInt8 {
+    /// Symmetric INT8 (Float32 arithmetic) quantized and measured with one decode of the source.
+    ///
+    /// Pass 1 reads the encoded values for every block's max|w| (on the bit patterns for
+    /// Float16, no decoding) and sets the scales; their maximum is the tensor's max|w|, the
+    /// relative error's threshold. Pass 2, per reduction chunk and in parallel, decodes the
+    /// chunk into a cache-sized Float32 buffer, quantizes it with the scales and measures it
+    /// there. Blocks may straddle chunks (rows of 5,632 values): each chunk writes only its own
+    /// codes. The same codes, scales and metrics as ``quantize(encoded:encoding:shape:)`` then
+    /// ``errorMetrics(of:encoded:encoding:)``: the same per-value arithmetic and the same chunks.
+    func quantizeAndMeasureFused(
+        encoded: UnsafeRawBufferPointer, encoding: FloatEncoding, shape: [Int]
+    ) throws(KernelError) -> (weight: QuantizedWeight, metrics: QuantizationErrorMetrics) {
+        precondition(arithmetic == .float32)
+        if case .perGroup(let size) = granularity, size <= 0 { throw .invalidGroupSize(size) }
+        let count = encoded.count / encoding.byteWidth
+        guard shape.checkedElementCount == count else { throw .shapeMismatch(expected: shape, elements: count) }
+        let effective = effectiveGranularity(for: shape, requested: granularity)
+        let scaleCount = SwiftQuantCore.scaleCount(shape: shape, granularity: effective)
+        let codes = OwnedBytes(count: count)
+        var scales = [Float](repeating: 1, count: scaleCount)
+        guard count > 0 else {
+            return (QuantizedWeight(unchecked: shape, scheme: .symmetricInt8(effective), codes: SharedBytes(codes), scales: scales), .empty)
+        }
+        let blockLength = count / scaleCount
+        let base = rawBase(encoded)
+        let magnitude: Float
+        switch encoding {
+        case .float16: magnitude = try blockScales(Float16Lanes(base: base, count: count), blockLength: blockLength, into: &scales)
+        case .bfloat16: magnitude = try blockScales(BFloat16Lanes(base: base, count: count), blockLength: blockLength, into: &scales)
+        case .float32: magnitude = try blockScales(Float32Lanes(base: base, count: count), blockLength: blockLength, into: &scales)
+        case .float64: magnitude = try blockScales(Float64Lanes(base: base, count: count), blockLength: blockLength, into: &scales)
+        }
+        let threshold = magnitude * 0.1
+        let chunks = reductionChunkCount(count)
+        var partial = [ErrorSums](repeating: ErrorSums(), count: chunks)
+        let width = encoding.byteWidth
+        let codeBase = codes.pointer.bindMemory(to: Int8.self, capacity: count)
+        scales.withUnsafeBufferPointer { scaleBuffer in
+            let scaleBase = scaleBuffer.baseAddress!
+            partial.withUnsafeMutableBufferPointer { partial in
+                parallelRanges(chunks) { range in
+                    Parallelism.withThreads(1) {
+                        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: reductionChunk)
+                        defer { buffer.deallocate() }
+                        for chunk in range {
+                            let values = reductionChunkRange(chunk, count: count)
+                            let floats = UnsafeMutableBufferPointer(rebasing: buffer[0..<values.count])
+                            decodeFloats(
+                                UnsafeRawBufferPointer(rebasing: encoded[values.lowerBound * width..<values.upperBound * width]),
+                                encoding: encoding, into: floats)
+                            // Indexed like the whole tensor: lane reads stay inside `values`.
+                            let source = Float32Lanes(
+                                base: UnsafeRawPointer(buffer.baseAddress!) - values.lowerBound * 4, count: values.upperBound)
+                            var start = values.lowerBound
+                            while start < values.upperBound {
+                                let block = start / blockLength
+                                let end = min(values.upperBound, (block + 1) * blockLength)
+                                quantizeRun(source, start..<end, scale: scaleBase[block], values: codeBase)
+                                start = end
+                            }
+                            partial[chunk] = chunkSums(source, values, codeBase, scaleBase, blockLength, threshold)
+                        }
+                    }
+                }
+            }
+        }
+        var total = ErrorSums()
+        total.add(partial)
+        let weight = QuantizedWeight(unchecked: shape, scheme: .symmetricInt8(effective), codes: SharedBytes(codes), scales: scales)
+        return (weight, total.metrics(count: count))
+    }
+}
+
+/// Every block's scale from its max|w|, in parallel; returns the largest max|w|. Throws for
+/// the first non-finite value (flat order), as quantizing does.
+private func blockScales<Source: LaneSource>(
+    _ source: Source, blockLength: Int, into scales: inout [Float]
+) throws(KernelError) -> Float {
+    let blocks = scales.count
+    if blocks == 1 {
+        // Per tensor: one block, whose max|w| is a parallel reduction of its own.
+        let magnitude = parallelAbsmax(source)
+        guard magnitude.isFinite else {
+            let index = source.firstNonFinite(in: 0..<source.count)!
+            throw .nonFiniteValue(index: index, value: source.value(at: index))
+        }
+        scales[0] = symmetricScale(absmax: magnitude)
+        return magnitude
+    }
+    var maxima = [UInt32](repeating: 0, count: blocks)
+    scales.withUnsafeMutableBufferPointer { scales in
+        maxima.withUnsafeMutableBufferPointer { maxima in
+            parallelRanges(blocks, minimumChunk: max(1, minimumValuesPerTask / max(blockLength, 1))) { range in
+                for block in range {
+                    let magnitude = source.absmax(block * blockLength..<(block + 1) * blockLength)
+                    maxima[block] = magnitude.bitPattern & 0x7fff_ffff
+                    scales[block] = magnitude.isFinite ? symmetricScale(absmax: magnitude) : .nan
+                }
+            }
+        }
+    }
+    if let bad = scales.firstIndex(where: { $0.isNaN }) {
+        let index = source.firstNonFinite(in: bad * blockLength..<(bad + 1) * blockLength)!
+        throw .nonFiniteValue(index: index, value: source.value(at: index))
+    }
+    return Float(bitPattern: maxima.max() ?? 0)
 }

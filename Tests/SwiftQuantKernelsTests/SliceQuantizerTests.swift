@@ -25,6 +25,43 @@ import SwiftQuant
         }
     }
 
+    @Test("symmetric INT8 quantize-and-measure equals quantize then measure",
+          arguments: [FloatEncoding.float16, .bfloat16, .float32, .float64],
+          [Granularity.perChannel, .perTensor, .perGroup(size: 32), .perGroup(size: 24), .perGroup(size: 40)])
+    func symmetricOnePass(encoding: FloatEncoding, granularity: Granularity) throws {
+        for shape in [[3, 120], [12, 5640], [1, 65536 + 120], [0, 8]] {
+            let count = shape.reduce(1, *)
+            var floats = pseudoRandomFloats(count, seed: UInt64(count + 1), scale: 0.3)
+            if count > 200 { for i in 120..<240 { floats[i] = 0 } }  // a zero row or group: scale 1
+            let bytes = encode(floats, encoding)
+            try bytes.withUnsafeBytes { raw in
+                let scheme = SymmetricInt8(granularity: granularity)
+                let (weight, metrics) = try scheme.quantizeAndMeasure(encoded: raw, encoding: encoding, shape: shape)
+                let expected = try scheme.quantize(encoded: raw, encoding: encoding, shape: shape)
+                #expect(weight == expected, "\(shape) \(granularity) \(encoding)")
+                #expect(metrics == scheme.errorMetrics(of: expected, encoded: raw, encoding: encoding), "\(shape) \(granularity) \(encoding)")
+            }
+        }
+    }
+
+    @Test("symmetric INT8 quantize-and-measure reports the first non-finite weight", arguments: [Granularity.perChannel, .perTensor])
+    func symmetricOnePassNonFinite(granularity: Granularity) throws {
+        var floats = pseudoRandomFloats(4 * 65536, seed: 3)
+        floats[200_000] = -.infinity
+        floats[100_001] = .nan
+        let bytes = encode(floats, .float32)
+        let error = bytes.withUnsafeBytes { raw in
+            #expect(throws: KernelError.self) {
+                try SymmetricInt8(granularity: granularity).quantizeAndMeasure(encoded: raw, encoding: .float32, shape: [4, 65536])
+            }
+        }
+        guard case .nonFiniteValue(let index, let value) = error else {
+            Issue.record("unexpected \(String(describing: error))")
+            return
+        }
+        #expect(index == 100_001 && value.isNaN)
+    }
+
     @Test("Q8_0 quantize-and-measure reports the first non-finite weight as quantize does")
     func q8_0OnePassNonFinite() throws {
         var floats = pseudoRandomFloats(2 * 65536, seed: 3)
