@@ -96,7 +96,9 @@ public final class ZstdChunkEncoder {
             }
         }
         var staged = 0
+        var seen = 0
         try pieces.forEachPiece { piece in
+            seen += piece.count
             var offset = 0
             if staged > 0 {
                 let take = min(batchBytes - staged, piece.count)
@@ -112,7 +114,10 @@ public final class ZstdChunkEncoder {
                 try process(UnsafeRawBufferPointer(rebasing: piece[offset..<offset + batchBytes]))
                 offset += batchBytes
             }
-            if offset < piece.count {
+            if offset < piece.count && staged == 0 && seen == pieces.byteCount {
+                // The segment's last, partial batch: compressed in place, not copied.
+                try process(UnsafeRawBufferPointer(rebasing: piece[offset...]))
+            } else if offset < piece.count {
                 stagingBuffer().baseAddress!.copyMemory(from: piece.baseAddress! + offset, byteCount: piece.count - offset)
                 staged = piece.count - offset
             }

@@ -494,7 +494,7 @@ private struct SlicedTensor: @unchecked Sendable {
             for start in stride(from: 0, to: rows, by: rowsPerSlice) {
                 let range = start..<min(rows, start + rowsPerSlice)
                 let bytes = UnsafeRawBufferPointer(rebasing: data.bytes[range.lowerBound * rowBytes..<range.upperBound * rowBytes])
-                quantizer.measure(try quantizer.quantize(slice: bytes, rows: range), encoded: bytes, into: &accumulator)
+                _ = try quantizer.quantizeAndMeasure(slice: bytes, rows: range, into: &accumulator)
                 source.releasePages(for: name)
             }
         }
@@ -507,11 +507,10 @@ private struct SlicedTensor: @unchecked Sendable {
         try forEachSlice { rows, bytes in
             let slice: QuantizedWeight
             do throws(KernelError) {
-                slice = try quantizer.quantize(slice: bytes, rows: rows)
+                slice = try quantizer.quantizeAndMeasure(slice: bytes, rows: rows, into: &accumulator)
             } catch {
                 throw conversionError(error, path: source.path, tensor: name)
             }
-            quantizer.measure(slice, encoded: bytes, into: &accumulator)
             try body(slice)
         }
         return accumulator.metrics

@@ -81,6 +81,37 @@ public struct SliceQuantizer: Sendable {
         }
     }
 
+    /// ``quantize(slice:rows:)`` and ``measure(_:encoded:into:)`` at once: for per channel, per
+    /// group and Q8_0 in one pass over the slice, decoded a cache-sized chunk at a time (no
+    /// Float32 copy of the slice). The same weight and sums.
+    public func quantizeAndMeasure(
+        slice encoded: UnsafeRawBufferPointer, rows: Range<Int>, into accumulator: inout QuantizationErrorAccumulator
+    ) throws(KernelError) -> QuantizedWeight {
+        if case .symmetricInt8(.perTensor) = scheme {
+            let weight = try quantize(slice: encoded, rows: rows)
+            measure(weight, encoded: encoded, into: &accumulator)
+            return weight
+        }
+        do throws(KernelError) {
+            let implementation = scheme.scheme(arithmetic: .float32)
+            guard let fused = try implementation.quantizeAndMeasureInOnePass(
+                encoded: encoded, encoding: encoding, shape: [rows.count, columns], threshold: threshold)
+            else {
+                let weight = try quantize(slice: encoded, rows: rows)
+                measure(weight, encoded: encoded, into: &accumulator)
+                return weight
+            }
+            accumulator.sums.add(fused.chunks)
+            accumulator.count += fused.weight.elementCount
+            return fused.weight
+        } catch {
+            if case .nonFiniteValue(let index, let value) = error {
+                throw .nonFiniteValue(index: index + rows.lowerBound * columns, value: value)
+            }
+            throw error
+        }
+    }
+
     /// Adds the error of a slice (as ``quantize(slice:rows:)`` returned it) against its
     /// `encoded` originals to `accumulator`. Slices must be added in row order.
     public func measure(_ slice: QuantizedWeight, encoded: UnsafeRawBufferPointer, into accumulator: inout QuantizationErrorAccumulator) {
@@ -162,12 +193,30 @@ extension QuantizationScheme {
     public func quantizeAndMeasure(
         encoded: UnsafeRawBufferPointer, encoding: FloatEncoding, shape: [Int]
     ) throws(KernelError) -> (weight: QuantizedWeight, metrics: QuantizationErrorMetrics) {
-        if let q8_0 = self as? Q8_0 { return try q8_0.quantizeAndMeasureFused(encoded: encoded, encoding: encoding, shape: shape) }
-        if let int8 = self as? SymmetricInt8, int8.arithmetic == .float32 {
-            return try int8.quantizeAndMeasureFused(encoded: encoded, encoding: encoding, shape: shape)
+        if let fused = try quantizeAndMeasureInOnePass(encoded: encoded, encoding: encoding, shape: shape, threshold: nil) {
+            var total = ErrorSums()
+            total.add(fused.chunks)
+            return (fused.weight, total.metrics(count: fused.weight.elementCount))
         }
         let weight = try quantize(encoded: encoded, encoding: encoding, shape: shape)
         return (weight, errorMetrics(of: weight, encoded: encoded, encoding: encoding))
+    }
+}
+
+extension QuantizationScheme {
+    /// The one-pass quantize-and-measure of Q8_0 and Float32-arithmetic symmetric INT8 (`nil`
+    /// for other schemes): the weight and the error sums of each reduction chunk from `encoded`'s
+    /// start, the relative error measured above `threshold` (`nil`: 10 % of `encoded`'s own max|w|).
+    func quantizeAndMeasureInOnePass(
+        encoded: UnsafeRawBufferPointer, encoding: FloatEncoding, shape: [Int], threshold: Float?
+    ) throws(KernelError) -> (weight: QuantizedWeight, chunks: [ErrorSums])? {
+        if let q8_0 = self as? Q8_0 {
+            return try q8_0.quantizeAndMeasureFused(encoded: encoded, encoding: encoding, shape: shape, threshold: threshold)
+        }
+        if let int8 = self as? SymmetricInt8, int8.arithmetic == .float32 {
+            return try int8.quantizeAndMeasureFused(encoded: encoded, encoding: encoding, shape: shape, threshold: threshold)
+        }
+        return nil
     }
 }
 
@@ -178,8 +227,8 @@ extension Q8_0 {
     /// The chunks are the whole-tensor metrics' chunks and decoding is exact, so the result
     /// equals quantizing (which decodes the whole tensor to Float32 first) then measuring.
     func quantizeAndMeasureFused(
-        encoded: UnsafeRawBufferPointer, encoding: FloatEncoding, shape: [Int]
-    ) throws(KernelError) -> (weight: QuantizedWeight, metrics: QuantizationErrorMetrics) {
+        encoded: UnsafeRawBufferPointer, encoding: FloatEncoding, shape: [Int], threshold given: Float?
+    ) throws(KernelError) -> (weight: QuantizedWeight, chunks: [ErrorSums]) {
         let count = encoded.count / encoding.byteWidth
         guard shape.checkedElementCount == count else { throw .shapeMismatch(expected: shape, elements: count) }
         if let reason = QuantizationDescriptor.q8_0.unsupportedReason(for: shape) {
@@ -190,7 +239,7 @@ extension Q8_0 {
             let (index, value) = firstNonFinite(encoded: encoded, encoding: encoding)!
             throw .nonFiniteValue(index: index, value: value)
         }
-        let threshold = magnitude * 0.1
+        let threshold = given ?? magnitude * 0.1
         let codes = OwnedBytes(count: count)
         var scales = [Float](repeating: 0, count: count / Self.blockLength)
         let chunks = reductionChunkCount(count)
@@ -224,10 +273,7 @@ extension Q8_0 {
                 }
             }
         }
-        var total = ErrorSums()
-        total.add(partial)
-        let weight = QuantizedWeight(unchecked: shape, scheme: .q8_0, codes: SharedBytes(codes), scales: scales)
-        return (weight, total.metrics(count: count))
+        return (QuantizedWeight(unchecked: shape, scheme: .q8_0, codes: SharedBytes(codes), scales: scales), partial)
     }
 }
 
@@ -242,8 +288,8 @@ extension SymmetricInt8 {
     /// codes. The same codes, scales and metrics as ``quantize(encoded:encoding:shape:)`` then
     /// ``errorMetrics(of:encoded:encoding:)``: the same per-value arithmetic and the same chunks.
     func quantizeAndMeasureFused(
-        encoded: UnsafeRawBufferPointer, encoding: FloatEncoding, shape: [Int]
-    ) throws(KernelError) -> (weight: QuantizedWeight, metrics: QuantizationErrorMetrics) {
+        encoded: UnsafeRawBufferPointer, encoding: FloatEncoding, shape: [Int], threshold given: Float?
+    ) throws(KernelError) -> (weight: QuantizedWeight, chunks: [ErrorSums]) {
         precondition(arithmetic == .float32)
         if case .perGroup(let size) = granularity, size <= 0 { throw .invalidGroupSize(size) }
         let count = encoded.count / encoding.byteWidth
@@ -253,7 +299,7 @@ extension SymmetricInt8 {
         let codes = OwnedBytes(count: count)
         var scales = [Float](repeating: 1, count: scaleCount)
         guard count > 0 else {
-            return (QuantizedWeight(unchecked: shape, scheme: .symmetricInt8(effective), codes: SharedBytes(codes), scales: scales), .empty)
+            return (QuantizedWeight(unchecked: shape, scheme: .symmetricInt8(effective), codes: SharedBytes(codes), scales: scales), [])
         }
         let blockLength = count / scaleCount
         let base = rawBase(encoded)
@@ -264,7 +310,7 @@ extension SymmetricInt8 {
         case .float32: magnitude = try blockScales(Float32Lanes(base: base, count: count), blockLength: blockLength, into: &scales)
         case .float64: magnitude = try blockScales(Float64Lanes(base: base, count: count), blockLength: blockLength, into: &scales)
         }
-        let threshold = magnitude * 0.1
+        let threshold = given ?? magnitude * 0.1
         let chunks = reductionChunkCount(count)
         var partial = [ErrorSums](repeating: ErrorSums(), count: chunks)
         let width = encoding.byteWidth
@@ -298,10 +344,7 @@ extension SymmetricInt8 {
                 }
             }
         }
-        var total = ErrorSums()
-        total.add(partial)
-        let weight = QuantizedWeight(unchecked: shape, scheme: .symmetricInt8(effective), codes: SharedBytes(codes), scales: scales)
-        return (weight, total.metrics(count: count))
+        return (QuantizedWeight(unchecked: shape, scheme: .symmetricInt8(effective), codes: SharedBytes(codes), scales: scales), partial)
     }
 }
 

@@ -93,16 +93,18 @@ import SwiftQuant
             #expect(quantizer.metricsRowAlignment == 512)
             for rowsPerSlice in [512, 100] {
                 var codes: [Int8] = [], scales: [Float] = []
-                var accumulator = QuantizationErrorAccumulator()
+                var accumulator = QuantizationErrorAccumulator(), onePass = QuantizationErrorAccumulator()
                 for start in stride(from: 0, to: shape[0], by: rowsPerSlice) {
                     let rows = start..<min(shape[0], start + rowsPerSlice)
                     let slice = UnsafeRawBufferPointer(rebasing: raw[rows.lowerBound * 256..<rows.upperBound * 256])
                     let weight = try quantizer.quantize(slice: slice, rows: rows)
                     #expect(weight.scheme == whole.scheme)
+                    #expect(try quantizer.quantizeAndMeasure(slice: slice, rows: rows, into: &onePass) == weight)
                     codes += weight.int8Codes
                     if scheme.granularity != .perTensor || scales.isEmpty { scales += weight.scales }
                     quantizer.measure(weight, encoded: slice, into: &accumulator)
                 }
+                #expect(onePass.metrics == accumulator.metrics)
                 #expect(codes == whole.int8Codes)
                 #expect(scales == whole.scales)
                 if rowsPerSlice % quantizer.metricsRowAlignment == 0 {
