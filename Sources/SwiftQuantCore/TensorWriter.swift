@@ -107,16 +107,18 @@ public struct QuantizedSlices {
         self.produce = produce
     }
 
-    /// Hands every slice to `body` in row order; returns the whole tensor's scales and metrics.
+    /// Hands every slice to `body` in row order; returns the whole tensor's scales (empty
+    /// unless `gatheringScales`: a format whose blocks hold their own scales, as GGUF's Q8_0,
+    /// need not hold a giant tensor's scales at once) and metrics.
     public func forEachSlice(
-        _ body: (QuantizedWeight) throws -> Void
+        gatheringScales: Bool = true, _ body: (QuantizedWeight) throws -> Void
     ) throws -> (scales: [Float], metrics: QuantizationErrorMetrics?) {
         var scales: [Float] = []
-        scales.reserveCapacity(scaleCount)
+        if gatheringScales { scales.reserveCapacity(scaleCount) }
         let sharesOneScale = scheme.granularity == .perTensor
         let metrics = try withoutActuallyEscaping(body) { body in
             try produce { slice in
-                if !sharesOneScale || scales.isEmpty { scales += slice.scales }
+                if gatheringScales && (!sharesOneScale || scales.isEmpty) { scales += slice.scales }
                 try body(slice)
             }
         }

@@ -120,7 +120,7 @@ public final class GGUFWriter: TensorWriter {
             // Q8_0 blocks hold their own scales, so each slice becomes its blocks at once.
             try checkQ8_0(slices.scheme, tensor: tensor.name)
             try append(index: index, ggmlType: DType.q8_0.layout.ggmlType!, ByteSlices(byteCount: slices.scaleCount * Q8_0.blockByteCount) { piece in
-                _ = try slices.forEachSlice { try Self.q8_0Blocks($0).withBytes(piece) }
+                _ = try slices.forEachSlice(gatheringScales: false) { try Self.q8_0Blocks($0).withBytes(piece) }
             })
             writtenTypes.append(.q8_0)
         }
