@@ -63,34 +63,64 @@ public final class CheckpointWriter: TensorWriter {
         let compress = options.compressionLevel != nil
         switch tensor.content {
         case .quantized(let weight, let metrics):
-            guard case .symmetricInt8(let granularity) = weight.scheme else {
-                throw TensorWriterError.unsupportedScheme(tensor: tensor.name, scheme: weight.scheme, format: "SwiftQuant checkpoint")
-            }
+            let granularity = try storedGranularity(weight.scheme, tensor: tensor.name)
             let valueSegment = try weight.codes.withUnsafeBytes { codes in
-                try writeSegment(codes, codec: compress ? .zstd : .raw, planeWidth: 1)
+                try writeSegment(ByteSlices(codes), codec: compress ? .zstd : .raw, planeWidth: 1)
             }
-            let scaleSegment = try weight.scales.withUnsafeBytes { scales in
-                try writeSegment(scales, codec: compress ? .zstdPlanes : .raw, planeWidth: 4)
-            }
+            let scaleSegment = try writeScales(weight.scales)
             entries.append(CheckpointEntry(
                 name: tensor.name, dtype: .i8, sourceDType: tensor.sourceDType, shape: tensor.shape,
                 quantization: granularity, metrics: metrics, values: valueSegment, scales: scaleSegment))
-        case .kept(let dtype, let bytes):
-            // The spec's dtype table has no ggml block types: a reader would refuse the file.
-            guard !dtype.isBlockQuantized else {
-                throw CheckpointWriterError.blockTypeNotStorable(tensor: tensor.name, dtype: dtype)
+        case .quantizedSlices(let slices):
+            // The codes stream through the chunk encoder slice by slice; the scales (a small
+            // fraction of the codes) are gathered and follow as their own segment, as for a whole weight.
+            let granularity = try storedGranularity(slices.scheme, tensor: tensor.name)
+            var gathered: (scales: [Float], metrics: QuantizationErrorMetrics?) = ([], nil)
+            let codes = ByteSlices(byteCount: slices.codeByteCount) { piece in
+                gathered = try slices.forEachSlice { slice in try slice.codes.withUnsafeBytes { try piece($0) } }
             }
-            var codec: CheckpointCodec = compress ? .zstd : .raw
-            var width = 1
-            if compress, dtype.isFloatingPoint, let size = dtype.elementSize, size > 1 {
-                codec = .zstdPlanes
-                width = size
-            }
-            let segment = try writeSegment(bytes, codec: codec, planeWidth: width, release: tensor.releaseInputPages)
+            let valueSegment = try writeSegment(codes, codec: compress ? .zstd : .raw, planeWidth: 1)
+            let scaleSegment = try writeScales(gathered.scales)
             entries.append(CheckpointEntry(
-                name: tensor.name, dtype: dtype, sourceDType: tensor.sourceDType, shape: tensor.shape,
-                quantization: nil, metrics: nil, values: segment, scales: nil))
+                name: tensor.name, dtype: .i8, sourceDType: tensor.sourceDType, shape: tensor.shape,
+                quantization: granularity, metrics: gathered.metrics, values: valueSegment, scales: scaleSegment))
+        case .kept(let dtype, let bytes):
+            try writeKept(tensor, dtype: dtype, ByteSlices(bytes))
+        case .keptSlices(let dtype, let pieces):
+            try writeKept(tensor, dtype: dtype, pieces)
         }
+    }
+
+    /// The granularity of a symmetric INT8 scheme, the only one the format stores.
+    private func storedGranularity(_ scheme: QuantizationDescriptor, tensor: String) throws -> Granularity {
+        guard case .symmetricInt8(let granularity) = scheme else {
+            throw TensorWriterError.unsupportedScheme(tensor: tensor, scheme: scheme, format: "SwiftQuant checkpoint")
+        }
+        return granularity
+    }
+
+    private func writeScales(_ scales: [Float]) throws -> CheckpointSegment {
+        try scales.withUnsafeBytes { scales in
+            try writeSegment(ByteSlices(scales), codec: options.compressionLevel != nil ? .zstdPlanes : .raw, planeWidth: 4)
+        }
+    }
+
+    private func writeKept(_ tensor: ConvertedTensor, dtype: DType, _ bytes: ByteSlices) throws {
+        // The spec's dtype table has no ggml block types: a reader would refuse the file.
+        guard !dtype.isBlockQuantized else {
+            throw CheckpointWriterError.blockTypeNotStorable(tensor: tensor.name, dtype: dtype)
+        }
+        let compress = options.compressionLevel != nil
+        var codec: CheckpointCodec = compress ? .zstd : .raw
+        var width = 1
+        if compress, dtype.isFloatingPoint, let size = dtype.elementSize, size > 1 {
+            codec = .zstdPlanes
+            width = size
+        }
+        let segment = try writeSegment(bytes, codec: codec, planeWidth: width, release: tensor.releaseInputPages)
+        entries.append(CheckpointEntry(
+            name: tensor.name, dtype: dtype, sourceDType: tensor.sourceDType, shape: tensor.shape,
+            quantization: nil, metrics: nil, values: segment, scales: nil))
     }
 
     public func finish() throws {
@@ -114,7 +144,7 @@ public final class CheckpointWriter: TensorWriter {
     }
 
     private func writeSegment(
-        _ raw: UnsafeRawBufferPointer, codec: CheckpointCodec, planeWidth: Int, release: () -> Void = {}
+        _ raw: ByteSlices, codec: CheckpointCodec, planeWidth: Int, release: () -> Void = {}
     ) throws -> CheckpointSegment {
         let start = align(position)
         if start > position { try pad(to: start) }
@@ -131,7 +161,7 @@ public final class CheckpointWriter: TensorWriter {
         let storedLength = position - start
         try pad(to: align(position))
         return CheckpointSegment(
-            codec: used, planeWidth: used == .zstdPlanes ? planeWidth : 1, offset: start, rawLength: raw.count,
+            codec: used, planeWidth: used == .zstdPlanes ? planeWidth : 1, offset: start, rawLength: raw.byteCount,
             storedLength: storedLength, chunkSize: encoder.chunkSize, chunks: chunks)
     }
 

@@ -21,6 +21,7 @@ public final class ZstdChunkEncoder {
     private var contexts: [OpaquePointer?] = []
     private var buffers: [UnsafeMutableRawBufferPointer] = []
     private var planeBuffers: [UnsafeMutableRawBufferPointer] = []
+    private var staging: UnsafeMutableRawBufferPointer?
 
     public init(level: Int32 = 1, chunkSize: Int = CheckpointFormat.defaultChunkSize) {
         self.level = level
@@ -43,6 +44,7 @@ public final class ZstdChunkEncoder {
         for context in contexts { ZSTD_freeCCtx(context) }
         for buffer in buffers { buffer.deallocate() }
         for buffer in planeBuffers { buffer.deallocate() }
+        staging?.deallocate()
     }
 
     /// Encodes `raw` with `codec` and hands every stored chunk, in order, to `emit`.
@@ -54,59 +56,96 @@ public final class ZstdChunkEncoder {
         _ raw: UnsafeRawBufferPointer, codec requested: CheckpointCodec, planeWidth: Int,
         emit: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> (codec: CheckpointCodec, chunks: [CheckpointChunk]) {
-        let count = CheckpointSegment.chunkCount(rawLength: raw.count, chunkSize: chunkSize)
+        try encode(ByteSlices(raw), codec: requested, planeWidth: planeWidth, emit: emit)
+    }
+
+    /// Encodes a segment whose raw bytes arrive in pieces of any size: the same chunks, the
+    /// same bytes as encoding them all at once. Pieces are compressed in place a batch of
+    /// chunks at a time; only the parts of a batch that straddle two pieces are copied.
+    public func encode(
+        _ pieces: ByteSlices, codec requested: CheckpointCodec, planeWidth: Int,
+        emit: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> (codec: CheckpointCodec, chunks: [CheckpointChunk]) {
         var chunks: [CheckpointChunk] = []
-        chunks.reserveCapacity(count)
+        chunks.reserveCapacity(CheckpointSegment.chunkCount(rawLength: pieces.byteCount, chunkSize: chunkSize))
         var codec = requested
-        var first = 0
-        while first < count {
-            let batch = first..<min(first + Self.batchChunks, count)
-            if codec == .raw {
-                for index in batch {
-                    let bytes = UnsafeRawBufferPointer(rebasing: raw[rawRange(index, raw.count)])
-                    chunks.append(CheckpointChunk(storedLength: bytes.count, checksum: checkpointChecksum(bytes)))
-                    try emit(bytes)
-                }
-                first = batch.upperBound
-                continue
-            }
-            let sizes = compress(raw, chunks: batch, codec: codec, planeWidth: planeWidth)
-            if first == 0 {
-                let rawTotal = batch.reduce(0) { $0 + rawRange($1, raw.count).count }
-                if sizes.contains(where: { $0 < 0 }) || sizes.reduce(0, +) >= rawTotal {
+        let batchBytes = Self.batchChunks * chunkSize
+        // One batch of raw bytes: compressed, or stored raw, chunk by chunk.
+        func process(_ batch: UnsafeRawBufferPointer) throws {
+            let count = (batch.count + chunkSize - 1) / chunkSize
+            if codec != .raw {
+                let sizes = compress(batch, chunkCount: count, codec: codec, planeWidth: planeWidth)
+                if chunks.isEmpty && (sizes.contains(where: { $0 < 0 }) || sizes.reduce(0, +) >= batch.count) {
                     codec = .raw
-                    continue
+                } else {
+                    for slot in 0..<count {
+                        guard sizes[slot] > 0 else {
+                            throw CheckpointWriterError.compressionFailed(chunk: chunks.count)
+                        }
+                        let bytes = UnsafeRawBufferPointer(start: buffers[slot].baseAddress, count: sizes[slot])
+                        chunks.append(CheckpointChunk(storedLength: bytes.count, checksum: checkpointChecksum(bytes)))
+                        try emit(bytes)
+                    }
+                    return
                 }
             }
-            for (slot, index) in batch.enumerated() {
-                guard sizes[slot] > 0 else {
-                    throw CheckpointWriterError.compressionFailed(chunk: index)
-                }
-                let bytes = UnsafeRawBufferPointer(start: buffers[slot].baseAddress, count: sizes[slot])
+            for slot in 0..<count {
+                let bytes = UnsafeRawBufferPointer(rebasing: batch[slot * chunkSize..<min(batch.count, (slot + 1) * chunkSize)])
                 chunks.append(CheckpointChunk(storedLength: bytes.count, checksum: checkpointChecksum(bytes)))
                 try emit(bytes)
             }
-            first = batch.upperBound
         }
+        var staged = 0
+        var seen = 0
+        try pieces.forEachPiece { piece in
+            seen += piece.count
+            var offset = 0
+            if staged > 0 {
+                let take = min(batchBytes - staged, piece.count)
+                stagingBuffer().baseAddress!.advanced(by: staged).copyMemory(from: piece.baseAddress!, byteCount: take)
+                staged += take
+                offset = take
+                if staged == batchBytes {
+                    try process(UnsafeRawBufferPointer(stagingBuffer()))
+                    staged = 0
+                }
+            }
+            while piece.count - offset >= batchBytes {
+                try process(UnsafeRawBufferPointer(rebasing: piece[offset..<offset + batchBytes]))
+                offset += batchBytes
+            }
+            if offset < piece.count && staged == 0 && seen == pieces.byteCount {
+                // The segment's last, partial batch: compressed in place, not copied.
+                try process(UnsafeRawBufferPointer(rebasing: piece[offset...]))
+            } else if offset < piece.count {
+                stagingBuffer().baseAddress!.copyMemory(from: piece.baseAddress! + offset, byteCount: piece.count - offset)
+                staged = piece.count - offset
+            }
+        }
+        if staged > 0 { try process(UnsafeRawBufferPointer(rebasing: stagingBuffer()[0..<staged])) }
         return (codec, chunks)
     }
 
-    private func rawRange(_ index: Int, _ total: Int) -> Range<Int> {
-        index * chunkSize..<min((index + 1) * chunkSize, total)
+    /// A batch's worth of bytes, allocated on first use and kept for the encoder's life.
+    private func stagingBuffer() -> UnsafeMutableRawBufferPointer {
+        if let staging { return staging }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.batchChunks * chunkSize, alignment: 64)
+        staging = buffer
+        return buffer
     }
 
-    /// Compresses the chunks of `batch` into `buffers[slot]`; the sizes (negative on error).
+    /// Compresses the `chunkCount` chunks of `batch` into `buffers[slot]`; the sizes (negative on error).
     private func compress(
-        _ raw: UnsafeRawBufferPointer, chunks batch: Range<Int>, codec: CheckpointCodec, planeWidth: Int
+        _ batch: UnsafeRawBufferPointer, chunkCount: Int, codec: CheckpointCodec, planeWidth: Int
     ) -> [Int] {
-        var sizes = [Int](repeating: -1, count: batch.count)
-        let workers = min(Parallelism.threads, batch.count)
-        let total = raw.count
-        let input = raw
+        var sizes = [Int](repeating: -1, count: chunkCount)
+        let workers = min(Parallelism.threads, chunkCount)
+        let input = batch
+        let chunkSize = self.chunkSize
         sizes.withUnsafeMutableBufferPointer { results in
             performConcurrently(iterations: workers) { worker in
-                for slot in stride(from: worker, to: batch.count, by: workers) {
-                    let range = self.rawRange(batch.lowerBound + slot, total)
+                for slot in stride(from: worker, to: chunkCount, by: workers) {
+                    let range = slot * chunkSize..<min(input.count, (slot + 1) * chunkSize)
                     var source = UnsafeRawBufferPointer(rebasing: input[range])
                     if codec == .zstdPlanes {
                         let planes = UnsafeMutableRawBufferPointer(rebasing: self.planeBuffers[slot][0..<range.count])

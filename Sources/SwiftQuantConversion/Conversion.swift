@@ -52,7 +52,8 @@ public func convert(
             metadata[Converter.arithmeticKey] = .string(options.arithmetic.rawValue)
         }
         let converter = Converter(
-            source: source, decisions: decisions, sink: sink, metadata: metadata, arithmetic: options.arithmetic)
+            source: source, decisions: decisions, sink: sink, metadata: metadata, arithmetic: options.arithmetic,
+            sliceBytes: options.sliceBytes)
         reports = try converter.run(progress: progress)
         try target.commit()
     } catch {

@@ -25,6 +25,9 @@ public struct ConversionOptions: Sendable {
     /// The folder whose config.json and tokenizer files go into a model folder; `nil` takes
     /// the input if it is a folder, else the folder the input is in.
     public var modelDirectory: String?
+    /// Source bytes per slice of a tensor quantized or re-encoded slice by slice (see
+    /// `Converter.sliceBytes`): bounds memory, never changes the output.
+    public var sliceBytes: Int = Converter.defaultSliceBytes
 
     /// Options with the command line's defaults: built-in rules, format from the suffix, zstd
     /// level 1, Float32 arithmetic, no overwriting.

@@ -28,6 +28,14 @@ public final class Converter {
     /// Whether tensors the source already stores quantized (a SwiftQuant checkpoint's) are
     /// handed to the writer as they are (export), instead of refused (convert).
     public let passesQuantizedThrough: Bool
+    /// Source bytes per slice: a float tensor larger than this is quantized (or re-encoded to
+    /// its kept dtype) and handed to the writer a slice of whole rows at a time, so memory is
+    /// bounded by a few slices rather than by the largest tensor. The output is the same bytes
+    /// either way.
+    public let sliceBytes: Int
+
+    /// The default ``sliceBytes``: 64 MiB.
+    public static let defaultSliceBytes = 64 << 20
 
     /// Prepares a conversion; nothing is read or written until ``run(progress:)``.
     ///
@@ -38,8 +46,11 @@ public final class Converter {
     ///   - metadata: file metadata for the sink (see ``Converter/standardMetadata(source:rulesJSON:compression:toolVersion:)``).
     public init(
         source: any TensorSource, decisions: [TensorDecision], sink: any TensorWriter,
-        metadata: [String: MetadataValue], arithmetic: Arithmetic = .float32, passesQuantizedThrough: Bool = false
+        metadata: [String: MetadataValue], arithmetic: Arithmetic = .float32, passesQuantizedThrough: Bool = false,
+        sliceBytes: Int = Converter.defaultSliceBytes
     ) {
+        precondition(sliceBytes > 0, "sliceBytes must be positive")
+        self.sliceBytes = sliceBytes
         self.passesQuantizedThrough = passesQuantizedThrough
         self.source = source
         self.decisions = decisions
@@ -76,13 +87,13 @@ public final class Converter {
         let pipeline = PreparePipeline(
             decisions: decisions,
             schemes: try Self.storedSchemes(decisions.filter { $0.tensor.storage?.quantization == nil }, sink: sink, path: source.path),
-            source: source, arithmetic: arithmetic, lookahead: 2)
+            source: source, arithmetic: arithmetic, sliceBytes: sliceBytes, lookahead: 2)
         defer { pipeline.cancel() }
         for index in decisions.indices {
             let prepared = try pipeline.take(index)
-            try prepared.withConvertedTensor { try sink.write($0) }
+            let report = try prepared.write(to: sink)
             source.releasePages(for: prepared.decision.tensor.name)
-            reports.append(prepared.report)
+            reports.append(report)
             doneBytes += prepared.decision.tensor.byteCount
             progress(ConversionProgress(
                 tensorsDone: index + 1, tensorCount: decisions.count, bytesDone: doneBytes, totalBytes: totalBytes,
@@ -186,11 +197,13 @@ private struct PreparedTensor: @unchecked Sendable {
     let report: ConvertedTensorReport
     private let quantized: QuantizedWeight?
     private let kept: (dtype: DType, bytes: UnsafeRawBufferPointer, owner: AnyObject)?
+    /// A tensor larger than a slice: quantized or re-encoded slice by slice while the writer takes it.
+    private let sliced: SlicedTensor?
     private let source: any TensorSource
 
     init(
         decision: TensorDecision, schemes: [Granularity: QuantizationDescriptor], source: any TensorSource,
-        arithmetic: Arithmetic
+        arithmetic: Arithmetic, sliceBytes: Int
     ) throws {
         self.decision = decision
         self.source = source
@@ -200,8 +213,32 @@ private struct PreparedTensor: @unchecked Sendable {
         var note: String?
         var weights: [Float] = []
         var quantized: QuantizedWeight?
+        var sliced: SlicedTensor?
         let storing: (Granularity) -> QuantizationDescriptor = { schemes[$0] ?? .symmetricInt8($0) }
-        if tensor.storage?.quantization != nil {
+        if tensor.storage?.quantization == nil, case .quantize(let granularity) = action,
+           let encoding = tensor.dtype.floatEncoding, tensor.byteCount > sliceBytes,
+           arithmetic == .float32 || storing(granularity) == .q8_0
+        {
+            // Too large to hold whole: its max|w| now (a streaming pass); a min_snr_db check
+            // measures each scheme it tries in slices, keeping only the metrics; the slices
+            // themselves are quantized again as the writer takes them.
+            let scan = try SliceScan(tensor, encoding: encoding, source: source, sliceBytes: sliceBytes)
+            let resolved: (action: TensorAction, chosen: SliceQuantizer?, metrics: QuantizationErrorMetrics?, attempts: [QuantizationAttempt], note: String?)
+            do throws(KernelError) {
+                resolved = try resolve(decision, shape: tensor.shape, storing: storing, scheme: \.scheme) { (descriptor) throws(KernelError) in
+                    let quantizer = try SliceQuantizer(scheme: descriptor, shape: tensor.shape, encoding: encoding, absmax: scan.absmax)
+                    guard decision.minimumSNRDecibels != nil else { return (quantizer, .empty) }
+                    return (quantizer, try SlicedTensor(scan, quantizer: quantizer).measure())
+                }
+            } catch {
+                throw conversionError(error, path: source.path, tensor: tensor.name)
+            }
+            action = resolved.action
+            note = resolved.note
+            if let quantizer = resolved.chosen {
+                sliced = SlicedTensor(scan, quantizer: quantizer)
+            }
+        } else if tensor.storage?.quantization != nil {
             // Already quantized (exporting a checkpoint): the stored codes and scales as they are.
             guard let weight = try source.quantizedWeight(for: tensor.name) else {
                 throw ConversionError.alreadyQuantized(path: source.path, tensor: tensor.name)
@@ -216,10 +253,10 @@ private struct PreparedTensor: @unchecked Sendable {
             let scheme = storing(granularity).scheme(arithmetic: arithmetic)
             let data = try source.data(for: tensor.name)
             do throws(KernelError) {
-                let weight = try data.shared.withUnsafeBytes { (bytes) throws(KernelError) in
-                    try scheme.quantize(encoded: bytes, encoding: encoding, shape: tensor.shape)
+                let (weight, measured) = try data.shared.withUnsafeBytes { (bytes) throws(KernelError) in
+                    try scheme.quantizeAndMeasure(encoded: bytes, encoding: encoding, shape: tensor.shape)
                 }
-                metrics = data.shared.withUnsafeBytes { scheme.errorMetrics(of: weight, encoded: $0, encoding: encoding) }
+                metrics = measured
                 quantized = weight
                 action = .quantize(weight.granularity)
             } catch {
@@ -259,11 +296,16 @@ private struct PreparedTensor: @unchecked Sendable {
             metrics = resolved.metrics
             note = resolved.note
         }
-        if case .keep(let keepDType) = action {
-            kept = try Self.keptBytes(tensor, as: keepDType, weights: weights, source: source)
-        } else {
-            kept = nil
+        var kept: (dtype: DType, bytes: UnsafeRawBufferPointer, owner: AnyObject)?
+        if case .keep(let keepDType) = action, sliced == nil {
+            if weights.isEmpty, tensor.byteCount > sliceBytes, let target = Self.reencodedDType(tensor, as: keepDType) {
+                sliced = try SlicedTensor(reencoding: tensor, as: target, source: source, sliceBytes: sliceBytes)
+            } else {
+                kept = try Self.keptBytes(tensor, as: keepDType, weights: weights, source: source)
+            }
         }
+        self.kept = kept
+        self.sliced = sliced
         self.quantized = quantized
         report = ConvertedTensorReport(
             name: tensor.name, sourceDType: tensor.dtype, shape: tensor.shape, action: action,
@@ -271,19 +313,23 @@ private struct PreparedTensor: @unchecked Sendable {
             note: (decision.notes + [note].compactMap { $0 }).joined(separator: "; ").nilIfEmpty)
     }
 
-    /// The bytes of a kept tensor: the source's own (zero-copy) or re-encoded floats.
-    private static func keptBytes(
-        _ tensor: TensorInfo, as keep: KeepDType, weights: [Float], source: any TensorSource
-    ) throws -> (DType, UnsafeRawBufferPointer, AnyObject) {
+    /// The dtype a kept tensor is re-encoded to, or `nil` when its own bytes are kept.
+    private static func reencodedDType(_ tensor: TensorInfo, as keep: KeepDType) -> DType? {
         let target: DType? = switch keep {
         case .source: nil
         case .f16: .f16
         case .bf16: .bf16
         case .f32: .f32
         }
-        guard let target, target != tensor.dtype, tensor.dtype.isDecodableFloat,
-              let encoding = target.floatEncoding
-        else {
+        guard let target, target != tensor.dtype, tensor.dtype.isDecodableFloat, target.floatEncoding != nil else { return nil }
+        return target
+    }
+
+    /// The bytes of a kept tensor: the source's own (zero-copy) or re-encoded floats.
+    private static func keptBytes(
+        _ tensor: TensorInfo, as keep: KeepDType, weights: [Float], source: any TensorSource
+    ) throws -> (DType, UnsafeRawBufferPointer, AnyObject) {
+        guard let target = reencodedDType(tensor, as: keep), let encoding = target.floatEncoding else {
             let data = try source.data(for: tensor.name)
             return (tensor.dtype, data.bytes, data.owner)
         }
@@ -293,10 +339,34 @@ private struct PreparedTensor: @unchecked Sendable {
         return (target, encoded.bytes, encoded)
     }
 
-    func withConvertedTensor(_ body: (ConvertedTensor) throws -> Void) throws {
+    /// Hands the tensor to `sink`; returns its report (a sliced tensor's metrics are known only now).
+    func write(to sink: any TensorWriter) throws -> ConvertedTensorReport {
         let tensor = decision.tensor
         // A checkpoint's tensor names the dtype it was made from; any other source's is its own.
         let sourceDType = tensor.storage?.sourceDType ?? tensor.dtype
+        if let sliced {
+            var report = self.report
+            let content: ConvertedTensor.Content
+            switch sliced.kind {
+            case .quantize(let quantizer):
+                content = .quantizedSlices(QuantizedSlices(scheme: quantizer.scheme, shape: tensor.shape) { body in
+                    let metrics = try sliced.quantizeSlices(with: quantizer, body)
+                    report.metrics = metrics
+                    return metrics
+                })
+                report.scheme = quantizer.scheme
+            case .reencode(let target):
+                content = .keptSlices(dtype: target, sliced.reencodedSlices(as: target))
+            }
+            try sink.write(ConvertedTensor(name: tensor.name, shape: tensor.shape, sourceDType: sourceDType, content: content))
+            return report
+        }
+        try withConvertedTensor(sourceDType: sourceDType) { try sink.write($0) }
+        return report
+    }
+
+    private func withConvertedTensor(sourceDType: DType, _ body: (ConvertedTensor) throws -> Void) throws {
+        let tensor = decision.tensor
         if let kept {
             let source = self.source, name = tensor.name
             try withExtendedLifetime(kept.owner) {
@@ -311,6 +381,152 @@ private struct PreparedTensor: @unchecked Sendable {
         try body(ConvertedTensor(
             name: tensor.name, shape: tensor.shape, sourceDType: sourceDType,
             content: .quantized(quantized, metrics: report.metrics)))
+    }
+}
+
+/// A float tensor larger than a slice, mapped and read once for its max|w| (the per-tensor
+/// scale and the relative error's threshold), a budget's worth of rows at a time.
+private struct SliceScan: @unchecked Sendable {
+    // Sendable: the mapped bytes stay valid because `data.owner` is held here.
+    let name: String
+    let data: TensorData
+    let encoding: FloatEncoding
+    let rows: Int
+    let columns: Int
+    /// The rows of one slice within the budget.
+    let budgetRows: Int
+    let absmax: Float
+    let source: any TensorSource
+
+    init(_ tensor: TensorInfo, encoding: FloatEncoding, source: any TensorSource, sliceBytes: Int) throws {
+        data = try source.data(for: tensor.name)
+        (rows, columns) = matrixView(of: tensor.shape)
+        budgetRows = max(1, sliceBytes / max(1, columns * encoding.byteWidth))
+        let rowBytes = columns * encoding.byteWidth
+        var magnitude: Float = 0
+        for start in stride(from: 0, to: rows, by: budgetRows) {
+            let range = start..<min(rows, start + budgetRows)
+            let bytes = UnsafeRawBufferPointer(rebasing: data.bytes[range.lowerBound * rowBytes..<range.upperBound * rowBytes])
+            let sliceMax = SwiftQuantKernels.absmax(encoded: bytes, encoding: encoding)
+            if !sliceMax.isFinite, let (index, value) = firstNonFinite(encoded: bytes, encoding: encoding) {
+                throw ConversionError.nonFiniteWeight(
+                    path: source.path, tensor: tensor.name, index: start * columns + index, value: value)
+            }
+            magnitude = max(magnitude, sliceMax)
+            source.releasePages(for: tensor.name)
+        }
+        name = tensor.name
+        self.encoding = encoding
+        absmax = magnitude
+        self.source = source
+    }
+}
+
+/// A float tensor larger than a slice, read a slice of whole rows at a time.
+private struct SlicedTensor: @unchecked Sendable {
+    // Sendable: the mapped bytes stay valid because `data.owner` is held here.
+    enum Kind {
+        case quantize(SliceQuantizer)
+        case reencode(DType)
+    }
+
+    let kind: Kind
+    let name: String
+    let data: TensorData
+    let encoding: FloatEncoding
+    /// Rows and columns of the tensor's matrix view; a slice is a run of whole rows.
+    let rows: Int
+    let columns: Int
+    let rowsPerSlice: Int
+    let source: any TensorSource
+
+    /// Quantizes the scanned tensor with `quantizer`, in slices a multiple of the metrics
+    /// alignment when such slices fit the budget (the error metrics then sum in the same order as unsliced).
+    init(_ scan: SliceScan, quantizer: SliceQuantizer) {
+        let alignment = quantizer.metricsRowAlignment
+        let budgetRows = scan.budgetRows
+        let perSlice = alignment <= budgetRows ? budgetRows - budgetRows % alignment : budgetRows
+        self.init(kind: .quantize(quantizer), name: scan.name, data: scan.data, encoding: scan.encoding, rows: scan.rows,
+                  columns: scan.columns, rowsPerSlice: perSlice, source: scan.source)
+    }
+
+    /// Prepares to re-encode a kept float `tensor` to `target` in slices.
+    init(reencoding tensor: TensorInfo, as target: DType, source: any TensorSource, sliceBytes: Int) throws {
+        let data = try source.data(for: tensor.name)
+        let (rows, columns) = matrixView(of: tensor.shape)
+        let width = tensor.dtype.floatEncoding!.byteWidth
+        self.init(kind: .reencode(target), name: tensor.name, data: data, encoding: tensor.dtype.floatEncoding!, rows: rows,
+                  columns: columns, rowsPerSlice: max(1, sliceBytes / max(1, columns * width)), source: source)
+    }
+
+    private init(
+        kind: Kind, name: String, data: TensorData, encoding: FloatEncoding, rows: Int, columns: Int, rowsPerSlice: Int,
+        source: any TensorSource
+    ) {
+        self.kind = kind
+        self.name = name
+        self.data = data
+        self.encoding = encoding
+        self.rows = rows
+        self.columns = columns
+        self.rowsPerSlice = rowsPerSlice
+        self.source = source
+    }
+
+    /// Calls `body` with every slice's rows and source bytes, releasing the pages read after each.
+    private func forEachSlice(_ body: (Range<Int>, UnsafeRawBufferPointer) throws -> Void) throws {
+        let rowBytes = columns * encoding.byteWidth
+        try withExtendedLifetime(data.owner) {
+            for start in stride(from: 0, to: rows, by: rowsPerSlice) {
+                let range = start..<min(rows, start + rowsPerSlice)
+                try body(range, UnsafeRawBufferPointer(rebasing: data.bytes[range.lowerBound * rowBytes..<range.upperBound * rowBytes]))
+                source.releasePages(for: name)
+            }
+        }
+    }
+
+    /// The whole tensor's error with this slicing's quantizer, the codes discarded slice by slice.
+    func measure() throws(KernelError) -> QuantizationErrorMetrics {
+        guard case .quantize(let quantizer) = kind else { return .empty }
+        var accumulator = QuantizationErrorAccumulator()
+        let rowBytes = columns * encoding.byteWidth
+        try withExtendedLifetime(data.owner) { () throws(KernelError) in
+            for start in stride(from: 0, to: rows, by: rowsPerSlice) {
+                let range = start..<min(rows, start + rowsPerSlice)
+                let bytes = UnsafeRawBufferPointer(rebasing: data.bytes[range.lowerBound * rowBytes..<range.upperBound * rowBytes])
+                _ = try quantizer.quantizeAndMeasure(slice: bytes, rows: range, into: &accumulator)
+                source.releasePages(for: name)
+            }
+        }
+        return accumulator.metrics
+    }
+
+    /// Quantizes every slice in row order into `body`; returns the whole tensor's error.
+    func quantizeSlices(with quantizer: SliceQuantizer, _ body: (QuantizedWeight) throws -> Void) throws -> QuantizationErrorMetrics {
+        var accumulator = QuantizationErrorAccumulator()
+        try forEachSlice { rows, bytes in
+            let slice: QuantizedWeight
+            do throws(KernelError) {
+                slice = try quantizer.quantizeAndMeasure(slice: bytes, rows: rows, into: &accumulator)
+            } catch {
+                throw conversionError(error, path: source.path, tensor: name)
+            }
+            try body(slice)
+        }
+        return accumulator.metrics
+    }
+
+    /// The tensor re-encoded to `target`, a slice at a time.
+    func reencodedSlices(as target: DType) -> ByteSlices {
+        let targetEncoding = target.floatEncoding!
+        return ByteSlices(byteCount: rows * columns * targetEncoding.byteWidth) { piece in
+            try forEachSlice { _, bytes in
+                let floats = decodeFloats(bytes, encoding: encoding)
+                let encoded = OwnedBytes(count: floats.count * targetEncoding.byteWidth)
+                floats.withUnsafeBufferPointer { encodeFloats($0, as: targetEncoding, into: encoded.mutableBytes) }
+                try encoded.withBytes(piece)
+            }
+        }
     }
 }
 
@@ -334,13 +550,15 @@ private final class PreparePipeline: @unchecked Sendable {
 
     init(
         decisions: [TensorDecision], schemes: [Granularity: QuantizationDescriptor], source: any TensorSource,
-        arithmetic: Arithmetic, lookahead: Int
+        arithmetic: Arithmetic, sliceBytes: Int, lookahead: Int
     ) {
         self.lookahead = lookahead
         // Task-locals do not reach a new thread: carry the caller's thread count over.
         let threads = Parallelism.threads
         let thread = Thread { [self] in
-            Parallelism.withThreads(threads) { produce(decisions: decisions, schemes: schemes, source: source, arithmetic: arithmetic) }
+            Parallelism.withThreads(threads) {
+                produce(decisions: decisions, schemes: schemes, source: source, arithmetic: arithmetic, sliceBytes: sliceBytes)
+            }
         }
         thread.stackSize = 1 << 22
         thread.start()
@@ -349,7 +567,7 @@ private final class PreparePipeline: @unchecked Sendable {
     /// The producer thread's loop: prepares tensors in order, waiting while it is `lookahead` ahead.
     private func produce(
         decisions: [TensorDecision], schemes: [Granularity: QuantizationDescriptor], source: any TensorSource,
-        arithmetic: Arithmetic
+        arithmetic: Arithmetic, sliceBytes: Int
     ) {
         for (index, decision) in decisions.enumerated() {
             condition.lock()
@@ -357,7 +575,9 @@ private final class PreparePipeline: @unchecked Sendable {
             let stop = cancelled
             condition.unlock()
             if stop { break }
-            let result = Result { try PreparedTensor(decision: decision, schemes: schemes, source: source, arithmetic: arithmetic) }
+            let result = Result {
+                try PreparedTensor(decision: decision, schemes: schemes, source: source, arithmetic: arithmetic, sliceBytes: sliceBytes)
+            }
             condition.lock()
             results[index] = result
             condition.broadcast()

@@ -59,43 +59,55 @@ package func resolve(
     _ decision: TensorDecision, shape: [Int], storing: (Granularity) -> QuantizationDescriptor,
     quantize: (QuantizationDescriptor) throws(KernelError) -> (QuantizedWeight, QuantizationErrorMetrics)
 ) throws(KernelError) -> ResolvedDecision {
+    let resolved = try resolve(decision, shape: shape, storing: storing, scheme: \.scheme, quantize: quantize)
+    return ResolvedDecision(
+        action: resolved.action, quantized: resolved.chosen, metrics: resolved.metrics, attempts: resolved.attempts,
+        note: resolved.note)
+}
+
+/// The `min_snr_db` logic of ``resolve(_:weights:storing:)`` over any result of quantizing:
+/// a whole weight, or what a tensor quantized in slices needs to be written later (the
+/// converter measures a giant tensor slice by slice, keeping only the metrics).
+package func resolve<Candidate>(
+    _ decision: TensorDecision, shape: [Int], storing: (Granularity) -> QuantizationDescriptor,
+    scheme: (Candidate) -> QuantizationDescriptor,
+    quantize: (QuantizationDescriptor) throws(KernelError) -> (Candidate, QuantizationErrorMetrics)
+) throws(KernelError) -> (action: TensorAction, chosen: Candidate?, metrics: QuantizationErrorMetrics?, attempts: [QuantizationAttempt], note: String?) {
     guard case .quantize(let granularity) = decision.action else {
-        return ResolvedDecision(action: decision.action, quantized: nil, metrics: nil, attempts: [], note: nil)
+        return (decision.action, nil, nil, [], nil)
     }
     let (first, firstMetrics) = try quantize(storing(granularity))
-    var attempts = [QuantizationAttempt(scheme: first.scheme, metrics: firstMetrics)]
+    let firstScheme = scheme(first)
+    var attempts = [QuantizationAttempt(scheme: firstScheme, metrics: firstMetrics)]
     guard let threshold = decision.minimumSNRDecibels else {
-        return ResolvedDecision(
-            action: .quantize(first.granularity), quantized: first, metrics: firstMetrics, attempts: attempts, note: nil)
+        return (.quantize(firstScheme.granularity), first, firstMetrics, attempts, nil)
     }
-    var note = "\(first.scheme) SNR \(decibels(firstMetrics.snrDecibels))"
+    var note = "\(firstScheme) SNR \(decibels(firstMetrics.snrDecibels))"
     if firstMetrics.snrDecibels >= threshold {
         note += " ≥ \(decibels(threshold))"
-        return ResolvedDecision(
-            action: .quantize(first.granularity), quantized: first, metrics: firstMetrics, attempts: attempts, note: note)
+        return (.quantize(firstScheme.granularity), first, firstMetrics, attempts, note)
     }
     note += " < \(decibels(threshold))"
 
     let grouped = Granularity.perGroup(size: decision.fallbackGroupSize)
     let groupedScheme = storing(grouped)
     // A scheme whose granularity is fixed (Q8_0) stores per group the same way: nothing to retry.
-    if first.granularity.groupSize == nil && groupedScheme != first.scheme {
+    if firstScheme.granularity.groupSize == nil && groupedScheme != firstScheme {
         if groupedScheme.effective(for: shape) == groupedScheme && groupedScheme.unsupportedReason(for: shape) == nil {
             let (retry, retryMetrics) = try quantize(groupedScheme)
-            attempts.append(QuantizationAttempt(scheme: retry.scheme, metrics: retryMetrics))
+            let retryScheme = scheme(retry)
+            attempts.append(QuantizationAttempt(scheme: retryScheme, metrics: retryMetrics))
             note += " → \(groupedScheme) \(decibels(retryMetrics.snrDecibels))"
             if retryMetrics.snrDecibels >= threshold {
-                return ResolvedDecision(
-                    action: .quantize(retry.granularity), quantized: retry, metrics: retryMetrics, attempts: attempts, note: note)
+                return (.quantize(retryScheme.granularity), retry, retryMetrics, attempts, note)
             }
             note += " < \(decibels(threshold))"
         } else {
             note += " → \(groupedScheme) does not divide \(matrixView(of: shape).columns) columns"
         }
     }
-    let kept = TensorAction.keep(decision.fallbackKeepDType)
     note += " → keep \(decision.fallbackKeepDType.rawValue)"
-    return ResolvedDecision(action: kept, quantized: nil, metrics: nil, attempts: attempts, note: note)
+    return (.keep(decision.fallbackKeepDType), nil, nil, attempts, note)
 }
 
 /// `31.2 dB`; thresholds like `38` print without a fraction.

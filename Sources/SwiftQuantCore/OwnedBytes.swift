@@ -35,6 +35,12 @@ public final class OwnedBytes: @unchecked Sendable {
     deinit { free(pointer) }
 
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: pointer, count: count) }
+
+    /// Calls `body` with the bytes while keeping the buffer alive: the safe way to use
+    /// ``bytes`` of a buffer nothing else holds.
+    public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try withExtendedLifetime(self) { try body(bytes) }
+    }
     public var mutableBytes: UnsafeMutableRawBufferPointer {
         UnsafeMutableRawBufferPointer(start: pointer, count: count)
     }

@@ -107,20 +107,43 @@ public final class GGUFWriter: TensorWriter {
         }
         switch tensor.content {
         case .kept(let dtype, let bytes):
-            guard let ggmlType = dtype.layout.ggmlType else {
-                throw GGUFWriterError.unsupportedDType(tensor: tensor.name, dtype: dtype)
-            }
-            try append(index: index, ggmlType: ggmlType, bytes: bytes)
-            writtenTypes.append(dtype)
+            try appendKept(tensor, index: index, dtype: dtype, ByteSlices(bytes, pieceSize: 64 << 20, release: tensor.releaseInputPages))
+        case .keptSlices(let dtype, let pieces):
+            try appendKept(tensor, index: index, dtype: dtype, pieces)
         case .quantized(let weight, _):
-            guard weight.scheme == .q8_0 else {
-                throw TensorWriterError.unsupportedScheme(tensor: tensor.name, scheme: weight.scheme, format: "GGUF")
-            }
-            let blocks = OwnedBytes(count: weight.scales.count * Q8_0.blockByteCount)
-            Q8_0.blocks(of: weight, into: blocks.mutableBytes)
-            try append(index: index, ggmlType: DType.q8_0.layout.ggmlType!, bytes: blocks.bytes)
+            try checkQ8_0(weight.scheme, tensor: tensor.name)
+            try append(index: index, ggmlType: DType.q8_0.layout.ggmlType!, ByteSlices(byteCount: weight.scales.count * Q8_0.blockByteCount) {
+                try Self.q8_0Blocks(weight).withBytes($0)
+            })
+            writtenTypes.append(.q8_0)
+        case .quantizedSlices(let slices):
+            // Q8_0 blocks hold their own scales, so each slice becomes its blocks at once.
+            try checkQ8_0(slices.scheme, tensor: tensor.name)
+            try append(index: index, ggmlType: DType.q8_0.layout.ggmlType!, ByteSlices(byteCount: slices.scaleCount * Q8_0.blockByteCount) { piece in
+                _ = try slices.forEachSlice(gatheringScales: false) { try Self.q8_0Blocks($0).withBytes(piece) }
+            })
             writtenTypes.append(.q8_0)
         }
+    }
+
+    private func appendKept(_ tensor: ConvertedTensor, index: Int, dtype: DType, _ bytes: ByteSlices) throws {
+        guard let ggmlType = dtype.layout.ggmlType else {
+            throw GGUFWriterError.unsupportedDType(tensor: tensor.name, dtype: dtype)
+        }
+        try append(index: index, ggmlType: ggmlType, bytes)
+        writtenTypes.append(dtype)
+    }
+
+    private func checkQ8_0(_ scheme: QuantizationDescriptor, tensor: String) throws {
+        guard scheme == .q8_0 else {
+            throw TensorWriterError.unsupportedScheme(tensor: tensor, scheme: scheme, format: "GGUF")
+        }
+    }
+
+    private static func q8_0Blocks(_ weight: QuantizedWeight) -> OwnedBytes {
+        let blocks = OwnedBytes(count: weight.scales.count * Q8_0.blockByteCount)
+        Q8_0.blocks(of: weight, into: blocks.mutableBytes)
+        return blocks
     }
 
     /// Q8_0 only: the block type llama.cpp reads (symmetric INT8 has no ggml type).
@@ -158,15 +181,16 @@ public final class GGUFWriter: TensorWriter {
 
     // MARK: - Implementation
 
-    private func append(index: Int, ggmlType: UInt32, bytes: UnsafeRawBufferPointer) throws {
+    private func append(index: Int, ggmlType: UInt32, _ bytes: ByteSlices) throws {
         position = aligned(position)
         records[index].ggmlType = ggmlType
         records[index].offset = UInt64(position - dataStart)
-        if !bytes.isEmpty {
-            try output.write(bytes, at: position)
-            writtenEnd = position + bytes.count
+        try bytes.forEachPiece { piece in
+            guard !piece.isEmpty else { return }
+            try output.write(piece, at: position)
+            position += piece.count
+            writtenEnd = position
         }
-        position += bytes.count
     }
 
     private func aligned(_ offset: Int) -> Int {

@@ -134,37 +134,64 @@ public final class ModelFolderWriter: TensorWriter {
         defer { tensorIndex += 1 }
         switch tensor.content {
         case .kept(let dtype, let bytes):
-            try placeInShard(byteCount: bytes.count)
-            try append(tensor.name, dtype, tensor.shape, bytes, release: tensor.releaseInputPages)
-            if tensor.shape.count == 2, let module = Self.moduleName(ofWeight: tensor.name) { keptModules.append(module) }
+            // A view into the source's map: 64 MiB pieces with the pages read so far released between.
+            try writeKept(tensor, dtype: dtype, ByteSlices(bytes, pieceSize: 64 << 20, release: tensor.releaseInputPages))
+        case .keptSlices(let dtype, let pieces):
+            try writeKept(tensor, dtype: dtype, pieces)
         case .quantized(let weight, _):
-            guard case .symmetricInt8(let granularity) = weight.scheme, canStore(weight.scheme) else {
-                if layout == .mlx, case .symmetricInt8(let granularity) = weight.scheme {
-                    throw ModelFolderError.mlxNeedsGroups(tensor: tensor.name, granularity: granularity, rowLength: tensor.shape.last ?? 0)
-                }
-                throw TensorWriterError.unsupportedScheme(tensor: tensor.name, scheme: weight.scheme, format: layout.rawValue)
+            try writeQuantized(tensor, scheme: weight.scheme, codeByteCount: weight.codes.count, scaleCount: weight.scales.count) { body in
+                try body(weight)
+                return weight.scales
             }
-            guard tensor.shape.count == 2, let module = Self.moduleName(ofWeight: tensor.name),
-                  layout == .mlx || !Self.looksLikeEmbedding(module)
-            else {
-                throw ModelFolderError.notALinearWeight(tensor: tensor.name, shape: tensor.shape, layout: layout)
+        case .quantizedSlices(let slices):
+            try writeQuantized(tensor, scheme: slices.scheme, codeByteCount: slices.codeByteCount, scaleCount: slices.scaleCount) {
+                try slices.forEachSlice($0).scales
             }
-            quantizedModules.append((module, granularity))
-            switch layout {
-            case .compressedTensors:
-                let scaleShape = SafeTensorsInt8Layout.scaleShape(tensor.shape, granularity)
-                try placeInShard(byteCount: weight.codes.count + 4 * weight.scales.count)
-                try weight.codes.withUnsafeBytes { try append(tensor.name, .i8, tensor.shape, $0) }
-                try weight.scales.withUnsafeBytes { try append(tensor.name + SafeTensorsInt8Layout.scaleSuffix, .f32, scaleShape, $0) }
-            case .mlx:
-                let (packed, biases) = Self.mlxAffine(weight)
-                let rows = tensor.shape[0], columns = tensor.shape[1]
-                let groups = [rows, weight.scales.count / max(rows, 1)]
-                try placeInShard(byteCount: packed.count + 8 * weight.scales.count)
-                try append(module + ".weight", .u32, [rows, columns / 4], packed.bytes)
-                try weight.scales.withUnsafeBytes { try append(module + ".scales", .f32, groups, $0) }
-                try biases.withUnsafeBytes { try append(module + ".biases", .f32, groups, $0) }
+        }
+    }
+
+    private func writeKept(_ tensor: ConvertedTensor, dtype: DType, _ bytes: ByteSlices) throws {
+        try placeInShard(byteCount: bytes.byteCount)
+        try append(tensor.name, dtype, tensor.shape, bytes)
+        if tensor.shape.count == 2, let module = Self.moduleName(ofWeight: tensor.name) { keptModules.append(module) }
+    }
+
+    /// Writes a quantized tensor given whole or in slices: `slices` hands each slice to its
+    /// argument in row order and returns the whole tensor's scales.
+    private func writeQuantized(
+        _ tensor: ConvertedTensor, scheme: QuantizationDescriptor, codeByteCount: Int, scaleCount: Int,
+        slices: @escaping ((QuantizedWeight) throws -> Void) throws -> [Float]
+    ) throws {
+        guard case .symmetricInt8(let granularity) = scheme, canStore(scheme) else {
+            if layout == .mlx, case .symmetricInt8(let granularity) = scheme {
+                throw ModelFolderError.mlxNeedsGroups(tensor: tensor.name, granularity: granularity, rowLength: tensor.shape.last ?? 0)
             }
+            throw TensorWriterError.unsupportedScheme(tensor: tensor.name, scheme: scheme, format: layout.rawValue)
+        }
+        guard tensor.shape.count == 2, let module = Self.moduleName(ofWeight: tensor.name),
+              layout == .mlx || !Self.looksLikeEmbedding(module)
+        else {
+            throw ModelFolderError.notALinearWeight(tensor: tensor.name, shape: tensor.shape, layout: layout)
+        }
+        quantizedModules.append((module, granularity))
+        var scales: [Float] = []
+        switch layout {
+        case .compressedTensors:
+            let scaleShape = SafeTensorsInt8Layout.scaleShape(tensor.shape, granularity)
+            try placeInShard(byteCount: codeByteCount + 4 * scaleCount)
+            try append(tensor.name, .i8, tensor.shape, ByteSlices(byteCount: codeByteCount) { piece in
+                scales = try slices { slice in try slice.codes.withUnsafeBytes { try piece($0) } }
+            })
+            try scales.withUnsafeBytes { try append(tensor.name + SafeTensorsInt8Layout.scaleSuffix, .f32, scaleShape, ByteSlices($0)) }
+        case .mlx:
+            let rows = tensor.shape[0], columns = tensor.shape[1]
+            let groups = [rows, scaleCount / max(rows, 1)]
+            try placeInShard(byteCount: codeByteCount + 8 * scaleCount)
+            try append(module + ".weight", .u32, [rows, columns / 4], ByteSlices(byteCount: codeByteCount) { piece in
+                scales = try slices { slice in try Self.mlxPacked(slice).withBytes(piece) }
+            })
+            try scales.withUnsafeBytes { try append(module + ".scales", .f32, groups, ByteSlices($0)) }
+            try Self.mlxBiases(scales).withUnsafeBytes { try append(module + ".biases", .f32, groups, ByteSlices($0)) }
         }
     }
 
@@ -173,13 +200,21 @@ public final class ModelFolderWriter: TensorWriter {
     /// element in the lowest byte (mlx's packing order), and `biases = −128 · scales`, exact in
     /// Float32 (a multiplication by a power of two). Then `scales · (q + 128) + biases = scales · q`.
     public static func mlxAffine(_ weight: QuantizedWeight) -> (packed: OwnedBytes, biases: [Float]) {
+        (mlxPacked(weight), mlxBiases(weight.scales))
+    }
+
+    /// The codes of `weight` (or of a slice) as MLX's unsigned bytes, four to a uint32.
+    static func mlxPacked(_ weight: QuantizedWeight) -> OwnedBytes {
         let packed = OwnedBytes(count: weight.codes.count)
         weight.codes.withUnsafeBytes { codes in
             let out = packed.mutableBytes
             for index in 0..<codes.count { out[index] = codes[index] ^ 0x80 }
         }
-        return (packed, weight.scales.map { -128 * $0 })
+        return packed
     }
+
+    /// `−128 · scale` for every scale: MLX's biases for symmetric codes.
+    static func mlxBiases(_ scales: [Float]) -> [Float] { scales.map { -128 * $0 } }
 
     public func finish() throws {
         if shard == nil && shardCount == 0 { try openShard() }
@@ -344,12 +379,12 @@ public final class ModelFolderWriter: TensorWriter {
     }
 
     private func append(
-        _ name: String, _ dtype: DType, _ shape: [Int], _ bytes: UnsafeRawBufferPointer, release: () -> Void = {}
+        _ name: String, _ dtype: DType, _ shape: [Int], _ bytes: ByteSlices
     ) throws {
         guard let current = shard else { return }
-        try current.writer.appendEntry(name: name, dtype: dtype, shape: shape, bytes: bytes, release: release)
+        try current.writer.appendEntry(name: name, dtype: dtype, shape: shape, pieces: bytes)
         weightMap.append((name, shardCount - 1))
-        totalBytes += bytes.count
+        totalBytes += bytes.byteCount
     }
 
     private func writeText(_ text: String, named name: String) throws {

@@ -80,9 +80,14 @@ public final class SafeTensorsWriter: TensorWriter {
 
     /// Writes one entry's bytes as they are (see ``begin(entries:metadata:)``).
     package func appendEntry(
-        name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, release: () -> Void = {}
+        name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, release: @escaping () -> Void = {}
     ) throws {
         try append(name: name, dtype: dtype, shape: shape, bytes: bytes, release: release)
+    }
+
+    /// Writes one entry's bytes as they arrive in pieces (see ``begin(entries:metadata:)``).
+    package func appendEntry(name: String, dtype: DType, shape: [Int], pieces: ByteSlices) throws {
+        try append(name: name, dtype: dtype, shape: shape, pieces)
     }
 
     /// The tensor bytes written so far (the file's size without its header).
@@ -92,28 +97,52 @@ public final class SafeTensorsWriter: TensorWriter {
         switch tensor.content {
         case .kept(let dtype, let bytes):
             try append(name: tensor.name, dtype: dtype, shape: tensor.shape, bytes: bytes, release: tensor.releaseInputPages)
+        case .keptSlices(let dtype, let pieces):
+            try append(name: tensor.name, dtype: dtype, shape: tensor.shape, pieces)
         case .quantized(let weight, _):
-            guard canStore(weight.scheme) else {
-                throw TensorWriterError.unsupportedScheme(tensor: tensor.name, scheme: weight.scheme, format: "int8 safetensors")
+            try writeQuantized(tensor, scheme: weight.scheme, codeByteCount: weight.codes.count) { body in
+                try body(weight)
+                return weight.scales
             }
-            switch layout {
-            case .int8:
-                try weight.codes.withUnsafeBytes { codes in
-                    try append(name: tensor.name, dtype: .i8, shape: tensor.shape, bytes: codes)
-                }
-                try weight.scales.withUnsafeBytes { scales in
-                    try append(
-                        name: tensor.name + Self.scaleSuffix, dtype: .f32,
-                        shape: SafeTensorsInt8Layout.scaleShape(tensor.shape, weight.granularity), bytes: scales)
-                }
-            case .dequantized(let requested):
-                let dtype = requested ?? (tensor.sourceDType.floatEncoding == nil ? .f32 : tensor.sourceDType)
-                let encoding = dtype.floatEncoding ?? .float32
-                let floats = dequantize(weight).storage
-                let encoded = OwnedBytes(count: floats.count * encoding.byteWidth)
-                floats.withUnsafeBufferPointer { encodeFloats($0, as: encoding, into: encoded.mutableBytes) }
-                try append(name: tensor.name, dtype: dtype, shape: tensor.shape, bytes: encoded.bytes)
+        case .quantizedSlices(let slices):
+            try writeQuantized(tensor, scheme: slices.scheme, codeByteCount: slices.codeByteCount) { body in
+                try slices.forEachSlice(body).scales
             }
+        }
+    }
+
+    /// Writes a quantized tensor given as a whole weight or its slices: `slices` hands each to
+    /// its argument in row order and returns the whole tensor's scales.
+    private func writeQuantized(
+        _ tensor: ConvertedTensor, scheme: QuantizationDescriptor, codeByteCount: Int,
+        slices: @escaping ((QuantizedWeight) throws -> Void) throws -> [Float]
+    ) throws {
+        guard canStore(scheme) else {
+            throw TensorWriterError.unsupportedScheme(tensor: tensor.name, scheme: scheme, format: "int8 safetensors")
+        }
+        switch layout {
+        case .int8:
+            var scales: [Float] = []
+            try append(name: tensor.name, dtype: .i8, shape: tensor.shape, ByteSlices(byteCount: codeByteCount) { piece in
+                scales = try slices { slice in try slice.codes.withUnsafeBytes { try piece($0) } }
+            })
+            try scales.withUnsafeBytes { scales in
+                try append(
+                    name: tensor.name + Self.scaleSuffix, dtype: .f32,
+                    shape: SafeTensorsInt8Layout.scaleShape(tensor.shape, scheme.granularity), bytes: scales)
+            }
+        case .dequantized(let requested):
+            let dtype = requested ?? (tensor.sourceDType.floatEncoding == nil ? .f32 : tensor.sourceDType)
+            let encoding = dtype.floatEncoding ?? .float32
+            let count = tensor.shape.checkedElementCount ?? 0
+            try append(name: tensor.name, dtype: dtype, shape: tensor.shape, ByteSlices(byteCount: count * encoding.byteWidth) { piece in
+                _ = try slices { slice in
+                    let floats = dequantize(slice).storage
+                    let encoded = OwnedBytes(count: floats.count * encoding.byteWidth)
+                    floats.withUnsafeBufferPointer { encodeFloats($0, as: encoding, into: encoded.mutableBytes) }
+                    try encoded.withBytes(piece)
+                }
+            })
         }
     }
 
@@ -143,19 +172,21 @@ public final class SafeTensorsWriter: TensorWriter {
     /// Writes in 64 MiB pieces, releasing the input pages read so far after each, so a huge
     /// kept tensor streams through without becoming resident.
     private func append(
-        name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, release: () -> Void = {}
+        name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, release: @escaping () -> Void = {}
     ) throws {
+        try append(name: name, dtype: dtype, shape: shape, ByteSlices(bytes, pieceSize: 64 << 20, release: release))
+    }
+
+    /// Writes an entry's bytes as they arrive, piece by piece.
+    private func append(name: String, dtype: DType, shape: [Int], _ bytes: ByteSlices) throws {
         let start = position - 8 - headerReserve
-        let piece = 64 << 20
-        var done = 0
-        while done < bytes.count {
-            let count = min(piece, bytes.count - done)
-            try output.write(UnsafeRawBufferPointer(rebasing: bytes[done..<done + count]), at: position + done)
-            done += count
-            if done < bytes.count { release() }
+        try bytes.forEachPiece { piece in
+            try output.write(piece, at: position)
+            position += piece.count
         }
-        position += bytes.count
-        entries.append((name, dtype, shape, start..<start + bytes.count))
+        let end = position - 8 - headerReserve
+        precondition(end - start == bytes.byteCount, "the pieces of '\(name)' do not add up to its byte count")
+        entries.append((name, dtype, shape, start..<end))
     }
 }
 

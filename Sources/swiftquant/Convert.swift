@@ -34,6 +34,9 @@ struct Convert: ParsableCommand {
     @Option(help: ArgumentHelp("Largest weights file of a model folder, e.g. 5GB (the default), 500MB, 1000000 (bytes).", valueName: "size"))
     var maxShardSize: String?
 
+    @Option(help: ArgumentHelp("Source bytes per slice of a large tensor, e.g. 64MiB (the default), 1MB: tensors larger than this are quantized and written a slice at a time, which bounds memory. The output is the same for any size.", valueName: "size"))
+    var sliceSize: String?
+
     @Option(help: ArgumentHelp("The folder whose config.json, tokenizer and generation files go into a model folder (default: INPUT if a folder, else the folder INPUT is in).", valueName: "dir"))
     var modelDir: String?
 
@@ -80,6 +83,9 @@ struct Convert: ParsableCommand {
         if let maxShardSize, parseByteSize(maxShardSize) == nil {
             throw ValidationError("--max-shard-size '\(maxShardSize)' is not a size; write it like 5GB, 500MB or 1000000")
         }
+        if let sliceSize, (parseByteSize(sliceSize) ?? 0) < 1 {
+            throw ValidationError("--slice-size '\(sliceSize)' is not a positive size; write it like 64MiB, 1MB or 65536")
+        }
         if let threads, threads < 1 {
             throw ValidationError("--threads \(threads) is invalid; use 1 or more")
         }
@@ -92,12 +98,13 @@ struct Convert: ParsableCommand {
     }
 
     private func convert() throws {
-        let options = ConversionOptions(
+        var options = ConversionOptions(
             rules: try rules.makeConfig(), format: format,
             compressionLevel: noCompression ? nil : Int32(compressionLevel ?? 1),
             architecture: arch, arithmetic: arithmetic, force: force,
             toolVersion: SwiftQuantCommand.configuration.version,
             maxShardBytes: maxShardSize.flatMap(parseByteSize) ?? 5_000_000_000, modelDirectory: modelDir)
+        if let bytes = sliceSize.flatMap(parseByteSize) { options.sliceBytes = bytes }
         let bar = ProgressBar(enabled: !quiet)
         let report: ConversionReport
         var plannedForMLX: QuantizationPlan?
