@@ -312,7 +312,7 @@ private func roundedQuants(_ x: SIMD16<Float>) -> SIMD16<Int8> {
 
 
 /// Partial sums of one reduction chunk.
-private struct ErrorSums {
+private struct BaselineErrorSums {
     var maxError: Float = 0
     var absoluteError: Double = 0
     var signal: Double = 0
@@ -335,16 +335,16 @@ private func baselineErrorMetrics<Source: LaneSource>(
     // is cheap, and knowing the threshold up front leaves one pass over the data.
     let threshold = parallelAbsmax(source) * 0.1
     let chunks = reductionChunkCount(count)
-    var partial = [ErrorSums](repeating: ErrorSums(), count: chunks)
+    var partial = [BaselineErrorSums](repeating: BaselineErrorSums(), count: chunks)
     partial.withUnsafeMutableBufferPointer { partial in
         parallelRanges(chunks) { range in
             for chunk in range {
-                partial[chunk] = chunkSums(
+                partial[chunk] = baselineChunkSums(
                     source, reductionChunkRange(chunk, count: count), quantized, scaleBase, blockLength, threshold)
             }
         }
     }
-    var total = ErrorSums()
+    var total = BaselineErrorSums()
     for sums in partial {
         total.maxError = max(total.maxError, sums.maxError)
         total.relative = max(total.relative, sums.relative)
@@ -390,7 +390,7 @@ private struct ErrorLanes {
     }
 
     @inline(__always)
-    mutating func fold(into sums: inout ErrorSums) {
+    mutating func fold(into sums: inout BaselineErrorSums) {
         sums.absoluteError += Double(absoluteError.sum())
         sums.signal += Double(signal.sum())
         sums.noise += Double(noise.sum())
@@ -401,11 +401,11 @@ private struct ErrorLanes {
 }
 
 /// One chunk's sums, walking it block by block so that each step uses one broadcast scale.
-private func chunkSums<Source: LaneSource>(
+private func baselineChunkSums<Source: LaneSource>(
     _ source: Source, _ range: Range<Int>, _ quantized: UnsafePointer<Int8>, _ scales: UnsafePointer<Float>,
     _ blockLength: Int, _ threshold: Float
-) -> ErrorSums {
-    var sums = ErrorSums()
+) -> BaselineErrorSums {
+    var sums = BaselineErrorSums()
     var lanes = ErrorLanes()
     var steps = 0
     let codes = UnsafeRawPointer(quantized)

@@ -58,7 +58,9 @@ def main():
 
     def convert(name, *extra):
         path = os.path.join(folder, name)
-        run(["convert", source, "-o", path, "--config", rules, "--force", "--quiet", *extra])
+        # llama-named tensors, not a whole llama: GGUF output keeps their own names (--arch).
+        arch = ["--arch", "llama"] if name.endswith(".gguf") else []
+        run(["convert", source, "-o", path, "--config", rules, "--force", "--quiet", *arch, *extra])
         return path
 
     whole_swq, whole_gguf = convert("whole.swq"), convert("whole.gguf")

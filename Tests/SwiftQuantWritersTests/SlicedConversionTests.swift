@@ -58,6 +58,8 @@ import SwiftQuant
     func options(sliceBytes: Int, format: String? = nil, groupSize: Int = 32, minimumSNR: Int = 20) throws -> ConversionOptions {
         var options = ConversionOptions(rules: try rules(groupSize: groupSize, minimumSNR: minimumSNR), format: format, force: true)
         options.sliceBytes = sliceBytes
+        // The tensors are llama-named but not a whole llama: GGUF keeps their own names.
+        if format == "gguf" { options.architecture = "llama" }
         return options
     }
 
