@@ -1,6 +1,8 @@
 import CZstd
+import Dispatch
 import SwiftQuantCore
 import SwiftQuantKernels
+import Synchronization
 
 /// Encodes a segment's raw bytes into independent chunks (`Specs/swiftquant-checkpoint.md`),
 /// compressing several chunks at once on `Parallelism.threads` threads.
@@ -70,22 +72,27 @@ public final class ZstdChunkEncoder {
         chunks.reserveCapacity(CheckpointSegment.chunkCount(rawLength: pieces.byteCount, chunkSize: chunkSize))
         var codec = requested
         let batchBytes = Self.batchChunks * chunkSize
+        // One compressed chunk of the current batch, in chunk order: recorded and emitted.
+        func store(_ slot: Int, size: Int, checksum: UInt64) throws {
+            guard size > 0 else { throw CheckpointWriterError.compressionFailed(chunk: chunks.count) }
+            chunks.append(CheckpointChunk(storedLength: size, checksum: checksum))
+            try emit(UnsafeRawBufferPointer(start: buffers[slot].baseAddress, count: size))
+        }
         // One batch of raw bytes: compressed, or stored raw, chunk by chunk.
         func process(_ batch: UnsafeRawBufferPointer) throws {
             let count = (batch.count + chunkSize - 1) / chunkSize
+            if codec != .raw && !chunks.isEmpty {
+                // The codec is settled: each chunk is emitted by the worker that compressed it,
+                // as soon as the chunks before it are out, so writing overlaps compressing.
+                try compress(batch, chunkCount: count, codec: codec, planeWidth: planeWidth, delivering: true, deliver: store)
+                return
+            }
             if codec != .raw {
-                let sizes = compress(batch, chunkCount: count, codec: codec, planeWidth: planeWidth)
-                if chunks.isEmpty && (sizes.contains(where: { $0 < 0 }) || sizes.reduce(0, +) >= batch.count) {
+                let compressed = try compress(batch, chunkCount: count, codec: codec, planeWidth: planeWidth, delivering: false)
+                if compressed.contains(where: { $0.size < 0 }) || compressed.reduce(0, { $0 + $1.size }) >= batch.count {
                     codec = .raw
                 } else {
-                    for slot in 0..<count {
-                        guard sizes[slot] > 0 else {
-                            throw CheckpointWriterError.compressionFailed(chunk: chunks.count)
-                        }
-                        let bytes = UnsafeRawBufferPointer(start: buffers[slot].baseAddress, count: sizes[slot])
-                        chunks.append(CheckpointChunk(storedLength: bytes.count, checksum: checkpointChecksum(bytes)))
-                        try emit(bytes)
-                    }
+                    for slot in 0..<count { try store(slot, size: compressed[slot].size, checksum: compressed[slot].checksum) }
                     return
                 }
             }
@@ -134,17 +141,28 @@ public final class ZstdChunkEncoder {
         return buffer
     }
 
-    /// Compresses the `chunkCount` chunks of `batch` into `buffers[slot]`; the sizes (negative on error).
+    /// Compresses the `chunkCount` chunks of `batch` into `buffers[slot]`; their sizes (negative
+    /// on error) and checksums.
+    ///
+    /// When `delivering`, every chunk is also handed to it, in chunk order, by the worker that
+    /// compressed it, once the chunks before it have been delivered: one worker writes while the
+    /// other compresses. Workers claim chunks in increasing order, so a worker waits only for a
+    /// chunk another running worker holds (no deadlock, even when the workers run one after the
+    /// other on one thread). Delivery stops at the first error, which is rethrown.
+    @discardableResult
     private func compress(
-        _ batch: UnsafeRawBufferPointer, chunkCount: Int, codec: CheckpointCodec, planeWidth: Int
-    ) -> [Int] {
-        var sizes = [Int](repeating: -1, count: chunkCount)
+        _ batch: UnsafeRawBufferPointer, chunkCount: Int, codec: CheckpointCodec, planeWidth: Int,
+        delivering: Bool, deliver: (_ slot: Int, _ size: Int, _ checksum: UInt64) throws -> Void = { _, _, _ in }
+    ) throws -> [(size: Int, checksum: UInt64)] {
+        var results = [(size: Int, checksum: UInt64)](repeating: (-1, 0), count: chunkCount)
         let workers = min(Parallelism.threads, chunkCount)
         let input = batch
         let chunkSize = self.chunkSize
-        sizes.withUnsafeMutableBufferPointer { results in
-            performConcurrently(iterations: workers) { worker in
-                for slot in stride(from: worker, to: chunkCount, by: workers) {
+        let claims = ChunkClaims(count: chunkCount)
+        var failure: (any Error)?
+        results.withUnsafeMutableBufferPointer { results in
+            performConcurrently(iterations: workers) { _ in
+                while let slot = claims.next() {
                     let range = slot * chunkSize..<min(input.count, (slot + 1) * chunkSize)
                     var source = UnsafeRawBufferPointer(rebasing: input[range])
                     if codec == .zstdPlanes {
@@ -155,10 +173,49 @@ public final class ZstdChunkEncoder {
                     let buffer = self.buffers[slot]
                     let written = ZSTD_compress2(
                         self.contexts[slot], buffer.baseAddress, buffer.count, source.baseAddress, source.count)
-                    results[slot] = ZSTD_isError(written) != 0 ? -1 : written
+                    let size = ZSTD_isError(written) != 0 ? -1 : written
+                    let checksum = size > 0 ? checkpointChecksum(UnsafeRawBufferPointer(start: buffer.baseAddress, count: size)) : 0
+                    results[slot] = (size, checksum)
+                    guard delivering else { continue }
+                    claims.waitForTurn(slot)
+                    // Only the chunk whose turn it is runs this: `failure` is never touched concurrently.
+                    if failure == nil {
+                        do { try deliver(slot, size, checksum) } catch { failure = error }
+                    }
+                    claims.endTurn(slot)
                 }
             }
         }
-        return sizes
+        if let failure { throw failure }
+        return results
+    }
+}
+
+/// The chunks of one batch, claimed by workers in increasing order and delivered in turn.
+private final class ChunkClaims: Sendable {
+    private let count: Int
+    private let claimed = Atomic<Int>(0)
+    /// `turns[i]` is signalled when chunk `i` may be delivered (chunk 0 may from the start).
+    /// Each is created at 0 and waited once per signal: libdispatch traps when a semaphore is
+    /// released below its initial value.
+    private let turns: [DispatchSemaphore]
+
+    init(count: Int) {
+        self.count = count
+        turns = (0..<count).map { _ in DispatchSemaphore(value: 0) }
+    }
+
+    /// The next unclaimed chunk, or `nil` when all are claimed.
+    func next() -> Int? {
+        let slot = claimed.add(1, ordering: .relaxed).oldValue
+        return slot < count ? slot : nil
+    }
+
+    func waitForTurn(_ slot: Int) {
+        if slot > 0 { turns[slot].wait() }
+    }
+
+    func endTurn(_ slot: Int) {
+        if slot + 1 < count { turns[slot + 1].signal() }
     }
 }
