@@ -62,8 +62,9 @@ public final class ZstdChunkEncoder {
     }
 
     /// Encodes a segment whose raw bytes arrive in pieces of any size: the same chunks, the
-    /// same bytes as encoding them all at once. Pieces are compressed in place a batch of
-    /// chunks at a time; only the parts of a batch that straddle two pieces are copied.
+    /// same bytes as encoding them all at once. Pieces are compressed in place: the first batch
+    /// of chunks alone (it decides whether the segment is stored raw), then every whole batch
+    /// left in a piece in one stream; only the parts of a batch that straddle two pieces are copied.
     public func encode(
         _ pieces: ByteSlices, codec requested: CheckpointCodec, planeWidth: Int,
         emit: (UnsafeRawBufferPointer) throws -> Void
@@ -72,13 +73,14 @@ public final class ZstdChunkEncoder {
         chunks.reserveCapacity(CheckpointSegment.chunkCount(rawLength: pieces.byteCount, chunkSize: chunkSize))
         var codec = requested
         let batchBytes = Self.batchChunks * chunkSize
-        // One compressed chunk of the current batch, in chunk order: recorded and emitted.
+        // One compressed chunk, in chunk order: recorded and emitted from its slot's buffer.
         func store(_ slot: Int, size: Int, checksum: UInt64) throws {
             guard size > 0 else { throw CheckpointWriterError.compressionFailed(chunk: chunks.count) }
             chunks.append(CheckpointChunk(storedLength: size, checksum: checksum))
             try emit(UnsafeRawBufferPointer(start: buffers[slot].baseAddress, count: size))
         }
-        // One batch of raw bytes: compressed, or stored raw, chunk by chunk.
+        // A batch of raw bytes (any number of chunks once the codec is settled, else at most
+        // one batch): compressed, or stored raw, chunk by chunk.
         func process(_ batch: UnsafeRawBufferPointer) throws {
             let count = (batch.count + chunkSize - 1) / chunkSize
             if codec != .raw && !chunks.isEmpty {
@@ -118,8 +120,15 @@ public final class ZstdChunkEncoder {
                 }
             }
             while piece.count - offset >= batchBytes {
-                try process(UnsafeRawBufferPointer(rebasing: piece[offset..<offset + batchBytes]))
-                offset += batchBytes
+                // Once the first batch has settled the codec, the piece's whole batches (in the
+                // segment's last piece, all the rest) stream through the workers with no pause
+                // between batches.
+                var take = batchBytes
+                if !chunks.isEmpty {
+                    take = seen == pieces.byteCount ? piece.count - offset : (piece.count - offset) / batchBytes * batchBytes
+                }
+                try process(UnsafeRawBufferPointer(rebasing: piece[offset..<offset + take]))
+                offset += take
             }
             if offset < piece.count && staged == 0 && seen == pieces.byteCount {
                 // The segment's last, partial batch: compressed in place, not copied.
@@ -141,48 +150,62 @@ public final class ZstdChunkEncoder {
         return buffer
     }
 
-    /// Compresses the `chunkCount` chunks of `batch` into `buffers[slot]`; their sizes (negative
-    /// on error) and checksums.
+    /// Compresses the `chunkCount` chunks of `batch`, chunk `i` into slot `i % batchChunks`
+    /// (its context and buffers); their sizes (negative on error) and checksums. Without
+    /// `delivering`, at most `batchChunks` chunks.
     ///
-    /// When `delivering`, every chunk is also handed to it, in chunk order, by the worker that
-    /// compressed it, once the chunks before it have been delivered: one worker writes while the
-    /// other compresses. Workers claim chunks in increasing order, so a worker waits only for a
-    /// chunk another running worker holds (no deadlock, even when the workers run one after the
-    /// other on one thread). Delivery stops at the first error, which is rethrown.
+    /// When `delivering`, every chunk is also handed to `deliver`, in chunk order, by the worker
+    /// that compressed it, once the chunks before it have been delivered: one worker writes while
+    /// the other compresses; a chunk waits for its slot until the chunk before in that slot is
+    /// delivered. Workers claim chunks in increasing order and a chunk only waits for earlier
+    /// ones, held by running workers, so there is no deadlock, even when the workers run one after
+    /// the other on one thread. Delivery stops at the first error, which is rethrown.
     @discardableResult
     private func compress(
         _ batch: UnsafeRawBufferPointer, chunkCount: Int, codec: CheckpointCodec, planeWidth: Int,
         delivering: Bool, deliver: (_ slot: Int, _ size: Int, _ checksum: UInt64) throws -> Void = { _, _, _ in }
     ) throws -> [(size: Int, checksum: UInt64)] {
+        precondition(delivering || chunkCount <= Self.batchChunks)
         var results = [(size: Int, checksum: UInt64)](repeating: (-1, 0), count: chunkCount)
         let workers = min(Parallelism.threads, chunkCount)
         let input = batch
         let chunkSize = self.chunkSize
-        let claims = ChunkClaims(count: chunkCount)
+        let claims = ChunkClaims(count: chunkCount, slots: Self.batchChunks)
         var failure: (any Error)?
         results.withUnsafeMutableBufferPointer { results in
             performConcurrently(iterations: workers) { _ in
-                while let slot = claims.next() {
-                    let range = slot * chunkSize..<min(input.count, (slot + 1) * chunkSize)
-                    var source = UnsafeRawBufferPointer(rebasing: input[range])
-                    if codec == .zstdPlanes {
-                        let planes = UnsafeMutableRawBufferPointer(rebasing: self.planeBuffers[slot][0..<range.count])
-                        BytePlanes.split(source, width: planeWidth, into: planes)
-                        source = UnsafeRawBufferPointer(planes)
+                while let chunk = claims.next() {
+                    let slot = chunk % Self.batchChunks
+                    claims.waitForSlot(chunk)
+                    var result: (size: Int, checksum: UInt64) = (-1, 0)
+                    if !claims.failed {
+                        let range = chunk * chunkSize..<min(input.count, (chunk + 1) * chunkSize)
+                        var source = UnsafeRawBufferPointer(rebasing: input[range])
+                        if codec == .zstdPlanes {
+                            let planes = UnsafeMutableRawBufferPointer(rebasing: self.planeBuffers[slot][0..<range.count])
+                            BytePlanes.split(source, width: planeWidth, into: planes)
+                            source = UnsafeRawBufferPointer(planes)
+                        }
+                        let buffer = self.buffers[slot]
+                        let written = ZSTD_compress2(
+                            self.contexts[slot], buffer.baseAddress, buffer.count, source.baseAddress, source.count)
+                        if ZSTD_isError(written) == 0 {
+                            result = (written, checkpointChecksum(UnsafeRawBufferPointer(start: buffer.baseAddress, count: written)))
+                        }
                     }
-                    let buffer = self.buffers[slot]
-                    let written = ZSTD_compress2(
-                        self.contexts[slot], buffer.baseAddress, buffer.count, source.baseAddress, source.count)
-                    let size = ZSTD_isError(written) != 0 ? -1 : written
-                    let checksum = size > 0 ? checkpointChecksum(UnsafeRawBufferPointer(start: buffer.baseAddress, count: size)) : 0
-                    results[slot] = (size, checksum)
-                    guard delivering else { continue }
-                    claims.waitForTurn(slot)
-                    // Only the chunk whose turn it is runs this: `failure` is never touched concurrently.
-                    if failure == nil {
-                        do { try deliver(slot, size, checksum) } catch { failure = error }
+                    results[chunk] = result
+                    if delivering {
+                        claims.waitForTurn(chunk)
+                        // Only the chunk whose turn it is runs this: `failure` is never touched
+                        // concurrently. Chunks skipped after a failure are never delivered.
+                        if failure == nil {
+                            do { try deliver(slot, result.size, result.checksum) } catch {
+                                failure = error
+                                claims.fail()
+                            }
+                        }
                     }
-                    claims.endTurn(slot)
+                    claims.endTurn(chunk, delivering: delivering)
                 }
             }
         }
@@ -191,31 +214,51 @@ public final class ZstdChunkEncoder {
     }
 }
 
-/// The chunks of one batch, claimed by workers in increasing order and delivered in turn.
+/// The chunks of one `compress` call, claimed by workers in increasing order, compressed into
+/// slots reused every `slots` chunks, and delivered in turn.
+///
+/// Semaphores are created at 0 and each signal is matched by one wait: libdispatch traps when
+/// a semaphore is released below its initial value.
 private final class ChunkClaims: Sendable {
     private let count: Int
+    private let slots: Int
     private let claimed = Atomic<Int>(0)
+    private let failure = Atomic<Bool>(false)
     /// `turns[i]` is signalled when chunk `i` may be delivered (chunk 0 may from the start).
-    /// Each is created at 0 and waited once per signal: libdispatch traps when a semaphore is
-    /// released below its initial value.
     private let turns: [DispatchSemaphore]
+    /// `freed[s]` is signalled when slot `s` is free for the next chunk using it.
+    private let freed: [DispatchSemaphore]
 
-    init(count: Int) {
+    init(count: Int, slots: Int) {
         self.count = count
+        self.slots = slots
         turns = (0..<count).map { _ in DispatchSemaphore(value: 0) }
+        freed = (0..<min(slots, count)).map { _ in DispatchSemaphore(value: 0) }
     }
 
     /// The next unclaimed chunk, or `nil` when all are claimed.
     func next() -> Int? {
-        let slot = claimed.add(1, ordering: .relaxed).oldValue
-        return slot < count ? slot : nil
+        let chunk = claimed.add(1, ordering: .relaxed).oldValue
+        return chunk < count ? chunk : nil
     }
 
-    func waitForTurn(_ slot: Int) {
-        if slot > 0 { turns[slot].wait() }
+    /// Whether a delivery failed: the chunks after it are skipped.
+    var failed: Bool { failure.load(ordering: .acquiring) }
+
+    func fail() { failure.store(true, ordering: .releasing) }
+
+    /// Waits until the chunk `slots` before `chunk`, in the same slot, is done with it.
+    func waitForSlot(_ chunk: Int) {
+        if chunk >= slots { freed[chunk % slots].wait() }
     }
 
-    func endTurn(_ slot: Int) {
-        if slot + 1 < count { turns[slot + 1].signal() }
+    func waitForTurn(_ chunk: Int) {
+        if chunk > 0 { turns[chunk].wait() }
+    }
+
+    /// Passes the turn to the next chunk (when chunks are delivered) and frees `chunk`'s slot.
+    func endTurn(_ chunk: Int, delivering: Bool) {
+        if delivering && chunk + 1 < count { turns[chunk + 1].signal() }
+        if chunk + slots < count { freed[chunk % slots].signal() }
     }
 }

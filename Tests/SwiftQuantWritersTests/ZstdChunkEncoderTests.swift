@@ -62,6 +62,16 @@ import SwiftQuant
         for threads in [2, 3, 8] {
             #expect(try encode(threads: threads, emitted: &calls) == reference, "threads: \(threads)")
         }
+        // In one piece, all batches after the first stream through the workers in one call.
+        for threads in [1, 2] {
+            var stored: [[UInt8]] = []
+            let whole = try Parallelism.withThreads(threads) {
+                try Self.raw.withUnsafeBytes { bytes in
+                    try ZstdChunkEncoder(level: 1, chunkSize: 1024).encode(bytes, codec: .zstd, planeWidth: 1) { stored.append([UInt8]($0)) }
+                }
+            }
+            #expect(Emitted(chunks: whole.chunks, stored: stored) == reference, "threads: \(threads)")
+        }
     }
 
     @Test(arguments: [2, 8])
