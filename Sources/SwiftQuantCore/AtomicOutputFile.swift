@@ -78,8 +78,9 @@ public final class AtomicOutputFile {
     ///
     /// `posix_fadvise(POSIX_FADV_DONTNEED)` starts writeback of the dirty pages in its range
     /// without waiting for it (Glibc does not export `sync_file_range` to Swift); it drops only
-    /// clean pages, so the pages just written stay cached until the disk has them. Measured here
-    /// on 580 MB in 1 MiB writes: write + fsync 0.17 s instead of 0.27–0.55 s.
+    /// the clean pages of its range, and the pages just written are still dirty, so the output
+    /// stays cached. Measured here on 580 MB in 1 MiB writes: write + fsync 0.17 s instead of
+    /// 0.27–0.55 s; converting a 1 GiB checkpoint, the fsync went from 0.15 s to 0.005 s.
     private func startWriteback(after range: Range<Int>) {
         #if os(Linux)
         // Appends extend the batch; a write elsewhere (a header filled in last) starts a new
