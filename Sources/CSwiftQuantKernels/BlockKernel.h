@@ -64,11 +64,19 @@ void SQK_BLOCK_FN(gelu)(float *values, long begin, long end) {
 }
 
 static inline void SQK_BLOCK_FN(softmax_row)(float *row, long columns) {
-    float maximum = -INFINITY;
-    for (long j = 0; j < columns; j++) maximum = row[j] > maximum ? row[j] : maximum;
-    float lanes[SQK_LANES] = {0};
+    // The largest value in 16 lanes, then across them: the same value as one pass in order
+    // (NaNs are skipped either way; a ±0 maximum gives the same exps).
+    float highest[SQK_LANES];
+    for (int l = 0; l < SQK_LANES; l++) highest[l] = -INFINITY;
     long j = 0;
     for (; j + SQK_LANES <= columns; j += SQK_LANES) {
+        for (int l = 0; l < SQK_LANES; l++) highest[l] = row[j + l] > highest[l] ? row[j + l] : highest[l];
+    }
+    float maximum = -INFINITY;
+    for (int l = 0; l < SQK_LANES; l++) maximum = highest[l] > maximum ? highest[l] : maximum;
+    for (; j < columns; j++) maximum = row[j] > maximum ? row[j] : maximum;
+    float lanes[SQK_LANES] = {0};
+    for (j = 0; j + SQK_LANES <= columns; j += SQK_LANES) {
         for (int l = 0; l < SQK_LANES; l++) {
             const float e = SQK_BLOCK_FN(exp)(row[j + l] - maximum);
             row[j + l] = e;
@@ -76,10 +84,16 @@ static inline void SQK_BLOCK_FN(softmax_row)(float *row, long columns) {
         }
     }
     float sum = SQK_BLOCK_FN(sum16)(lanes);
-    for (; j < columns; j++) {
-        const float e = SQK_BLOCK_FN(exp)(row[j] - maximum);
-        row[j] = e;
-        sum = sum + e;
+    if (j < columns) {
+        // The tail's exps in one 16-lane block (each the same value as one at a time), added
+        // one by one in order.
+        const long rest = columns - j;
+        float tail[SQK_LANES];
+        for (int l = 0; l < SQK_LANES; l++) tail[l] = SQK_BLOCK_FN(exp)((l < rest ? row[j + l] : maximum) - maximum);
+        for (long l = 0; l < rest; l++) {
+            row[j + l] = tail[l];
+            sum = sum + tail[l];
+        }
     }
     const float inverse = 1.0f / sum;
     for (j = 0; j < columns; j++) row[j] = row[j] * inverse;

@@ -71,6 +71,49 @@ static inline float sqk_w8a8_packed_finish(const sqk_w8a8_packed_product *p, lon
 #define SQK_W8_FN(name) sqk_w8_avx512_##name
 #include "W8A8Generic.h"
 #undef SQK_W8_FN
+
+/// `quantize_rows` of W8A8Generic.h with 16 lanes per step: each group's max|x| over masked
+/// loads, then the same divide, clamps and round-half-even (the default rounding mode, as
+/// `rintf`) per element, so the codes and scales are the portable kernel's bit for bit.
+static long sqk_w8_avx512_quantize_rows_wide(const float *input, long columns, long group, uint8_t *codes,
+                                             float *scales, long r0, long r1) {
+    const long padded = (columns + 3) / 4 * 4;
+    if (group <= 0 || group > columns) group = columns;
+    const long groups = (columns + group - 1) / group;
+    const __m512 largest = _mm512_set1_ps(FLT_MAX);
+    const __m512 upper = _mm512_set1_ps(127.0f), lower = _mm512_set1_ps(-128.0f);
+    const __m512i offset = _mm512_set1_epi32(128);
+    for (long r = r0; r < r1; r++) {
+        const float *row = input + r * columns;
+        uint8_t *row_codes = codes + r * padded;
+        for (long g = 0; g < groups; g++) {
+            const long begin = g * group, count = columns - begin < group ? columns - begin : group;
+            const float *x = row + begin;
+            uint8_t *q = row_codes + begin;
+            __m512 maximum = _mm512_setzero_ps();
+            for (long k = 0; k < count; k += 16) {
+                const __mmask16 mask = count - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - k)) - 1);
+                const __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(mask, x + k));
+                if (_mm512_mask_cmp_ps_mask(mask, a, largest, _CMP_LE_OQ) != mask) return r;
+                maximum = _mm512_max_ps(maximum, a);
+            }
+            float scale = _mm512_reduce_max_ps(maximum) / 127.0f;
+            if (scale == 0) scale = 1;
+            scales[r * groups + g] = scale;
+            const __m512 divisor = _mm512_set1_ps(scale);
+            for (long k = 0; k < count; k += 16) {
+                const __mmask16 mask = count - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - k)) - 1);
+                __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(mask, x + k), divisor);
+                v = _mm512_min_ps(v, upper);
+                v = _mm512_max_ps(v, lower);
+                const __m512i code = _mm512_add_epi32(_mm512_cvtps_epi32(v), offset);
+                _mm_mask_storeu_epi8(q + k, mask, _mm512_cvtepi32_epi8(code));
+            }
+        }
+        for (long k = columns; k < padded; k++) row_codes[k] = 128;
+    }
+    return -1;
+}
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"))), apply_to = function)
@@ -236,7 +279,7 @@ long sqk_w8a8_quantize_rows(int32_t isa, const float *input, long columns, long 
     switch (sqk_w8_variant(isa)) {
 #if defined(__x86_64__)
     case SQK_ISA_AVX512VNNI:
-    case SQK_ISA_AVX512: return sqk_w8_avx512_quantize_rows(input, columns, group, codes, scales, row_begin, row_end);
+    case SQK_ISA_AVX512: return sqk_w8_avx512_quantize_rows_wide(input, columns, group, codes, scales, row_begin, row_end);
     case SQK_ISA_AVX2: return sqk_w8_avx2_quantize_rows(input, columns, group, codes, scales, row_begin, row_end);
 #endif
     default: return sqk_w8_scalar_quantize_rows(input, columns, group, codes, scales, row_begin, row_end);

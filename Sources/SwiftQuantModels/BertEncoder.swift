@@ -164,8 +164,14 @@ struct BertLayer: Sendable {
         var attended = try attention.forward(x).storage
         attentionNorm.apply(&attended, rows: n, adding: x.storage)
         let normed = FloatTensor(uncheckedShape: [n, h], storage: attended)
-        var inner = try intermediate.forward(normed)
-        applyGELU(&inner.storage)
+        let inner: FloatTensor
+        if let fused = try QuantizedLinear.forwardApplyingGELU(normed, layer: intermediate) {
+            inner = fused
+        } else {
+            var product = try intermediate.forward(normed)
+            applyGELU(&product.storage)
+            inner = product
+        }
         var out = try output.forward(inner).storage
         outputNorm.apply(&out, rows: n, adding: attended)
         return FloatTensor(uncheckedShape: [n, h], storage: out)

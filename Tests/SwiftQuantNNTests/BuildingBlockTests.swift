@@ -183,4 +183,26 @@ import Testing
             #expect(try KernelISA.with(isa, run) == scalar, "variant \(isa)")
         }
     }
+
+    /// Softmax rows of every width up to 40 and 122 (lane blocks plus tails), with ±0, -inf and
+    /// NaN among the values: every variant gives the scalar kernel's bits.
+    @Test func softmaxTailsMatchScalarInEveryVariant() {
+        var values = TestValues(seed: 107)
+        for columns in Array(1...40) + [122] {
+            let rows = 4
+            var input = values.array(rows * columns, 20)
+            input[0] = -0.0
+            if columns > 2 { input[columns - 1] = 0; input[columns + 1] = -.infinity }
+            if columns > 3 { input[2 * columns + 2] = .nan }
+            func run() -> [UInt32] {
+                var s = input
+                softmaxRows(&s, rows: rows, columns: columns)
+                return s.map(\.bitPattern)
+            }
+            let scalar = KernelISA.with(.scalar, run)
+            for isa in KernelISA.runnable where isa != .scalar {
+                #expect(KernelISA.with(isa, run) == scalar, "variant \(isa) columns \(columns)")
+            }
+        }
+    }
 }

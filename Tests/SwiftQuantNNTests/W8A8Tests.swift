@@ -135,6 +135,60 @@ import Testing
         #expect(bitPatterns(try layer(input)) == bitPatterns(weightOnly))
     }
 
+    /// Q, K and V on one shared quantized input, run in one parallel pass, give each layer's
+    /// own product bit for bit, whatever the thread count.
+    @Test(arguments: [nil, 12] as [Int?])
+    func sharedActivationsMatchEachLayer(groupSize: Int?) throws {
+        var random = TestValues(seed: 101)
+        let inFeatures = 96
+        let layers: [QuantizedLinear] = try [40, 17, 200].map { outFeatures in
+            let weight = FloatTensor(uncheckedShape: [outFeatures, inFeatures], storage: random.array(outFeatures * inFeatures))
+            var layer = try QuantizedLinear(weight: try quantizeSymmetric(weight, granularity: .perChannel), bias: random.array(outFeatures))
+            layer.quantizesActivations = true
+            layer.activationGroupSize = groupSize
+            return layer
+        }
+        for batch in [1, 7, 64] {
+            let input = FloatTensor(uncheckedShape: [batch, inFeatures], storage: random.array(batch * inFeatures, 3))
+            let expected = try layers.map { try bitPatterns($0(input)) }
+            for threads in [1, 3] {
+                let shared = try #require(try Parallelism.withThreads(threads) {
+                    try QuantizedLinear.forwardSharingActivations(input, layers: layers)
+                })
+                #expect(shared.map(\.shape) == layers.map { [batch, $0.outFeatures] })
+                #expect(shared.map(bitPatterns) == expected, "batch \(batch) threads \(threads)")
+            }
+        }
+    }
+
+    /// GELU applied by the product's workers equals the product followed by `applyGELU`.
+    @Test(arguments: [nil, 12] as [Int?])
+    func fusedGELUMatchesTheSeparatePass(groupSize: Int?) throws {
+        var random = TestValues(seed: 103)
+        for (outFeatures, inFeatures) in [(200, 96), (17, 48), (1536, 384)] {
+            let weight = FloatTensor(uncheckedShape: [outFeatures, inFeatures], storage: random.array(outFeatures * inFeatures))
+            var layer = try QuantizedLinear(weight: try quantizeSymmetric(weight, granularity: .perChannel), bias: random.array(outFeatures))
+            layer.quantizesActivations = true
+            layer.activationGroupSize = groupSize
+            for batch in [1, 7, 40] {
+                let input = FloatTensor(uncheckedShape: [batch, inFeatures], storage: random.array(batch * inFeatures, 3))
+                var expected = try layer(input)
+                applyGELU(&expected.storage)
+                for threads in [1, 3] {
+                    let fused = try #require(try Parallelism.withThreads(threads) {
+                        try QuantizedLinear.forwardApplyingGELU(input, layer: layer)
+                    })
+                    #expect(fused.shape == [batch, outFeatures])
+                    #expect(bitPatterns(fused) == bitPatterns(expected), "\(outFeatures)x\(inFeatures) batch \(batch) threads \(threads)")
+                }
+            }
+        }
+        // Not W8A8: no fused path.
+        let plain = try QuantizedLinear(weight: try quantizeSymmetric(
+            FloatTensor(uncheckedShape: [2, 8], storage: (0..<16).map(Float.init)), granularity: .perChannel))
+        #expect(try QuantizedLinear.forwardApplyingGELU(FloatTensor(uncheckedShape: [1, 8], storage: [Float](repeating: 1, count: 8)), layer: plain) == nil)
+    }
+
     @Test func nonFiniteActivationsThrow() throws {
         var layer = try QuantizedLinear(weight: try quantizeSymmetric(
             FloatTensor(uncheckedShape: [2, 4], storage: [1, 2, 3, 4, 5, 6, 7, 8]), granularity: .perChannel))
