@@ -85,7 +85,7 @@ public struct ByteSlices {
 ///
 /// Each slice is a ``QuantizedWeight`` of shape `[rows, columns]` in ``scheme`` holding the
 /// codes and scales those rows have in the whole tensor (per tensor: the tensor's one scale).
-/// A writer calls ``forEachSlice(_:)`` once; it returns the whole tensor's scales, as a whole
+/// A writer calls ``forEachSlice(gatheringScales:_:)`` once; it returns the whole tensor's scales, as a whole
 /// ``QuantizedWeight`` would hold them, and the error of what is stored.
 public struct QuantizedSlices {
     /// The scheme of the whole tensor (and of every slice).

