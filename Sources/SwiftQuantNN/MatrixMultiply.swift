@@ -80,7 +80,7 @@ struct MatrixProduct<Weights: WeightRows>: @unchecked Sendable {
         let isa = isa.rawValue
         // Small products stay on one thread; the split costs more than it saves.
         let work = batch * inFeatures * outFeatures
-        let minimumRows = work < 1 << 18 ? outFeatures : max(4, (1 << 16) / max(1, batch * inFeatures))
+        let minimumRows = work < 1 << 20 ? outFeatures : max(4, (1 << 16) / max(1, batch * inFeatures))
         // Split in whole groups of 4 rows, so only the last range has rows outside a register tile.
         let groups = (outFeatures + 3) / 4
         parallelRanges(groups, minimumChunk: (minimumRows + 3) / 4) { range in
