@@ -232,36 +232,22 @@ extension Q8_0 {
         let threshold = given ?? magnitude * 0.1
         let codes = OwnedBytes(count: count)
         var scales = [Float](repeating: 0, count: count / Self.blockLength)
-        let chunks = reductionChunkCount(count)
-        var partial = [ErrorSums](repeating: ErrorSums(), count: chunks)
-        let width = encoding.byteWidth
+        var partial = [ErrorSums](repeating: ErrorSums(), count: reductionChunkCount(count))
         let isa = KernelISA.active.rawValue
         scales.withUnsafeMutableBufferPointer { scaleBuffer in
             partial.withUnsafeMutableBufferPointer { partial in
                 let codeBase = codes.pointer.bindMemory(to: Int8.self, capacity: max(count, 1))
-                parallelRanges(chunks) { range in
-                    // One thread per range already: the kernels called here stay on it.
-                    Parallelism.withThreads(1) {
-                        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: reductionChunk)
-                        defer { buffer.deallocate() }
-                        for chunk in range {
-                            let values = reductionChunkRange(chunk, count: count)
-                            let floats = UnsafeMutableBufferPointer(rebasing: buffer[0..<values.count])
-                            decodeFloats(
-                                UnsafeRawBufferPointer(rebasing: encoded[values.lowerBound * width..<values.upperBound * width]),
-                                encoding: encoding, into: floats)
-                            let blocks = values.lowerBound / Self.blockLength..<values.upperBound / Self.blockLength
-                            // Finite (the absmax said so): this cannot throw.
-                            try? quantizeQ8_0(
-                                UnsafeBufferPointer(floats),
-                                codes: UnsafeMutableBufferPointer(start: codeBase + values.lowerBound, count: values.count),
-                                scales: UnsafeMutableBufferPointer(rebasing: scaleBuffer[blocks]))
-                            partial[chunk] = chunkSums(
-                                isa, EncodedValues(base: UnsafeRawPointer(buffer.baseAddress!), encoding: .float32, count: values.count),
-                                0..<values.count, codeBase + values.lowerBound,
-                                scaleBuffer.baseAddress! + blocks.lowerBound, Self.blockLength, threshold)
-                        }
-                    }
+                forEachDecodedChunk(encoded, encoding: encoding, count: count) { chunk, values, floats in
+                    let blocks = values.lowerBound / Self.blockLength..<values.upperBound / Self.blockLength
+                    // Finite (the absmax said so): this cannot throw.
+                    try? quantizeQ8_0(
+                        UnsafeBufferPointer(floats),
+                        codes: UnsafeMutableBufferPointer(start: codeBase + values.lowerBound, count: values.count),
+                        scales: UnsafeMutableBufferPointer(rebasing: scaleBuffer[blocks]))
+                    partial[chunk] = chunkSums(
+                        isa, EncodedValues(base: UnsafeRawPointer(floats.baseAddress!), encoding: .float32, count: values.count),
+                        0..<values.count, codeBase + values.lowerBound,
+                        scaleBuffer.baseAddress! + blocks.lowerBound, Self.blockLength, threshold)
                 }
             }
         }
@@ -297,43 +283,55 @@ extension SymmetricInt8 {
         let magnitude = try blockScales(
             EncodedValues(base: rawBase(encoded), encoding: encoding, count: count), blockLength: blockLength, into: &scales)
         let threshold = given ?? magnitude * 0.1
-        let chunks = reductionChunkCount(count)
-        var partial = [ErrorSums](repeating: ErrorSums(), count: chunks)
-        let width = encoding.byteWidth
+        var partial = [ErrorSums](repeating: ErrorSums(), count: reductionChunkCount(count))
         let codeBase = codes.pointer.bindMemory(to: Int8.self, capacity: count)
         let isa = KernelISA.active.rawValue
         let float32 = FloatEncoding.float32.kernelEncoding
         scales.withUnsafeBufferPointer { scaleBuffer in
             let scaleBase = scaleBuffer.baseAddress!
             partial.withUnsafeMutableBufferPointer { partial in
-                parallelRanges(chunks) { range in
-                    Parallelism.withThreads(1) {
-                        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: reductionChunk)
-                        defer { buffer.deallocate() }
-                        for chunk in range {
-                            let values = reductionChunkRange(chunk, count: count)
-                            let floats = UnsafeMutableBufferPointer(rebasing: buffer[0..<values.count])
-                            decodeFloats(
-                                UnsafeRawBufferPointer(rebasing: encoded[values.lowerBound * width..<values.upperBound * width]),
-                                encoding: encoding, into: floats)
-                            // Indexed like the whole tensor: lane reads stay inside `values`.
-                            let source = EncodedValues(
-                                base: UnsafeRawPointer(buffer.baseAddress!) - values.lowerBound * 4, encoding: .float32,
-                                count: values.upperBound)
-                            var start = values.lowerBound
-                            while start < values.upperBound {
-                                let block = start / blockLength
-                                let end = min(values.upperBound, (block + 1) * blockLength)
-                                sqk_quantize_range(isa, float32, source.base, start, end, scaleBase[block], codeBase)
-                                start = end
-                            }
-                            partial[chunk] = chunkSums(isa, source, values, codeBase, scaleBase, blockLength, threshold)
-                        }
+                forEachDecodedChunk(encoded, encoding: encoding, count: count) { chunk, values, floats in
+                    // Indexed like the whole tensor: reads stay inside `values`.
+                    let source = EncodedValues(
+                        base: UnsafeRawPointer(floats.baseAddress!) - values.lowerBound * 4, encoding: .float32,
+                        count: values.upperBound)
+                    var start = values.lowerBound
+                    while start < values.upperBound {
+                        let block = start / blockLength
+                        let end = min(values.upperBound, (block + 1) * blockLength)
+                        sqk_quantize_range(isa, float32, source.base, start, end, scaleBase[block], codeBase)
+                        start = end
                     }
+                    partial[chunk] = chunkSums(isa, source, values, codeBase, scaleBase, blockLength, threshold)
                 }
             }
         }
         return (QuantizedWeight(unchecked: shape, scheme: .symmetricInt8(effective), codes: SharedBytes(codes), scales: scales), partial)
+    }
+}
+
+/// Calls `body` for every reduction chunk of `count` `encoded` values, in parallel, with the
+/// chunk's index, its value range and its values decoded into a cache-sized Float32 buffer
+/// (one per worker), so that one-pass kernels read the source once and work in cache.
+private func forEachDecodedChunk(
+    _ encoded: UnsafeRawBufferPointer, encoding: FloatEncoding, count: Int,
+    _ body: (_ chunk: Int, _ values: Range<Int>, _ floats: UnsafeMutableBufferPointer<Float>) -> Void
+) {
+    let width = encoding.byteWidth
+    parallelRanges(reductionChunkCount(count)) { range in
+        // One thread per range already: the kernels called here stay on it.
+        Parallelism.withThreads(1) {
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: reductionChunk)
+            defer { buffer.deallocate() }
+            for chunk in range {
+                let values = reductionChunkRange(chunk, count: count)
+                let floats = UnsafeMutableBufferPointer(rebasing: buffer[0..<values.count])
+                decodeFloats(
+                    UnsafeRawBufferPointer(rebasing: encoded[values.lowerBound * width..<values.upperBound * width]),
+                    encoding: encoding, into: floats)
+                body(chunk, values, floats)
+            }
+        }
     }
 }
 
