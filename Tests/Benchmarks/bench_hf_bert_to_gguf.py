@@ -21,8 +21,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "Interop"))
-from check_llama_cpp import llama_cpp_dir  # noqa: E402
-from interop_support import MINILM_DIR  # noqa: E402
+from interop_support import MINILM_DIR, llama_cpp_dir  # noqa: E402
 
 SWIFTQUANT = os.environ.get("SWIFTQUANT", "swiftquant")
 RUNS = int(os.environ.get("RUNS", "3"))

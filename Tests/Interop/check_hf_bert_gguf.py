@@ -25,8 +25,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from interop_support import MINILM_DIR, MODELS_HINT, SWIFTQUANT, exit_if_failed, fail  # noqa: E402
-from check_llama_cpp import compare_tensors, llama_cpp_dir, llama_quantize, metadata, quiet_llama_cpp, swiftquant, tensors  # noqa: E402
+from interop_support import MINILM_DIR, MODELS_HINT, SWIFTQUANT, exit_if_failed, fail, llama_cpp_dir, quiet_llama_cpp  # noqa: E402
+from check_llama_cpp import compare_tensors, llama_quantize, metadata, swiftquant, tensors  # noqa: E402
 
 SENTENCES = ["A man is eating food.", "The quick brown fox jumps over the lazy dog.",
              "Quantization keeps the model small.", "llama.cpp runs GGUF files on the CPU.",

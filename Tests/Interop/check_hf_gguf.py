@@ -35,7 +35,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from interop_support import SWIFTQUANT, exit_if_failed, fail  # noqa: E402
+from interop_support import SWIFTQUANT, exit_if_failed, fail, llama_cpp_dir  # noqa: E402
 
 TEXT = ("Hello world! The quick brown fox jumps over the lazy dog 12345 times.\n\n"
         "  Ünïcödé façade — naïve café; 東京 and emojis 🚀🦙, tabs\tand 3.14159, I've they'll WE'RE.")
@@ -57,16 +57,6 @@ for pre, model, outtype, outfile in json.loads(sys.argv[2]):
     sys.argv = [script, model, "--outtype", outtype, "--outfile", outfile]
     runpy.run_path(script, run_name="__main__")
 '''
-
-
-def llama_cpp_dir():
-    root = os.path.dirname(os.path.dirname(HERE))
-    for candidate in (os.environ.get("LLAMA_CPP_SOURCE", ""),
-                      os.path.join(root, ".cache", "llama_cpp_python-0.3.36", "vendor", "llama.cpp"),
-                      "/tmp/llcp/src/llama_cpp_python-0.3.36/vendor/llama.cpp"):
-        if candidate and os.path.exists(os.path.join(candidate, "convert_hf_to_gguf.py")):
-            return candidate
-    return None
 
 
 def corpus():

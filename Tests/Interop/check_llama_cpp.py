@@ -28,7 +28,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from interop_support import MINILM_DIR, MODELS_HINT, SWIFTQUANT, exit_if_failed, fail  # noqa: E402
+from interop_support import MINILM_DIR, MODELS_HINT, SWIFTQUANT, exit_if_failed, fail, llama_cpp_dir, quiet_llama_cpp  # noqa: E402
 
 SENTENCES = ["A man is eating food.", "The quick brown fox jumps over the lazy dog.",
              "Quantization keeps the model small.", "llama.cpp runs GGUF files on the CPU."]
@@ -37,33 +37,11 @@ PROMPT = b"hello world the model runs a quant check of the block scale"
 HOSTILE_RULES = 'defaults: false\nrules:\n  - match: "*"\n'
 
 
-def llama_cpp_dir():
-    """The llama.cpp source vendored in the llama-cpp-python sdist (for convert_hf_to_gguf.py)."""
-    root = os.path.dirname(os.path.dirname(HERE))
-    for candidate in (os.environ.get("LLAMA_CPP_SOURCE", ""),
-                      os.path.join(root, ".cache", "llama_cpp_python-0.3.36", "vendor", "llama.cpp"),
-                      "/tmp/llcp/src/llama_cpp_python-0.3.36/vendor/llama.cpp"):
-        if candidate and os.path.exists(os.path.join(candidate, "convert_hf_to_gguf.py")):
-            return candidate
-    return None
-
-
 def swiftquant(*args):
     result = subprocess.run([SWIFTQUANT, *args], capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"swiftquant {' '.join(args)} failed: {result.stderr.strip()}")
     return result.stdout
-
-
-_SILENT = []
-
-
-def quiet_llama_cpp():
-    """Stops llama.cpp's per-tensor log lines (the callback must outlive every call)."""
-    import llama_cpp
-    if not _SILENT:
-        _SILENT.append(llama_cpp.llama_log_callback(lambda level, text, data: None))
-        llama_cpp.llama_log_set(_SILENT[0], ctypes.c_void_p())
 
 
 def llama_quantize(source, output):

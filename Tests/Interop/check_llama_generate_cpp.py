@@ -34,7 +34,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from interop_support import SWIFTQUANT, exit_if_failed, fail  # noqa: E402
+from interop_support import SWIFTQUANT, exit_if_failed, fail, quiet_llama_cpp  # noqa: E402
 from llama_gguf_fixture import write_llama_gguf  # noqa: E402
 
 PROMPT = "hello world the model runs a quant check of the block scale"
@@ -51,17 +51,6 @@ GENERATED = 32
 # top-1/top-2 gap is 0.6 % of the largest logit), see the module docstring for what that buys.
 SHAPE = dict(n_embd=128, n_layer=2, n_head=4, n_head_kv=2, n_ff=256, n_vocab=384, scale=1.0, seed=2)
 RELATIVE_LIMIT = 1e-3
-_SILENT = []
-
-
-def quiet_llama_cpp():
-    import ctypes
-    import llama_cpp
-    if not _SILENT:
-        _SILENT.append(llama_cpp.llama_log_callback(lambda level, text, data: None))
-        llama_cpp.llama_log_set(_SILENT[0], ctypes.c_void_p())
-
-
 def open_llama_cpp(path):
     import llama_cpp
     quiet_llama_cpp()

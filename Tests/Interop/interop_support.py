@@ -159,3 +159,26 @@ def decode_float(dtype, shape, data):
     if dtype == "BF16":
         return (np.frombuffer(data, "<u2").astype(np.uint32) << 16).view(np.float32).reshape(shape)
     raise ValueError(dtype)
+
+
+def llama_cpp_dir():
+    """The llama.cpp source vendored in the llama-cpp-python sdist (for convert_hf_to_gguf.py):
+    $LLAMA_CPP_SOURCE, else the copy Tests/setup.sh unpacks into .cache/, else None."""
+    for candidate in (os.environ.get("LLAMA_CPP_SOURCE", ""),
+                      os.path.join(ROOT, ".cache", "llama_cpp_python-0.3.36", "vendor", "llama.cpp"),
+                      "/tmp/llcp/src/llama_cpp_python-0.3.36/vendor/llama.cpp"):
+        if candidate and os.path.exists(os.path.join(candidate, "convert_hf_to_gguf.py")):
+            return candidate
+    return None
+
+
+_SILENT = []
+
+
+def quiet_llama_cpp():
+    """Stops llama.cpp's per-tensor log lines (the callback must outlive every call)."""
+    import ctypes
+    import llama_cpp
+    if not _SILENT:
+        _SILENT.append(llama_cpp.llama_log_callback(lambda level, text, data: None))
+        llama_cpp.llama_log_set(_SILENT[0], ctypes.c_void_p())
